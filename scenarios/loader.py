@@ -1,0 +1,125 @@
+"""Read scenario files (JSONL, one record a line; any of the supported formats per record)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from clinsim.scenarios.agentclinic import (
+    NejmRecord,
+    OsceRecord,
+    detect_format,
+    nejm_to_scenario,
+    osce_to_scenario,
+)
+from clinsim.scenarios.errors import RecordError, ScenarioLoadError, errors_from_validation
+from clinsim.scenarios.model import Provenance, Scenario
+
+
+@dataclass
+class LoadReport:
+    file: str
+    scenarios: list[Scenario] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _records(path: Path) -> Iterator[tuple[int, str]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, line
+
+
+def _convert(
+    raw: object, scenario_id: str, provenance: Provenance, file: str, line: int
+) -> Scenario | list[RecordError]:
+    if not isinstance(raw, dict):
+        return [RecordError(file, line, "", f"expected a JSON object, got {type(raw).__name__}")]
+    fmt = detect_format(raw)
+    try:
+        if fmt == "osce":
+            return osce_to_scenario(OsceRecord.model_validate(raw), scenario_id, provenance)
+        if fmt == "nejm":
+            return nejm_to_scenario(NejmRecord.model_validate(raw), scenario_id, provenance)
+        if fmt == "clinsim":
+            return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        return errors_from_validation(exc, file, line)
+    keys = ", ".join(sorted(raw)[:6]) or "none"
+    return [
+        RecordError(
+            file,
+            line,
+            "",
+            "unknown record format (expected OSCE_Examination, NEJM question/answers, "
+            f"or a clinsim scenario with schema_version); keys: {keys}",
+        )
+    ]
+
+
+def load_file(
+    path: str | Path,
+    set_name: str | None = None,
+    source: str | None = None,
+    license: str | None = None,
+    attribution: str | None = None,
+) -> LoadReport:
+    """Load every record of a JSONL file. Bad records become errors; good ones still load."""
+    path = Path(path)
+    file = str(path)
+    report = LoadReport(file)
+    if not path.is_file():
+        report.errors.append(RecordError(file, None, "", "no such file"))
+        return report
+    prefix = set_name or path.stem
+    ids: set[str] = set()
+    try:
+        records = list(_records(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        report.errors.append(RecordError(file, None, "", f"cannot read file: {exc}"))
+        return report
+    for line, text in records:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            report.errors.append(RecordError(file, line, "", f"invalid JSON: {exc.msg}"))
+            continue
+        provenance = Provenance(
+            source=source or prefix,
+            file=path.name,
+            record=line,
+            license=license,
+            attribution=attribution,
+        )
+        result = _convert(raw, f"{prefix}/{line:04d}", provenance, file, line)
+        if isinstance(result, list):
+            report.errors.extend(result)
+            continue
+        if result.id in ids:
+            report.errors.append(RecordError(file, line, "id", f"duplicate id {result.id!r}"))
+            continue
+        ids.add(result.id)
+        report.scenarios.append(result)
+    return report
+
+
+def load_file_strict(path: str | Path, **kwargs: str | None) -> list[Scenario]:
+    report = load_file(path, **kwargs)
+    if report.errors:
+        raise ScenarioLoadError(report.errors)
+    return report.scenarios
+
+
+def write_scenarios(scenarios: list[Scenario], path: str | Path) -> None:
+    """Write scenarios in clinsim's own format (one JSON record a line)."""
+    with Path(path).open("w", encoding="utf-8") as handle:
+        for scenario in scenarios:
+            handle.write(scenario.model_dump_json(exclude_defaults=False) + "\n")

@@ -1,0 +1,117 @@
+"""Named scenario sets bundled with clinsim, and resolution of `SET or PATH` arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
+from clinsim.scenarios.loader import LoadReport, load_file
+from clinsim.scenarios.model import Scenario
+
+_AGENTCLINIC = (
+    "AgentClinic (Schmidgall et al. 2024), from MedQA (Jin et al. 2021); "
+    "see clinsim/scenarios/data/ATTRIBUTION.md"
+)
+
+
+@dataclass(frozen=True)
+class ScenarioSet:
+    name: str
+    file: str
+    description: str
+    license: str
+    attribution: str
+
+    @property
+    def path(self) -> Path:
+        return Path(str(resources.files("clinsim.scenarios").joinpath("data", self.file)))
+
+
+_SETS: dict[str, ScenarioSet] = {}
+
+
+def register_set(scenario_set: ScenarioSet) -> ScenarioSet:
+    """Make a bundled set loadable by name (`clinsim run NAME`)."""
+    _SETS[scenario_set.name] = scenario_set
+    return scenario_set
+
+
+register_set(
+    ScenarioSet(
+        "demo",
+        "demo.jsonl",
+        "A few synthetic cases in clinsim's own format: the default run.",
+        "MIT",
+        "clinsim",
+    )
+)
+register_set(
+    ScenarioSet(
+        "agentclinic-medqa",
+        "agentclinic_medqa.jsonl",
+        "AgentClinic-MedQA: 107 OSCE cases built from MedQA USMLE questions.",
+        "MIT",
+        _AGENTCLINIC,
+    )
+)
+register_set(
+    ScenarioSet(
+        "agentclinic-medqa-ext",
+        "agentclinic_medqa_extended.jsonl",
+        "AgentClinic-MedQA-Extended: 214 OSCE cases (includes the 107 above).",
+        "MIT",
+        _AGENTCLINIC,
+    )
+)
+
+
+def bundled_sets() -> list[ScenarioSet]:
+    return [s for s in _SETS.values() if s.path.is_file()]
+
+
+def get_set(name: str) -> ScenarioSet:
+    try:
+        return _SETS[name]
+    except KeyError:
+        known = ", ".join(sorted(_SETS))
+        raise UnknownScenarioSet(f"no scenario set {name!r} (bundled sets: {known})") from None
+
+
+def load_report(source: str) -> LoadReport:
+    """Load a bundled set by name or a scenario file by path."""
+    if source in _SETS:
+        s = _SETS[source]
+        return load_file(
+            s.path, set_name=s.name, source=s.name, license=s.license, attribution=s.attribution
+        )
+    path = Path(source)
+    if path.exists():
+        return load_file(path)
+    known = ", ".join(sorted(_SETS))
+    raise UnknownScenarioSet(f"{source!r} is neither a bundled set ({known}) nor a file")
+
+
+def load_scenarios(sources: list[str]) -> list[Scenario]:
+    """Load several sets or files; raises ScenarioLoadError listing every bad record."""
+    scenarios: list[Scenario] = []
+    errors = []
+    for source in sources:
+        report = load_report(source)
+        scenarios.extend(report.scenarios)
+        errors.extend(report.errors)
+    if errors:
+        raise ScenarioLoadError(errors)
+    return scenarios
+
+
+def find_scenario(scenario_id: str) -> Scenario:
+    """Find a bundled scenario by id ('agentclinic-medqa/0001')."""
+    set_name = scenario_id.rsplit("/", 1)[0]
+    if set_name not in _SETS:
+        raise UnknownScenarioSet(f"no bundled set for scenario id {scenario_id!r}")
+    for scenario in load_report(set_name).scenarios:
+        if scenario.id == scenario_id:
+            return scenario
+    raise UnknownScenarioSet(f"no scenario {scenario_id!r} in set {set_name!r}")
