@@ -1,0 +1,87 @@
+"""The chat-model protocol every backend implements, and its message types.
+
+A backend turns a `ChatRequest` (messages with roles, optional images, optional tool
+schemas) into a `ChatResponse` (text and/or tool calls, token usage, latency). Backends are
+addressed as `provider/model` strings and read their own settings from `ModelSettings`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ToolCall(BaseModel):
+    id: str
+    name: str
+    arguments: dict[str, Any] | str = Field(
+        description="Parsed JSON arguments, or the raw string when it was not valid JSON."
+    )
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    images: list[str] = Field(default_factory=list, description="Local image file paths.")
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[ChatMessage]
+    tools: list[dict[str, Any]] | None = None
+    temperature: float = 0.0
+    max_tokens: int = 512
+    seed: int | None = None
+    stop: list[str] | None = None
+
+
+class ChatResponse(BaseModel):
+    text: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    latency_s: float = 0.0
+    thinking: str | None = Field(default=None, description="Reasoning span stripped from text.")
+    finish_reason: str | None = None
+    retries: list[str] = Field(default_factory=list, description="One line per retried attempt.")
+
+
+class ModelSettings(BaseModel):
+    """Settings a backend may read. Unknown keys are kept for third-party backends."""
+
+    model_config = ConfigDict(extra="allow")
+
+    base_urls: list[str] = Field(default_factory=list)
+    api_key: str | None = None
+    timeout_s: float = 120.0
+    max_retries: int = 3
+    max_concurrency: int = 16
+    device: str | None = None
+    dtype: str | None = None
+    load_in_4bit: bool = False
+    cache_dir: str | None = None
+
+
+class ModelError(Exception):
+    """A model call failed for good (after any retries)."""
+
+
+class ChatModel(Protocol):
+    address: str
+
+    async def chat(self, request: ChatRequest) -> ChatResponse: ...
