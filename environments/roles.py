@@ -33,6 +33,7 @@ class DoctorView:
     """Everything the doctor may see at a turn. Built from the case, never the answer key."""
 
     scenario_id: str
+    episode_id: str
     objective: str
     turn: int
     max_turns: int
