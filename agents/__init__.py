@@ -2,6 +2,6 @@
 
 if __name__ != "clinsim.agents":  # pragma: no cover - guard against a second copy
     raise ImportError(
-        f"'{__name__}' is the source folder of clinsim.agents; import clinsim.agents instead "
-        "(install the project with: pip install -e .)"
+        f"'{__name__}' is the source folder of clinsim.agents; "
+        f"import clinsim.agents instead (install the project with: pip install -e .)"
     )

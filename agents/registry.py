@@ -52,7 +52,10 @@ class AgentRequest:
 AgentFactory = Callable[[AgentRequest], Any]
 _FACTORIES: dict[tuple[str, str], AgentFactory] = {}
 # Modules whose import registers agent factories.
-BUILTIN_AGENT_MODULES: list[str] = []
+BUILTIN_AGENT_MODULES: list[str] = [
+    "clinsim.agents.doctors.scripted",
+    "clinsim.agents.doctors.oracle",
+]
 
 
 def register_agent(role: Role, provider: str) -> Callable[[AgentFactory], AgentFactory]:
@@ -92,7 +95,15 @@ def make_agent(
         known = ", ".join(known_addresses(role))
         raise ValueError(f"no {role} called {address!r} (known: {known}, or a model address)")
     request = AgentRequest(
-        role, address, provider, name, scenario, episode_id, seed, options, models,
+        role,
+        address,
+        provider,
+        name,
+        scenario,
+        episode_id,
+        seed,
+        options,
+        models,
         resources if resources is not None else {},
     )
     return factory(request)

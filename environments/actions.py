@@ -43,3 +43,38 @@ class SubmitDiagnosis(_Action):
 Action = Annotated[AskPatient | OrderTest | CallTool | SubmitDiagnosis, Field(discriminator="kind")]
 ActionKind = Literal["ask_patient", "order_test", "call_tool", "submit_diagnosis"]
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
+
+
+def core_action_specs() -> list[dict[str, object]]:
+    """OpenAI-style function specs of the actions every doctor has (tool names are public API)."""
+
+    def spec(
+        name: str, description: str, props: dict[str, object], required: list[str]
+    ) -> dict[str, object]:
+        return {
+            "type": "function",
+            "function": {
+                "name": name,
+                "description": description,
+                "parameters": {"type": "object", "properties": props, "required": required},
+            },
+        }
+
+    text = {"type": "string"}
+    return [
+        spec("ask_patient", "Ask the patient one question.", {"question": text}, ["question"]),
+        spec(
+            "order_test",
+            "Order a test or a physical examination by name (e.g. 'Complete blood count', "
+            "'Chest X-ray', 'Neurological examination'). Returns the result.",
+            {"test": text},
+            ["test"],
+        ),
+        spec(
+            "submit_diagnosis",
+            "Submit the final diagnosis, optionally with a ranked differential. "
+            "Ends the encounter.",
+            {"diagnosis": text, "differential": {"type": "array", "items": text}},
+            ["diagnosis"],
+        ),
+    ]

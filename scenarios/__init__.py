@@ -2,6 +2,6 @@
 
 if __name__ != "clinsim.scenarios":  # pragma: no cover - guard against a second copy
     raise ImportError(
-        f"'{__name__}' is the source folder of clinsim.scenarios; import clinsim.scenarios instead "
-        "(install the project with: pip install -e .)"
+        f"'{__name__}' is the source folder of clinsim.scenarios; "
+        f"import clinsim.scenarios instead (install the project with: pip install -e .)"
     )

@@ -103,8 +103,10 @@ def _patient_facts(actor: OscePatientActor) -> PatientFacts:
 
 def osce_to_scenario(record: OsceRecord, scenario_id: str, provenance: Provenance) -> Scenario:
     osce = record.OSCE_Examination
-    names = [osce.Correct_Diagnosis] if isinstance(osce.Correct_Diagnosis, str) else list(
-        osce.Correct_Diagnosis
+    names = (
+        [osce.Correct_Diagnosis]
+        if isinstance(osce.Correct_Diagnosis, str)
+        else list(osce.Correct_Diagnosis)
     )
     case = Case(
         objective=osce.Objective_for_Doctor,
@@ -114,9 +116,7 @@ def osce_to_scenario(record: OsceRecord, scenario_id: str, provenance: Provenanc
         extra=osce.extras(),
     )
     answer = AnswerKey(diagnosis=names[0].strip(), synonyms=[n.strip() for n in names[1:]])
-    return Scenario(
-        id=scenario_id, format="osce", case=case, answer=answer, provenance=provenance
-    )
+    return Scenario(id=scenario_id, format="osce", case=case, answer=answer, provenance=provenance)
 
 
 # ---------------------------------------------------------------- NEJM
@@ -195,8 +195,8 @@ def nejm_to_scenario(record: NejmRecord, scenario_id: str, provenance: Provenanc
     if record.image_url:
         images.append(ImageRef(id="image-1", url=record.image_url, modality=modality))
     exams = record.physical_exams
-    tests = split_numbered_findings(exams) if isinstance(exams, str) else _as_section(
-        exams, "Findings"
+    tests = (
+        split_numbered_findings(exams) if isinstance(exams, str) else _as_section(exams, "Findings")
     )
     case = Case(
         objective=final_question(record.question),
@@ -209,9 +209,7 @@ def nejm_to_scenario(record: NejmRecord, scenario_id: str, provenance: Provenanc
     )
     correct = next(a.text for a in record.answers if a.correct)
     answer = AnswerKey(diagnosis=correct.strip(), options=[a.text for a in record.answers])
-    return Scenario(
-        id=scenario_id, format="nejm", case=case, answer=answer, provenance=provenance
-    )
+    return Scenario(id=scenario_id, format="nejm", case=case, answer=answer, provenance=provenance)
 
 
 def detect_format(raw: dict[str, Any]) -> str | None:

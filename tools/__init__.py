@@ -2,6 +2,6 @@
 
 if __name__ != "clinsim.tools":  # pragma: no cover - guard against a second copy
     raise ImportError(
-        f"'{__name__}' is the source folder of clinsim.tools; import clinsim.tools instead "
-        "(install the project with: pip install -e .)"
+        f"'{__name__}' is the source folder of clinsim.tools; "
+        f"import clinsim.tools instead (install the project with: pip install -e .)"
     )

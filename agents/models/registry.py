@@ -12,7 +12,11 @@ ModelFactory = Callable[[str, ModelSettings], ChatModel]
 
 _PROVIDERS: dict[str, ModelFactory] = {}
 # Modules whose import registers providers; imported on first use (some import torch).
-BUILTIN_PROVIDER_MODULES: list[str] = []
+BUILTIN_PROVIDER_MODULES: list[str] = [
+    "clinsim.agents.models.openai",
+    "clinsim.agents.models.hf",
+    "clinsim.agents.models.replay",
+]
 
 
 def register_provider(name: str) -> Callable[[ModelFactory], ModelFactory]:

@@ -1,0 +1,1 @@
+"""Doctors that need no model: scripted, oracle, baseline."""
