@@ -1,0 +1,294 @@
+"""Provider `openai`: any OpenAI-compatible chat server (vLLM, Ollama, llama.cpp, TGI).
+
+`openai/<served-model-name>` with `ModelSettings.base_urls` (several are served round-robin, one
+URL per attempt). Each attempt has its own timeout; 429, 5xx, connection errors and timeouts are
+retried with exponential backoff up to `max_retries` times, each retry recorded as one line in
+`ChatResponse.retries`. At most `max_concurrency` requests are in flight per model instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import itertools
+import json
+import mimetypes
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clinsim.agents.models.base import (
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    ModelError,
+    ModelSettings,
+    ToolCall,
+    Usage,
+)
+from clinsim.agents.models.registry import register_provider
+from clinsim.agents.models.thinking import split_thinking
+
+_WEB_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+_MAX_BACKOFF_S = 30.0
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way worth retrying."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def image_data_uri(path: str) -> str:
+    """A local image as a base64 data URI; formats browsers cannot show are converted to PNG."""
+    file = Path(path)
+    if not file.is_file():
+        raise ModelError(f"image {path!r} does not exist")
+    mime = mimetypes.guess_type(file.name)[0] or ""
+    if mime in _WEB_IMAGE_TYPES:
+        data = file.read_bytes()
+    else:
+        buffer = io.BytesIO()
+        _open_image(path).save(buffer, format="PNG")
+        data, mime = buffer.getvalue(), "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _open_image(path: str) -> Any:
+    try:
+        from clinsim.tools.imaging import load_image  # DICOM and other clinical formats
+
+        return load_image(path)
+    except ImportError:
+        from PIL import Image
+
+        return Image.open(path).convert("RGB")
+
+
+def _tool_call_wire(call: ToolCall) -> dict[str, Any]:
+    arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": arguments},
+    }
+
+
+def message_wire(message: ChatMessage) -> dict[str, Any]:
+    """One message in the OpenAI chat format (images as image_url content parts)."""
+    wire: dict[str, Any] = {"role": message.role}
+    if message.images:
+        parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+        for path in message.images:
+            parts.append({"type": "image_url", "image_url": {"url": image_data_uri(path)}})
+        wire["content"] = parts
+    else:
+        wire["content"] = message.content
+    if message.tool_calls:
+        wire["tool_calls"] = [_tool_call_wire(call) for call in message.tool_calls]
+        wire["content"] = message.content or None
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    if message.name is not None:
+        wire["name"] = message.name
+    return wire
+
+
+def tool_wire(tool: dict[str, Any]) -> dict[str, Any]:
+    """Accept both `{"type": "function", "function": {...}}` and a bare function schema."""
+    if tool.get("type") == "function":
+        return tool
+    return {"type": "function", "function": tool}
+
+
+def request_body(model: str, request: ChatRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [message_wire(message) for message in request.messages],
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+    }
+    if request.seed is not None:
+        body["seed"] = request.seed
+    if request.stop:
+        body["stop"] = request.stop
+    if request.tools:
+        body["tools"] = [tool_wire(tool) for tool in request.tools]
+    return body
+
+
+def _parse_tool_call(raw: Any, position: int) -> ToolCall:
+    if not isinstance(raw, dict) or not isinstance(raw.get("function"), dict):
+        raise ModelError(f"tool_calls[{position}] in the response has no 'function' object")
+    function = raw["function"]
+    arguments_text = function.get("arguments") or ""
+    arguments: dict[str, Any] | str = arguments_text
+    if isinstance(arguments_text, dict):
+        arguments = arguments_text
+    else:
+        try:
+            parsed = json.loads(arguments_text) if arguments_text.strip() else {}
+            if isinstance(parsed, dict):
+                arguments = parsed
+        except json.JSONDecodeError:
+            pass  # keep the raw string; the agent's parser decides what to do with it
+    return ToolCall(
+        id=str(raw.get("id") or f"call_{position}"),
+        name=str(function.get("name") or ""),
+        arguments=arguments,
+    )
+
+
+def parse_completion(payload: Any, url: str) -> ChatResponse:
+    """An OpenAI chat-completion body -> ChatResponse (latency and retries filled by the caller)."""
+    if not isinstance(payload, dict):
+        raise ModelError(f"response from {url} is not a JSON object")
+    choices = payload.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ModelError(f"response from {url} has no 'choices': {str(payload)[:200]}")
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        raise ModelError(f"response from {url} has no 'choices[0].message'")
+    text, thinking = split_thinking(message.get("content") or "")
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if isinstance(reasoning, str) and reasoning.strip():
+        thinking = "\n\n".join(part for part in (reasoning.strip(), thinking) if part)
+    usage = payload.get("usage") or {}
+    return ChatResponse(
+        text=text,
+        thinking=thinking,
+        tool_calls=[
+            _parse_tool_call(raw, i) for i, raw in enumerate(message.get("tool_calls") or [])
+        ],
+        usage=Usage(
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        ),
+        finish_reason=choices[0].get("finish_reason"),
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return min(float(response.headers.get("retry-after", "")), _MAX_BACKOFF_S)
+    except ValueError:
+        return None
+
+
+def _error_text(response: httpx.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return f"HTTP {response.status_code}: {text[:300]}"
+
+
+class OpenAIChatModel:
+    """A chat model behind one or more OpenAI-compatible `/v1/chat/completions` endpoints."""
+
+    def __init__(self, name: str, settings: ModelSettings):
+        if not settings.base_urls:
+            raise ModelError(
+                f"openai/{name}: no base URL; pass --base-url (e.g. http://127.0.0.1:8000/v1)"
+            )
+        self.name = name
+        self.address = f"openai/{name}"
+        self.settings = settings
+        self.backoff_s = float(getattr(settings, "retry_backoff_s", 0.5))
+        self._urls = [_completions_url(url) for url in settings.base_urls]
+        self._next_url = itertools.cycle(range(len(self._urls)))
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self.calls = 0
+        self.usage_total = Usage()
+
+    def _bind_loop(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        """Client and semaphore belong to one event loop; make new ones if the loop changed."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._slots is None or self._loop is not loop:
+            headers = {"Content-Type": "application/json"}
+            if self.settings.api_key:
+                headers["Authorization"] = f"Bearer {self.settings.api_key}"
+            limits = httpx.Limits(max_connections=max(self.settings.max_concurrency, 1))
+            self._client = httpx.AsyncClient(
+                headers=headers, timeout=self.settings.timeout_s, limits=limits
+            )
+            self._slots = asyncio.Semaphore(max(self.settings.max_concurrency, 1))
+            self._loop = loop
+        return self._client, self._slots
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        body = request_body(self.name, request)
+        client, slots = self._bind_loop()
+        retries: list[str] = []
+        started = time.perf_counter()
+        for attempt in range(self.settings.max_retries + 1):
+            url = self._urls[next(self._next_url)]
+            try:
+                async with slots:
+                    response = await self._post(client, url, body)
+            except _Retryable as error:
+                retries.append(f"attempt {attempt + 1}: {url}: {error}")
+                if attempt == self.settings.max_retries:
+                    break
+                delay = error.retry_after_s
+                if delay is None:
+                    delay = min(self.backoff_s * 2**attempt, _MAX_BACKOFF_S)
+                await asyncio.sleep(delay)
+                continue
+            response.latency_s = time.perf_counter() - started
+            response.retries = retries
+            self._account(response.usage)
+            return response
+        raise ModelError(
+            f"{self.address}: gave up after {len(retries)} attempts; last: {retries[-1]}"
+        )
+
+    async def _post(self, client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> ChatResponse:
+        try:
+            response = await client.post(url, json=body)
+        except httpx.TimeoutException as error:
+            raise _Retryable(f"timed out after {self.settings.timeout_s:g} s") from error
+        except httpx.TransportError as error:
+            raise _Retryable(f"connection error: {type(error).__name__}: {error}") from error
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Retryable(_error_text(response), _retry_after(response))
+        if response.status_code >= 400:
+            raise ModelError(f"{self.address}: {url} refused the request: {_error_text(response)}")
+        try:
+            payload = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ModelError(
+                f"{self.address}: malformed JSON from {url} ({error}); body starts with "
+                f"{response.text[:120]!r}"
+            ) from error
+        return parse_completion(payload, url)
+
+    def _account(self, usage: Usage) -> None:
+        self.calls += 1
+        self.usage_total = Usage(
+            prompt_tokens=self.usage_total.prompt_tokens + usage.prompt_tokens,
+            completion_tokens=self.usage_total.completion_tokens + usage.completion_tokens,
+        )
+
+
+def _completions_url(base_url: str) -> str:
+    url = base_url.rstrip("/")
+    if url.endswith("/chat/completions"):
+        return url
+    if not url.endswith("/v1"):
+        url += "/v1"
+    return url + "/chat/completions"
+
+
+@register_provider("openai")
+def _make_openai(name: str, settings: ModelSettings) -> OpenAIChatModel:
+    return OpenAIChatModel(name, settings)
