@@ -1,0 +1,95 @@
+"""Text normalisation shared by the scenario audit and the rules judge.
+
+`words` folds a text to plain lower-case word tokens: accents removed ("Calvé" -> "calve"),
+possessives dropped ("Crohn's" -> "crohn"), punctuation and hyphens turned into spaces.
+`terms` goes one step further for comparing clinical names: simple plural stemming
+("nodules" -> "nodule") and the filler words "the", "of" and "an" removed, so that
+"Carcinoma of the thyroid" and "thyroid carcinomas" share the terms {carcinoma, thyroid}.
+`contains_phrase` tests whole-phrase containment on those terms: "mi" is not found inside
+"mild", and "hepatitis b" is not found inside "hepatitis b-like".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+
+from pydantic import JsonValue
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'"})
+_POSSESSIVE = re.compile(r"(?<=\w)'s\b")
+_PARENTHESES = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+FILLER = frozenset({"the", "of", "an"})
+_KEEP_FINAL_S = ("ss", "us", "is")
+
+
+def fold(text: str) -> str:
+    """Lower-case, accents stripped, typographic quotes made plain."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_QUOTES))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return plain.lower()
+
+
+def words(text: str) -> list[str]:
+    """Plain word tokens of `text` (see the module docstring)."""
+    folded = _POSSESSIVE.sub("", fold(text)).replace("'", "")
+    return [w for w in _NON_WORD.split(folded) if w]
+
+
+def singular(word: str) -> str:
+    """A light plural stemmer: 'nodules' -> 'nodule', 'bodies' -> 'body'; keeps 'sepsis',
+    'lupus', 'herpes'-like forms stable (both sides of a comparison go through it)."""
+    if len(word) <= 3 or not word.endswith("s") or word.endswith(_KEEP_FINAL_S):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("sses"):
+        return word[:-2]
+    return word[:-1]
+
+
+def terms(text: str) -> tuple[str, ...]:
+    """Comparable terms of a clinical name: words, singular, filler words removed."""
+    out = [singular(w) for w in words(text) if w not in FILLER]
+    if len(out) > 1 and out[0] == "a":
+        out = out[1:]
+    return tuple(out)
+
+
+def split_parentheses(text: str) -> tuple[str, list[str]]:
+    """'Chronic lymphocytic leukemia (CLL)' -> ('Chronic lymphocytic leukemia', ['CLL'])."""
+    inner = [a or b for a, b in _PARENTHESES.findall(text)]
+    outer = " ".join(_PARENTHESES.sub(" ", text).split())
+    return outer, [s.strip() for s in inner if s.strip()]
+
+
+def contains_phrase(haystack: Sequence[str], needle: Sequence[str]) -> bool:
+    """True when `needle` occurs in `haystack` as a run of whole terms."""
+    size = len(needle)
+    if size == 0 or size > len(haystack):
+        return False
+    first = needle[0]
+    for start in range(len(haystack) - size + 1):
+        if haystack[start] == first and tuple(haystack[start : start + size]) == tuple(needle):
+            return True
+    return False
+
+
+def iter_text(value: JsonValue, path: str, keys: bool = False) -> Iterator[tuple[str, str]]:
+    """Every piece of text in a free-form value, with its field path
+    ('case.tests.Blood_Tests.TSH'). With `keys`, dict keys are yielded too (path ends '#key')."""
+    if value is None:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if keys:
+                yield f"{sub}#key", str(key).replace("_", " ")
+            yield from iter_text(item, sub, keys)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from iter_text(item, f"{path}[{index}]", keys)
+    else:
+        yield path, str(value)
