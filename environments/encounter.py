@@ -334,10 +334,24 @@ class Encounter:
         return 2 * self.parts.settings.max_turns + 10
 
 
-async def run_encounter(parts: EncounterParts) -> list[Event]:
-    """Run one episode to its end and return its events."""
+async def run_encounter(
+    parts: EncounterParts, on_event: Callable[[Event], None] | None = None
+) -> list[Event]:
+    """Run one episode to its end and return its events; `on_event` sees them as they happen."""
     encounter = Encounter(parts)
     graph = encounter.build()
-    final = await graph.ainvoke({}, config={"recursion_limit": encounter.recursion_limit()})
-    events: list[Event] = final["events"]
-    return events
+    config: Any = {"recursion_limit": encounter.recursion_limit()}
+    if on_event is None:
+        final = await graph.ainvoke({}, config=config)
+        events: list[Event] = final["events"]
+        return events
+    values: dict[str, Any] = {}
+    async for mode, chunk in graph.astream({}, config=config, stream_mode=["updates", "values"]):
+        if mode == "values":
+            values = chunk
+            continue
+        for update in chunk.values():
+            for event in (update or {}).get("events", []):
+                on_event(event)
+    streamed: list[Event] = values["events"]
+    return streamed

@@ -13,3 +13,5 @@ class TerminationReason(StrEnum):
     MODEL_ERROR = "model_error"
     TOOL_ERROR = "tool_error"
     INTERRUPTED = "interrupted"
+    INTERNAL_ERROR = "internal_error"
+    """A bug in clinsim or a plugin; the run goes on and the episode records the error."""

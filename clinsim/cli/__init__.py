@@ -7,7 +7,9 @@ import importlib
 import typer
 
 # (command name, module with a module-level `app = typer.Typer(...)`)
-SUB_APPS: list[tuple[str, str]] = []
+SUB_APPS: list[tuple[str, str]] = [
+    ("scenarios", "clinsim.cli.scenarios"),
+]
 
 
 def sub_apps() -> list[tuple[str, typer.Typer]]:

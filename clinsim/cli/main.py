@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from clinsim.cli import runs
+from clinsim.cli.run import run
+
 app = typer.Typer(
     name="clinsim",
     help="Simulated clinical encounters: run, score, store and replay them.",
@@ -11,6 +14,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command()(run)
+app.command()(runs.show)
+app.command()(runs.replay)
 
 
 def _mount() -> None:
@@ -21,6 +27,8 @@ def _mount() -> None:
         app.add_typer(sub, name=name)
 
 
+_mount()
+
+
 def main() -> None:
-    _mount()
     app()

@@ -1,0 +1,154 @@
+"""`clinsim run`: play scenarios, score and store every episode."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from clinsim.agents.models.base import ModelSettings
+from clinsim.agents.registry import AgentOptions
+from clinsim.cli.errors import fail
+from clinsim.environments.events import Event
+from clinsim.render import episodes_table, render_event, summary_table
+from clinsim.runner import RunConfig, Runner, new_run_id
+from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
+from clinsim.scenarios.sets import load_scenarios
+from clinsim.store import EpisodeRecord, RunStore
+from clinsim.tools.base import ToolSettings
+
+Opt = typer.Option
+
+
+def run(
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Bundled set names or scenario files.")
+    ] = None,
+    doctor: Annotated[str, Opt(help="baseline, oracle, scripted/PATH or a model address.")] = (
+        "baseline"
+    ),
+    patient: Annotated[str, Opt(help="facts or a model address.")] = "facts",
+    judge: Annotated[
+        list[str] | None, Opt(help="rules and/or a model address; repeat for several.")
+    ] = None,
+    measurement: Annotated[str, Opt(help="lookup or a model address.")] = "lookup",
+    limit: Annotated[int | None, Opt(min=1, help="Run only the first N scenarios.")] = None,
+    max_turns: Annotated[int, Opt(min=1, help="Doctor turn budget.")] = 20,
+    seed: Annotated[int, Opt(help="Run seed (episode seeds derive from it).")] = 0,
+    out: Annotated[Path | None, Opt(help="Run directory (default runs/<run-id>).")] = None,
+    max_concurrency: Annotated[int, Opt(min=1, help="Episodes run at once.")] = 1,
+    budget: Annotated[float | None, Opt(help="Stop an episode once tests cost more (USD).")] = None,
+    prices: Annotated[Path | None, Opt(help="Replace the default test price table (JSON).")] = None,
+    stream: Annotated[bool, Opt(help="Print each episode's transcript live.")] = False,
+    resume: Annotated[bool, Opt(help="Skip episodes already finished in --out.")] = False,
+    doctor_protocol: Annotated[str, Opt(help="json, tools or agentclinic.")] = "json",
+    doctor_bias: Annotated[str | None, Opt(help="A bias name or free text.")] = None,
+    patient_bias: Annotated[str | None, Opt(help="A bias name or free text.")] = None,
+    normal_readings: Annotated[
+        bool, Opt(help="Answer absent tests with NORMAL READINGS (AgentClinic).")
+    ] = False,
+    images_upfront: Annotated[bool, Opt(help="Show images at the start, not on request.")] = False,
+    base_url: Annotated[
+        list[str] | None, Opt(help="OpenAI-compatible server URL; repeat for round-robin.")
+    ] = None,
+    api_key: Annotated[str | None, Opt(envvar="CLINSIM_API_KEY", help="Server API key.")] = None,
+    timeout: Annotated[float, Opt(help="Per model call timeout (s).")] = 120.0,
+    temperature: Annotated[float, Opt(help="Sampling temperature for model roles.")] = 0.0,
+    ehr: Annotated[Path | None, Opt(help="EHR database for scenarios with an EHR link.")] = None,
+    image_model: Annotated[str | None, Opt(help="SigLIP/MedSigLIP checkpoint dir.")] = None,
+    image_dir: Annotated[Path | None, Opt(help="Folder holding scenario images.")] = None,
+) -> None:
+    """Run scenarios (default: the bundled demo set with the offline agents)."""
+    console = Console()
+    try:
+        config = RunConfig(
+            sources=sources or ["demo"],
+            doctor=doctor,
+            patient=patient,
+            measurement=measurement,
+            judges=judge or ["rules"],
+            max_turns=max_turns,
+            seed=seed,
+            limit=limit,
+            budget=budget,
+            max_concurrency=max_concurrency,
+            images_upfront=images_upfront,
+            prices=prices,
+            options=AgentOptions(
+                doctor_protocol=doctor_protocol,  # type: ignore[arg-type]
+                doctor_bias=doctor_bias,
+                patient_bias=patient_bias,
+                temperature=temperature,
+                normal_readings=normal_readings,
+            ),
+            models=ModelSettings(base_urls=base_url or [], api_key=api_key, timeout_s=timeout),
+            tools=ToolSettings(ehr_db=ehr, image_model=image_model, image_dir=image_dir),
+        )
+        scenarios = load_scenarios(config.sources)
+    except (ScenarioLoadError, UnknownScenarioSet, ValueError) as exc:
+        fail(str(exc))
+    if limit:
+        scenarios = scenarios[:limit]
+    run_id = out.name if out else new_run_id()
+    run_dir = out or Path("runs") / run_id
+    store = RunStore(run_dir)
+    skip = store.finished_ids() if resume else set()
+    if not resume or not skip:
+        store.create(run_id, config.model_dump(mode="json"))
+    else:
+        run_id = store.run_info()["run_id"]
+
+    def show_event(episode_id: str, event: Event) -> None:
+        render_event(console, event, prefix=episode_id)
+
+    runner = Runner(config, store, run_id, on_event=show_event if stream else None)
+    try:
+        _validate_addresses(runner, scenarios)
+    except ValueError as exc:
+        fail(str(exc))
+    records = _run_with_progress(console, runner, scenarios, skip, stream)
+    records = store.episodes()
+    if len(records) <= 40:
+        console.print(episodes_table(records))
+    console.print(summary_table(records, title=f"Run {run_id}"))
+    console.print(f"Run store: {store.path}   (clinsim show {run_dir})")
+
+
+def _validate_addresses(runner: Runner, scenarios: list) -> None:  # type: ignore[type-arg]
+    """Build every role once before the run, so a bad address fails fast and clearly."""
+    if scenarios:
+        runner.parts(scenarios[0], "check", 0)
+
+
+def _run_with_progress(
+    console: Console,
+    runner: Runner,
+    scenarios: list,
+    skip: set[str],
+    stream: bool,  # type: ignore[type-arg]
+) -> list[EpisodeRecord]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("correct {task.fields[correct]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, disable=stream) as progress:
+        task = progress.add_task("episodes", total=len(scenarios) - len(skip), correct=0)
+        correct = 0
+
+        def done(record: EpisodeRecord) -> None:
+            nonlocal correct
+            correct += record.correct
+            progress.update(task, advance=1, correct=correct)
+
+        try:
+            return asyncio.run(runner.run(scenarios, skip=skip, on_done=done))
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: finished episodes are stored (use --resume)[/]")
+            raise typer.Exit(130) from None

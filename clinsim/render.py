@@ -1,0 +1,127 @@
+"""Terminal rendering of events, transcripts and result tables (rich)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from clinsim.environments.events import Event
+from clinsim.store import EpisodeRecord
+
+_STYLE = {
+    "question_asked": ("Doctor", "bold cyan"),
+    "patient_answered": ("Patient", "green"),
+    "test_ordered": ("Doctor", "bold cyan"),
+    "test_reported": ("Result", "yellow"),
+    "tool_called": ("Doctor", "bold cyan"),
+    "tool_returned": ("Tool", "magenta"),
+    "image_shown": ("Image", "blue"),
+    "diagnosis_submitted": ("Doctor", "bold cyan"),
+    "diagnosis_judged": ("Judge", "bold"),
+    "doctor_reply_rejected": ("Rejected", "red"),
+    "patient_leak_blocked": ("Blocked", "red"),
+    "model_called": ("Model", "dim"),
+    "episode_started": ("Start", "dim"),
+    "episode_ended": ("End", "bold"),
+}
+
+
+def event_text(event: Event) -> str:
+    """One line (or a few) describing an event for a person."""
+    e = event
+    if e.kind == "question_asked":
+        return e.question
+    if e.kind == "patient_answered":
+        return e.answer
+    if e.kind == "test_ordered":
+        return f"orders {e.test}" + (f" (${e.cost:,.0f})" if e.cost else "")
+    if e.kind == "test_reported":
+        return e.result
+    if e.kind == "tool_called":
+        args = ", ".join(f"{k}={v!r}" for k, v in e.arguments.items())
+        return f"{e.tool}({args})"
+    if e.kind == "tool_returned":
+        return e.result
+    if e.kind == "image_shown":
+        return f"{e.image_id}" + (f" ({e.modality})" if e.modality else "")
+    if e.kind == "diagnosis_submitted":
+        extra = f"  [differential: {'; '.join(e.differential)}]" if e.differential else ""
+        return f"DIAGNOSIS: {e.diagnosis}{extra}"
+    if e.kind == "diagnosis_judged":
+        mark = "correct" if e.match else "incorrect"
+        return f"{mark} ({e.judge}): {e.reason}"
+    if e.kind == "doctor_reply_rejected":
+        return f"{e.error}: {e.reply[:200]!r}"
+    if e.kind == "patient_leak_blocked":
+        return e.reply
+    if e.kind == "model_called":
+        state = f" error: {e.error}" if e.error else ""
+        tokens = sum(e.usage.values()) if e.usage else 0
+        return f"{e.role} -> {e.model} ({tokens} tokens, {e.latency_s:.2f}s){state}"
+    if e.kind == "episode_started":
+        return f"{e.scenario_id} seed={e.seed} max_turns={e.max_turns}"
+    if e.kind == "episode_ended":
+        return f"{e.reason}" + (f": {e.detail}" if e.detail else "")
+    return e.model_dump_json()
+
+
+def render_event(
+    console: Console, event: Event, prefix: str = "", show_models: bool = False
+) -> None:
+    if event.kind == "model_called" and not show_models:
+        return
+    who, style = _STYLE.get(event.kind, (event.kind, ""))
+    line = Text()
+    if prefix:
+        line.append(f"{prefix} ", style="dim")
+    line.append(f"[{event.turn:>2}] ", style="dim")
+    line.append(f"{who}: ", style=style)
+    line.append(event_text(event))
+    console.print(line)
+
+
+def render_transcript(console: Console, events: list[Event], show_models: bool = False) -> None:
+    turn = -1
+    for event in events:
+        if event.turn != turn and event.turn > 0:
+            turn = event.turn
+            console.rule(f"turn {turn}", style="dim")
+        render_event(console, event, show_models=show_models)
+
+
+def episodes_table(records: list[EpisodeRecord], title: str = "Episodes") -> Table:
+    table = Table(title=title, show_lines=False)
+    for name in ("episode", "end", "diagnosis", "reference", "ok", "turns", "tests", "cost"):
+        table.add_column(name, overflow="fold")
+    for r in records:
+        table.add_row(
+            r.episode_id,
+            r.termination,
+            r.diagnosis or "-",
+            r.reference,
+            "[green]yes[/]" if r.correct else "[red]no[/]",
+            str(r.turns),
+            str(r.tests),
+            f"{r.cost:,.0f}",
+        )
+    return table
+
+
+def summary_table(records: list[EpisodeRecord], title: str = "Summary") -> Table:
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    n = len(records)
+    correct = sum(r.correct for r in records)
+    table.add_row("episodes", str(n))
+    table.add_row("accuracy", f"{correct / n:.1%} ({correct}/{n})" if n else "-")
+    if n:
+        table.add_row("mean turns", f"{sum(r.turns for r in records) / n:.1f}")
+        table.add_row("mean tests", f"{sum(r.tests for r in records) / n:.1f}")
+        table.add_row("mean cost", f"{sum(r.cost for r in records) / n:,.0f}")
+        for reason, count in sorted(Counter(r.termination for r in records).items()):
+            table.add_row(f"ended: {reason}", str(count))
+    return table

@@ -1,0 +1,267 @@
+"""Write scenarios/data/demo.jsonl: a few synthetic cases in clinsim's own format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clinsim.scenarios.model import AnswerKey, Case, PatientFacts, Provenance, Scenario
+
+OUT = Path(__file__).resolve().parents[1] / "scenarios" / "data" / "demo.jsonl"
+PROV = dict(source="demo", file="demo.jsonl", license="MIT", attribution="clinsim (synthetic)")
+
+
+def case(
+    n: int, objective: str, patient: dict, exam: dict, tests: dict, dx: str, syn: list[str]
+) -> Scenario:
+    return Scenario(
+        id=f"demo/{n:04d}",
+        format="clinsim",
+        case=Case(objective=objective, patient=PatientFacts(**patient), exam=exam, tests=tests),
+        answer=AnswerKey(diagnosis=dx, synonyms=syn),
+        provenance=Provenance(record=n, **PROV),
+    )
+
+
+CASES = [
+    case(
+        1,
+        "Evaluate and diagnose the patient presenting with fever, productive cough and pleuritic chest pain.",
+        dict(
+            demographics="67-year-old man",
+            history="Three days of fever, shaking chills and a cough productive of rust-coloured sputum. Sharp right-sided chest pain when breathing in.",
+            symptoms={
+                "Primary_Symptom": "Productive cough",
+                "Secondary_Symptoms": [
+                    "Fever",
+                    "Chills",
+                    "Pleuritic chest pain",
+                    "Shortness of breath on exertion",
+                ],
+            },
+            past_medical_history="Type 2 diabetes, hypertension.",
+            social_history="Smoked 30 pack-years, quit 5 years ago. Drinks two beers a week. Retired bus driver.",
+            medications=["Metformin 1000 mg twice daily", "Lisinopril 10 mg daily"],
+            review_of_systems="No leg swelling, no haemoptysis, no recent travel.",
+        ),
+        {
+            "Vital_Signs": {
+                "Temperature": "39.1°C",
+                "Blood_Pressure": "128/76 mmHg",
+                "Heart_Rate": "104 bpm",
+                "Respiratory_Rate": "24/min",
+                "Oxygen_Saturation": "91% on room air",
+            },
+            "Chest_Examination": "Dullness to percussion and bronchial breath sounds over the right lower zone; coarse crackles.",
+        },
+        {
+            "Blood_Tests": {
+                "WBC": "16.2 x10^9/L, neutrophilia",
+                "CRP": "182 mg/L",
+                "Urea": "6.1 mmol/L",
+            },
+            "Chest_X-Ray": "Dense right lower lobe consolidation with air bronchograms.",
+            "Sputum_Culture": "Gram-positive lancet-shaped diplococci.",
+        },
+        "Community-acquired pneumonia",
+        ["Pneumococcal pneumonia", "Lobar pneumonia", "Right lower lobe pneumonia"],
+    ),
+    case(
+        2,
+        "Assess and diagnose the patient presenting with abdominal pain and vomiting.",
+        dict(
+            demographics="22-year-old woman",
+            history="Pain began around the belly button yesterday evening and has moved to the lower right side. She vomited twice and does not want to eat.",
+            symptoms={
+                "Primary_Symptom": "Right lower quadrant abdominal pain",
+                "Secondary_Symptoms": ["Nausea", "Vomiting", "Loss of appetite", "Low-grade fever"],
+            },
+            past_medical_history="None.",
+            social_history="University student, non-smoker, occasional alcohol.",
+            medications="Combined oral contraceptive pill.",
+            review_of_systems="Last menstrual period two weeks ago, normal. No dysuria, no diarrhoea.",
+        ),
+        {
+            "Vital_Signs": {
+                "Temperature": "37.9°C",
+                "Heart_Rate": "98 bpm",
+                "Blood_Pressure": "118/72 mmHg",
+            },
+            "Abdominal_Examination": "Tenderness and guarding at McBurney's point; positive Rovsing and psoas signs.",
+        },
+        {
+            "Blood_Tests": {"WBC": "13.8 x10^9/L", "CRP": "48 mg/L"},
+            "Urine_Pregnancy_Test": "Negative",
+            "Urinalysis": "No leucocytes, no nitrites, no blood.",
+            "Ultrasound_Abdomen": "Non-compressible tubular structure of 9 mm in the right iliac fossa with surrounding fat stranding.",
+        },
+        "Acute appendicitis",
+        ["Appendicitis"],
+    ),
+    case(
+        3,
+        "Evaluate and diagnose the patient presenting with vomiting, abdominal pain and confusion.",
+        dict(
+            demographics="19-year-old man",
+            history="Two days of vomiting and diffuse abdominal pain; he has been very thirsty and passing a lot of urine for a week. His flatmate says he has become drowsy.",
+            symptoms={
+                "Primary_Symptom": "Vomiting",
+                "Secondary_Symptoms": [
+                    "Abdominal pain",
+                    "Excessive thirst",
+                    "Frequent urination",
+                    "Drowsiness",
+                    "Weight loss",
+                ],
+            },
+            past_medical_history="Diagnosed with type 1 diabetes at age 12; ran out of insulin four days ago.",
+            social_history="Student, lives with flatmates. No drugs.",
+            medications=["Insulin glargine", "Insulin aspart with meals"],
+            review_of_systems="No cough, no urinary pain, no diarrhoea.",
+        ),
+        {
+            "Vital_Signs": {
+                "Temperature": "36.8°C",
+                "Heart_Rate": "118 bpm",
+                "Blood_Pressure": "102/64 mmHg",
+                "Respiratory_Rate": "28/min, deep sighing breaths",
+            },
+            "General": "Dry mucous membranes, fruity odour on the breath, drowsy but rousable.",
+        },
+        {
+            "Blood_Tests": {
+                "Glucose": "32 mmol/L",
+                "Beta-hydroxybutyrate": "6.4 mmol/L",
+                "Potassium": "5.6 mmol/L",
+                "Sodium": "131 mmol/L",
+            },
+            "Arterial_Blood_Gas": {"pH": "7.08", "Bicarbonate": "8 mmol/L", "Anion_Gap": "28"},
+            "Urinalysis": "Glucose 4+, ketones 3+.",
+        },
+        "Diabetic ketoacidosis",
+        ["DKA"],
+    ),
+    case(
+        4,
+        "Assess and diagnose the patient presenting with sudden breathlessness.",
+        dict(
+            demographics="45-year-old woman",
+            history="Sudden shortness of breath this morning with sharp left-sided chest pain on breathing in. She flew back from Australia four days ago.",
+            symptoms={
+                "Primary_Symptom": "Sudden shortness of breath",
+                "Secondary_Symptoms": [
+                    "Pleuritic chest pain",
+                    "Swollen painful left calf",
+                    "Light-headedness",
+                ],
+            },
+            past_medical_history="None.",
+            social_history="Non-smoker. Works as an accountant.",
+            medications="Hormone replacement therapy.",
+            review_of_systems="No fever, no cough, no haemoptysis.",
+        ),
+        {
+            "Vital_Signs": {
+                "Temperature": "37.2°C",
+                "Heart_Rate": "112 bpm",
+                "Blood_Pressure": "110/70 mmHg",
+                "Respiratory_Rate": "26/min",
+                "Oxygen_Saturation": "89% on room air",
+            },
+            "Leg_Examination": "Left calf 3 cm larger than the right, tender along the deep veins.",
+            "Chest_Examination": "Clear lung fields.",
+        },
+        {
+            "Blood_Tests": {"D-dimer": "3.8 mg/L (raised)", "Troponin": "Mildly raised"},
+            "ECG": "Sinus tachycardia, S1Q3T3 pattern.",
+            "Chest_X-Ray": "No consolidation.",
+            "CT_Pulmonary_Angiogram": "Filling defects in the right and left lower lobe pulmonary arteries.",
+        },
+        "Pulmonary embolism",
+        ["PE", "Acute pulmonary embolism"],
+    ),
+    case(
+        5,
+        "Evaluate and diagnose the patient presenting with tiredness and weight gain.",
+        dict(
+            demographics="52-year-old woman",
+            history="Six months of tiredness, feeling cold all the time, constipation and 6 kg weight gain. Her skin is dry and her hair is thinning.",
+            symptoms={
+                "Primary_Symptom": "Fatigue",
+                "Secondary_Symptoms": [
+                    "Cold intolerance",
+                    "Weight gain",
+                    "Constipation",
+                    "Dry skin",
+                    "Heavy periods",
+                ],
+            },
+            past_medical_history="Vitiligo.",
+            social_history="Teacher. Non-smoker, no alcohol.",
+            family_history="Her mother takes thyroxine.",
+            medications="None.",
+            review_of_systems="Low mood, slowed thinking. No chest pain.",
+        ),
+        {
+            "Vital_Signs": {
+                "Heart_Rate": "54 bpm",
+                "Blood_Pressure": "138/88 mmHg",
+                "Temperature": "36.1°C",
+            },
+            "General": "Puffy face, dry coarse skin, slow-relaxing ankle reflexes. Small, firm, non-tender goitre.",
+        },
+        {
+            "Thyroid_Function_Tests": {"TSH": "38 mU/L", "Free_T4": "5 pmol/L"},
+            "Thyroid_Peroxidase_Antibodies": "Strongly positive",
+            "Lipid_Panel": {"Total_Cholesterol": "7.2 mmol/L"},
+        },
+        "Hashimoto thyroiditis",
+        [
+            "Hashimoto's thyroiditis",
+            "Autoimmune hypothyroidism",
+            "Hypothyroidism due to Hashimoto thyroiditis",
+        ],
+    ),
+    case(
+        6,
+        "Assess and diagnose the patient presenting with tiredness and breathlessness on exertion.",
+        dict(
+            demographics="38-year-old woman",
+            history="Four months of tiredness and getting breathless climbing stairs. Her periods have been very heavy for a year. She craves ice.",
+            symptoms={
+                "Primary_Symptom": "Fatigue",
+                "Secondary_Symptoms": [
+                    "Breathlessness on exertion",
+                    "Heavy menstrual bleeding",
+                    "Pica (ice)",
+                    "Brittle nails",
+                ],
+            },
+            past_medical_history="Fibroids found on a scan two years ago.",
+            social_history="Vegetarian. Works as a nurse.",
+            medications="None.",
+            review_of_systems="No black stools, no weight loss.",
+        ),
+        {
+            "Vital_Signs": {"Heart_Rate": "96 bpm", "Blood_Pressure": "112/70 mmHg"},
+            "General": "Pale conjunctivae, spoon-shaped nails, angular cheilitis.",
+        },
+        {
+            "Complete_Blood_Count": {
+                "Hemoglobin": "8.4 g/dL",
+                "MCV": "68 fL",
+                "Platelets": "452 x10^9/L",
+            },
+            "Iron_Studies": {"Ferritin": "4 ng/mL", "Transferrin_Saturation": "5%"},
+            "Blood_Film": "Microcytic hypochromic red cells with pencil cells.",
+        },
+        "Iron deficiency anemia",
+        ["Iron deficiency anaemia", "Iron-deficiency anemia"],
+    ),
+]
+
+
+if __name__ == "__main__":
+    with OUT.open("w", encoding="utf-8") as handle:
+        for scenario in CASES:
+            handle.write(scenario.model_dump_json(exclude_none=True) + "\n")
+    print(f"wrote {len(CASES)} scenarios to {OUT}")
