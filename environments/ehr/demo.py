@@ -1,0 +1,59 @@
+"""The bundled MIMIC-IV demo EHR: where its files are, and a cached database built from them.
+
+`default_ehr_for(scenario)` gives the runner an EHR for scenarios of the bundled `mimic-iv-demo`
+set when the user named none. The database is built once into the cache folder
+(`$CLINSIM_CACHE`, default `~/.cache/clinsim`) under a file lock, so concurrent runs build it
+once and never see a half-written file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from importlib import resources
+from pathlib import Path
+
+from clinsim.environments.ehr.mimic_import import build_from_mimic
+from clinsim.environments.ehr.schema import SCHEMA_VERSION
+from clinsim.scenarios.model import Scenario
+
+DEMO_SET = "mimic-iv-demo"
+DEMO_SOURCE = "MIMIC-IV Clinical Database Demo v2.2 (ODbL)"
+
+
+def demo_dir() -> Path:
+    """Folder of the bundled demo tables (MIMIC-IV `hosp/`, `icu/` layout, plus `meds/`)."""
+    return Path(str(resources.files("clinsim.environments.ehr").joinpath("data", DEMO_SET)))
+
+
+def cache_dir() -> Path:
+    configured = os.environ.get("CLINSIM_CACHE")
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "clinsim"
+
+
+def demo_ehr_path() -> Path:
+    """The cached demo database, built on first use."""
+    out = cache_dir() / "ehr" / f"{DEMO_SET}-v{SCHEMA_VERSION}.duckdb"
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with (out.parent / f"{out.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not out.is_file():  # another process may have built it while we waited
+                build_from_mimic(demo_dir(), out, source=DEMO_SOURCE)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return out
+
+
+def is_demo_scenario(scenario: Scenario) -> bool:
+    return bool(scenario.id.startswith(f"{DEMO_SET}/") or scenario.provenance.source == DEMO_SET)
+
+
+def default_ehr_for(scenario: Scenario) -> Path | None:
+    """The EHR to use for `scenario` when the user gave none: the bundled demo database for
+    scenarios of the `mimic-iv-demo` set that link to an EHR patient; otherwise None."""
+    if scenario.case.ehr is None or not is_demo_scenario(scenario):
+        return None
+    return demo_ehr_path()
