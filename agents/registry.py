@@ -55,6 +55,7 @@ _FACTORIES: dict[tuple[str, str], AgentFactory] = {}
 BUILTIN_AGENT_MODULES: list[str] = [
     "clinsim.agents.doctors.scripted",
     "clinsim.agents.doctors.oracle",
+    "clinsim.agents.llm.factories",
 ]
 
 

@@ -116,6 +116,8 @@ class ModelCalled(_Event):
     latency_s: float = 0.0
     retries: list[str] = Field(default_factory=list)
     error: str | None = None
+    thinking: str | None = Field(default=None, description="Reasoning span stripped from output.")
+    finish_reason: str | None = None
 
 
 class EpisodeEnded(_Event):

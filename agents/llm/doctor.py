@@ -1,0 +1,124 @@
+"""The LLM doctor: each turn, a prompt rebuilt from the `DoctorView`, one model reply, one typed
+action through the run's protocol. An unparseable reply gets a bounded number of repair
+prompts (each rejection recorded as `DoctorReplyRejected` next to its `ModelCalled`); after the
+last one the turn fails with `PROTOCOL_ERROR`. A failed model call raises `RoleFailure`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from clinsim.agents.llm.doctor_prompts import (
+    IMAGE_TOOL,
+    doctor_messages,
+    repair_messages,
+    tool_names,
+)
+from clinsim.agents.llm.parsing import Protocol, ReplyParseError, parse_reply
+from clinsim.agents.llm.recording import RecordedModel
+from clinsim.agents.models.base import ChatModel, ChatRequest
+from clinsim.environments.actions import CallTool
+from clinsim.environments.events import DoctorReplyRejected, Event
+from clinsim.environments.roles import DoctorTurn, DoctorView
+from clinsim.environments.termination import TerminationReason
+from clinsim.scenarios.model import ImageRef
+
+ROLE = "doctor"
+
+
+def image_request(view: DoctorView, images: Mapping[str, ImageRef]) -> CallTool | None:
+    """What AgentClinic's `REQUEST IMAGES` becomes: reading the case's first image, when
+    `read_image` is offered and the case has images."""
+    specs = [s for s in view.tools if tool_names([s])[0] == IMAGE_TOOL]
+    if not specs or not images:
+        return None
+    parameters = specs[0].get("function", specs[0]).get("parameters") or {}
+    properties = list(parameters.get("properties") or {})
+    required = list(parameters.get("required") or [])
+    if "image_id" in properties or not (required or properties):
+        key = "image_id"
+    else:
+        key = (required or properties)[0]
+    return CallTool(tool=IMAGE_TOOL, arguments={key: next(iter(images))})
+
+
+class LLMDoctor:
+    """Implements `clinsim.environments.roles.Doctor` with a chat model.
+
+    `images` are the case's images (id -> ref; never the answer key): the ones the doctor is
+    shown are attached as local files when `multimodal` and the file exists. Calls are
+    numbered per instance: `<episode>:doctor:<n>`, n = 0, 1, ... including repairs.
+    """
+
+    def __init__(
+        self,
+        model: ChatModel,
+        episode_id: str,
+        protocol: Protocol = "json",
+        bias: str | None = None,
+        images: Mapping[str, ImageRef] | None = None,
+        multimodal: bool = True,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        seed: int | None = None,
+        repair_attempts: int = 2,
+    ):
+        self.model = RecordedModel(model, ROLE, episode_id)
+        self.protocol: Protocol = protocol
+        self.bias = bias
+        self.images = dict(images or {})
+        self.multimodal = multimodal
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.repair_attempts = repair_attempts
+
+    def attachable(self, view: DoctorView) -> dict[str, str]:
+        """Image id -> local file for every image this doctor may be sent."""
+        if not self.multimodal:
+            return {}
+        refs = {**self.images, **{i.id: i for i in view.images}}
+        return {
+            image_id: ref.path
+            for image_id, ref in refs.items()
+            if ref.path is not None and Path(ref.path).is_file()
+        }
+
+    def _request(self, view: DoctorView) -> ChatRequest:
+        messages = doctor_messages(view, self.protocol, self.bias, self.attachable(view))
+        tools: list[dict[str, Any]] | None = (
+            [dict(spec) for spec in view.tools] if self.protocol == "tools" else None
+        )
+        return ChatRequest(
+            messages=messages,
+            tools=tools,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+        )
+
+    async def act(self, view: DoctorView) -> DoctorTurn:
+        request = self._request(view)
+        offered = tool_names(view.tools)
+        images = image_request(view, self.images)
+        events: list[Event] = []
+        error = ""
+        for _attempt in range(self.repair_attempts + 1):
+            response = await self.model.chat(request, events, view.turn)
+            try:
+                action = parse_reply(
+                    self.protocol, response.text, response.tool_calls, offered, images
+                )
+            except ReplyParseError as exc:
+                error = str(exc)
+                reply = response.text or str([c.model_dump() for c in response.tool_calls])
+                events.append(DoctorReplyRejected(turn=view.turn, reply=reply, error=error))
+                extra = repair_messages(response.text, response.tool_calls, error, self.protocol)
+                request = request.model_copy(update={"messages": [*request.messages, *extra]})
+                continue
+            return DoctorTurn(action=action, events=events)
+        detail = f"no usable {self.protocol} reply after {self.repair_attempts} repairs: {error}"
+        return DoctorTurn(
+            action=None, events=events, failure=TerminationReason.PROTOCOL_ERROR, detail=detail
+        )

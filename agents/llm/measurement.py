@@ -1,0 +1,72 @@
+"""The LLM measurement reader, in AgentClinic's sense: given the case's examination findings
+and test results, it reports the requested test's result, or "NORMAL READINGS" when the case
+does not have it. It sees the case only, never the answer key."""
+
+from __future__ import annotations
+
+import re
+
+from clinsim.agents.llm.patient import render_facts
+from clinsim.agents.llm.recording import RecordedModel
+from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
+from clinsim.environments.events import Event
+from clinsim.environments.roles import MeasurementTurn
+from clinsim.scenarios.model import Case
+
+ROLE = "measurement"
+NORMAL_READINGS = "NORMAL READINGS"
+_RESULTS_PREFIX = re.compile(r"^\W*results?\W*:\s*", re.I)
+
+
+def measurement_system_prompt(case: Case) -> str:
+    information = render_facts(
+        {"Physical examination findings": case.exam, "Test results": case.tests}
+    )
+    return (
+        "You are a measurement reader who responds with medical test results. Respond in the "
+        'format "RESULTS: [results here]", giving only the results of the requested test or '
+        f"examination.\n\nBelow is all of the information you have:\n{information}\n\n"
+        f"If the requested results are not in your data, respond with {NORMAL_READINGS}."
+    )
+
+
+def read_report(text: str) -> tuple[bool, str]:
+    """A reply -> (available, result text without the RESULTS: prefix)."""
+    result = _RESULTS_PREFIX.sub("", text.strip()).strip()
+    if not result or result.upper().strip(" .") == NORMAL_READINGS:
+        return False, NORMAL_READINGS
+    return True, result
+
+
+class LLMMeasurement:
+    """Implements `clinsim.environments.roles.Measurement` with a chat model."""
+
+    def __init__(
+        self,
+        model: ChatModel,
+        episode_id: str,
+        case: Case,
+        temperature: float = 0.0,
+        max_tokens: int = 256,
+        seed: int | None = None,
+    ):
+        self.model = RecordedModel(model, ROLE, episode_id)
+        self.system = measurement_system_prompt(case)
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.seed = seed
+
+    async def report(self, test: str) -> MeasurementTurn:
+        request = ChatRequest(
+            messages=[
+                ChatMessage(role="system", content=self.system),
+                ChatMessage(role="user", content=f"The doctor requests: {test}"),
+            ],
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+        )
+        events: list[Event] = []
+        response = await self.model.chat(request, events)
+        available, result = read_report(response.text)
+        return MeasurementTurn(matched=None, available=available, result=result, events=events)

@@ -1,0 +1,130 @@
+"""The LLM patient: plays the scenario's patient facts in AgentClinic's manner, and never names
+the diagnosis. A reply that does is withheld (`PatientLeakBlocked`) and regenerated with a
+stricter instruction and another seed; if every try leaks, the patient says "I'm not sure."
+
+The answer key is used only for that check: it is never put in a prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from clinsim.agents.llm.recording import RecordedModel
+from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
+from clinsim.environments.events import Event, PatientLeakBlocked
+from clinsim.environments.roles import PatientTurn
+from clinsim.scenarios.model import Facts, PatientFacts
+
+ROLE = "patient"
+NEUTRAL_ANSWER = "I'm not sure."
+_STRICT = (
+    "Important: do not name any disease, condition or diagnosis, even one you suspect. "
+    "Describe only what you feel and what has happened to you."
+)
+
+
+def render_facts(value: Facts, indent: str = "") -> str:
+    """Free-form facts as compact indented text (keys' underscores become spaces)."""
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            label = str(key).replace("_", " ")
+            if isinstance(item, dict | list) and item:
+                lines.append(f"{indent}{label}:\n{render_facts(item, indent + '  ')}")
+            else:
+                lines.append(f"{indent}{label}: {render_facts(item)}")
+        return "\n".join(lines)
+    if isinstance(value, list):
+        if all(not isinstance(item, dict | list) for item in value):
+            return indent + "; ".join(render_facts(item) for item in value)
+        return "\n".join(render_facts(item, indent) for item in value)
+    return indent + ("" if value is None else str(value))
+
+
+def patient_profile(facts: PatientFacts) -> str:
+    sections = {k: v for k, v in facts.model_dump(exclude={"other"}).items() if v not in (None, "")}
+    sections.update(facts.other)
+    return render_facts(sections)
+
+
+def patient_system_prompt(facts: PatientFacts, bias: str | None) -> str:
+    bias_text = f"\n\n{bias}" if bias else ""
+    return (
+        "You are a patient in a clinic who only responds in the form of dialogue. A doctor is "
+        "examining you and will ask you questions in order to understand your disease. Answer "
+        "in 1-3 sentences, in your own everyday words. Only say what a patient would know "
+        "about themselves; do not reveal test results you have not been told, and never name "
+        f"a diagnosis.{bias_text}\n\nBelow is all of your information:\n{patient_profile(facts)}"
+        "\n\nRemember: you must not reveal your disease explicitly; convey only the symptoms "
+        "and history you are asked about."
+    )
+
+
+def _normalise(text: str) -> str:
+    return " " + " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split()) + " "
+
+
+def leak_terms(diagnosis: str, synonyms: Iterable[str] = ()) -> list[str]:
+    """Normalised names whose appearance in a reply counts as naming the diagnosis: each name,
+    and each name without its parenthesised parts ("Myasthenia gravis (MG)")."""
+    terms: list[str] = []
+    for name in [diagnosis, *synonyms]:
+        for variant in (name, re.sub(r"\([^)]*\)", " ", name)):
+            term = _normalise(variant)
+            if term.strip() and term not in terms:
+                terms.append(term)
+    return terms
+
+
+def names_diagnosis(reply: str, terms: Sequence[str]) -> bool:
+    text = _normalise(reply)
+    return any(term in text for term in terms)
+
+
+class LLMPatient:
+    """Implements `clinsim.environments.roles.Patient` with a chat model."""
+
+    def __init__(
+        self,
+        model: ChatModel,
+        episode_id: str,
+        facts: PatientFacts,
+        leak_terms: Sequence[str],
+        bias: str | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 256,
+        seed: int | None = None,
+        leak_retries: int = 2,
+    ):
+        self.model = RecordedModel(model, ROLE, episode_id)
+        self.system = patient_system_prompt(facts, bias)
+        self._leak_terms = list(leak_terms)
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.leak_retries = leak_retries
+
+    def _request(self, question: str, history: list[tuple[str, str]], attempt: int) -> ChatRequest:
+        system = self.system if attempt == 0 else f"{self.system}\n\n{_STRICT}"
+        messages = [ChatMessage(role="system", content=system)]
+        for asked, answered in history:
+            messages.append(ChatMessage(role="user", content=asked))
+            messages.append(ChatMessage(role="assistant", content=answered))
+        messages.append(ChatMessage(role="user", content=question))
+        seed = None if self.seed is None else self.seed + attempt
+        temperature = self.temperature if attempt == 0 else max(self.temperature, 0.7)
+        return ChatRequest(
+            messages=messages, temperature=temperature, max_tokens=self.max_tokens, seed=seed
+        )
+
+    async def answer(self, question: str, history: list[tuple[str, str]]) -> PatientTurn:
+        events: list[Event] = []
+        for attempt in range(self.leak_retries + 1):
+            request = self._request(question, history, attempt)
+            response = await self.model.chat(request, events)
+            reply = response.text.strip()
+            if not names_diagnosis(reply, self._leak_terms):
+                return PatientTurn(answer=reply or NEUTRAL_ANSWER, events=events)
+            events.append(PatientLeakBlocked(reply=reply))
+        return PatientTurn(answer=NEUTRAL_ANSWER, events=events)
