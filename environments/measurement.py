@@ -167,7 +167,7 @@ class LookupMeasurement:
 
     def __init__(self, case: Case, prices: PriceTable | None = None, normal_readings: bool = False):
         self.case = case
-        self.prices = prices if prices is not None else PriceTable.default()
+        self.prices: PriceTable = prices if prices is not None else PriceTable.default()
         self.normal_readings = normal_readings
         self.entries = flatten(case)
 
