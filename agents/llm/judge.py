@@ -26,7 +26,11 @@ _RETRY = "Answer with Yes or No first, then a one-sentence reason."
 _MATCH_KEYS = ("match", "same", "answer", "verdict", "correct")
 _REASON_KEYS = ("reason", "explanation", "rationale")
 _WORD = re.compile(r"\b(yes|no)\b", re.I)
-_LEAD = re.compile(r"^(?:(?:final\s+)?answer|verdict|judge?ment)?\s*[:\-]?\s*(yes|no)\b", re.I)
+_LEAD = re.compile(
+    r"^(?:(?:final\s+)?answer|verdict|judge?ment)?\s*[:\-]?\s*(yes|no)\b"
+    r"(?!\s*(?:and|or|/)\s*(?:yes|no)\b)",  # not "yes and no"
+    re.I,
+)
 
 
 class VerdictParseError(ValueError):
