@@ -95,7 +95,7 @@ def registered_tools() -> dict[str, type[Tool]]:
 
 
 # Modules whose import registers built-in tools; imported on first use (some are heavy).
-BUILTIN_TOOL_MODULES: list[str] = ["clinsim.tools.imaging.tools"]
+BUILTIN_TOOL_MODULES: list[str] = ["clinsim.tools.imaging.tools", "clinsim.tools.ehr.tools"]
 
 
 def _load_builtin_tools() -> None:

@@ -1,0 +1,252 @@
+"""The EHR tools offered to the doctor: `query_ehr` plus canned reads that need no SQL.
+
+Every tool reads the sealed view of the encounter's patient (one subject, rows before the index
+time, never the index admission's diagnoses or discharge data). The view is built on first use
+and cached in `ctx.resources`, keyed by EHR file, scenario id and index time, so the calls of one
+episode (and repeated episodes of the same scenario in a run) share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import JsonValue
+
+from clinsim.tools.base import Tool, ToolContext, ToolError, ToolResult, register_tool
+from clinsim.tools.ehr import canned
+from clinsim.tools.ehr.sealed import EHRQueryError, QueryResult, SealedEHR
+
+CACHE_KEY = "clinsim.tools.ehr.sealed"
+MAX_CACHED_VIEWS = 32
+MAX_CELL_CHARS = 200
+_CACHE_LOCK = threading.Lock()
+
+_TABLES_HELP = (
+    "Tables (MIMIC-IV names and columns): patients, admissions, diagnoses_icd (+ d_icd_diagnoses "
+    "for long_title), procedures_icd (+ d_icd_procedures), drgcodes, labevents (+ d_labitems: "
+    "itemid -> label), microbiologyevents, prescriptions, omr (outpatient measurements), "
+    "icustays, chartevents (+ d_items), encounter (subject_id, index_time)."
+)
+
+
+def _resolve_db(ctx: ToolContext) -> Path:
+    db = ctx.settings.ehr_db
+    if db is None:
+        raise ToolError("no EHR database is configured for this run")
+    path = Path(db)
+    if not path.is_absolute() and ctx.base_dir is not None:
+        path = ctx.base_dir / path
+    return path
+
+
+def _views(ctx: ToolContext) -> OrderedDict[tuple[str, str, str], SealedEHR]:
+    with _CACHE_LOCK:
+        views = ctx.resources.get(CACHE_KEY)
+        if not isinstance(views, OrderedDict):
+            views = OrderedDict()
+            ctx.resources[CACHE_KEY] = views
+        return views
+
+
+def sealed_view(ctx: ToolContext) -> SealedEHR:
+    """The encounter's sealed EHR view (built once, then reused)."""
+    link = ctx.case.ehr
+    if link is None:
+        raise ToolError("this case is not linked to an EHR patient")
+    db = _resolve_db(ctx)
+    key = (str(db), ctx.scenario_id, link.index_time.isoformat())
+    views = _views(ctx)
+    with _CACHE_LOCK:
+        if key in views:
+            views.move_to_end(key)
+            return views[key]
+    try:
+        view = SealedEHR.seal(db, link.subject_id, link.index_time, link.hadm_id)
+    except EHRQueryError as exc:
+        raise ToolError(str(exc)) from exc
+    with _CACHE_LOCK:
+        views[key] = view
+        while len(views) > MAX_CACHED_VIEWS:
+            _, old = views.popitem(last=False)
+            old.close()
+    return view
+
+
+def format_result(result: QueryResult) -> str:
+    """A pipe-separated table: header, rows, and a count or truncation notice."""
+
+    def cell(value: Any) -> str:
+        text = "NULL" if value is None else str(value)
+        return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 3] + "..."
+
+    lines = [" | ".join(result.columns)]
+    lines += [" | ".join(cell(v) for v in row) for row in result.rows]
+    if result.truncated:
+        lines.append(
+            f"(truncated: only the first {len(result.rows)} rows are shown; "
+            "narrow the query with WHERE, LIMIT or aggregates)"
+        )
+    else:
+        lines.append(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})")
+    return "\n".join(lines)
+
+
+class EHRTool(Tool):
+    """Offered only when the case links to an EHR patient and the run has an EHR database."""
+
+    def available(self, ctx: ToolContext) -> bool:
+        return ctx.case.ehr is not None and ctx.settings.ehr_db is not None
+
+    def answer(self, view: SealedEHR, arguments: dict[str, JsonValue]) -> ToolResult:
+        raise NotImplementedError
+
+    async def run(self, arguments: dict[str, JsonValue], ctx: ToolContext) -> ToolResult:
+        view = await asyncio.to_thread(sealed_view, ctx)
+        try:
+            return await asyncio.to_thread(self.answer, view, arguments)
+        except EHRQueryError as exc:
+            raise ToolError(str(exc)) from exc
+
+
+_NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+
+
+@register_tool
+class QueryEHR(EHRTool):
+    name: ClassVar[str] = "query_ehr"
+    description: ClassVar[str] = (
+        "Run one read-only SQL SELECT (DuckDB dialect) on this patient's electronic health "
+        "record. Only this patient's rows recorded before the current encounter exist. "
+        + _TABLES_HELP
+        + " Results are capped at 200 rows."
+    )
+    parameters: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"sql": {"type": "string", "description": "One SELECT statement."}},
+        "required": ["sql"],
+        "additionalProperties": False,
+    }
+
+    def answer(self, view: SealedEHR, arguments: dict[str, JsonValue]) -> ToolResult:
+        sql = arguments.get("sql")
+        if not isinstance(sql, str) or not sql.strip():
+            raise ToolError("query_ehr needs 'sql': one SELECT statement")
+        result = view.query(sql)
+        return ToolResult(text=format_result(result), data=result.to_json())
+
+
+def _parse_time(arguments: dict[str, JsonValue], key: str) -> datetime | None:
+    raw = arguments.get(key)
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise ToolError(f"'{key}' must be an ISO date or date-time string such as 2180-05-06")
+    try:
+        return datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise ToolError(
+            f"'{key}' is not an ISO date or date-time: {raw!r} (use e.g. 2180-05-06 or "
+            "2180-05-06 14:30)"
+        ) from None
+
+
+@register_tool
+class GetLabHistory(EHRTool):
+    name: ClassVar[str] = "get_lab_history"
+    description: ClassVar[str] = (
+        "Timeline of one lab test in this patient's record (e.g. 'creatinine', 'hemoglobin'), "
+        "optionally within a time window."
+    )
+    parameters: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "Lab test name or part of it."},
+            "start": {"type": "string", "description": "Optional ISO date/time (inclusive)."},
+            "end": {"type": "string", "description": "Optional ISO date/time (exclusive)."},
+        },
+        "required": ["name"],
+        "additionalProperties": False,
+    }
+
+    def answer(self, view: SealedEHR, arguments: dict[str, JsonValue]) -> ToolResult:
+        name = arguments.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ToolError("get_lab_history needs 'name', e.g. 'creatinine'")
+        start, end = _parse_time(arguments, "start"), _parse_time(arguments, "end")
+        return ToolResult(text=canned.lab_history(view, name, start, end))
+
+
+class CannedEHRTool(EHRTool):
+    """A parameter-free read of the record."""
+
+    parameters: ClassVar[dict[str, Any]] = _NO_PARAMETERS
+
+    def read(self, view: SealedEHR) -> str:
+        raise NotImplementedError
+
+    def answer(self, view: SealedEHR, arguments: dict[str, JsonValue]) -> ToolResult:
+        return ToolResult(text=self.read(view))
+
+
+@register_tool
+class GetPatientSummary(CannedEHRTool):
+    name: ClassVar[str] = "get_patient_summary"
+    description: ClassVar[str] = (
+        "Demographics, the timeline of hospital admissions and what the record holds, "
+        "as of the current encounter."
+    )
+
+    def read(self, view: SealedEHR) -> str:
+        return canned.patient_summary(view)
+
+
+@register_tool
+class GetLatestLabs(CannedEHRTool):
+    name: ClassVar[str] = "get_latest_labs"
+    description: ClassVar[str] = "The most recent value of every lab test on record."
+
+    def read(self, view: SealedEHR) -> str:
+        return canned.latest_labs(view)
+
+
+@register_tool
+class GetMedications(CannedEHRTool):
+    name: ClassVar[str] = "get_medications"
+    description: ClassVar[str] = "Drugs prescribed to this patient before now, most recent first."
+
+    def read(self, view: SealedEHR) -> str:
+        return canned.medications(view)
+
+
+@register_tool
+class GetPriorDiagnoses(CannedEHRTool):
+    name: ClassVar[str] = "get_prior_diagnoses"
+    description: ClassVar[str] = "Coded diagnoses (ICD) of this patient's earlier admissions."
+
+    def read(self, view: SealedEHR) -> str:
+        return canned.prior_diagnoses(view)
+
+
+@register_tool
+class GetMicrobiology(CannedEHRTool):
+    name: ClassVar[str] = "get_microbiology"
+    description: ClassVar[str] = "Microbiology specimens and results on record, most recent first."
+
+    def read(self, view: SealedEHR) -> str:
+        return canned.microbiology(view)
+
+
+@register_tool
+class GetVitals(CannedEHRTool):
+    name: ClassVar[str] = "get_vitals"
+    description: ClassVar[str] = (
+        "Charted vital signs (latest value and range) and outpatient measurements on record."
+    )
+
+    def read(self, view: SealedEHR) -> str:
+        return canned.vitals(view)
