@@ -9,6 +9,7 @@ import typer
 # (command name, module with a module-level `app = typer.Typer(...)`)
 SUB_APPS: list[tuple[str, str]] = [
     ("scenarios", "clinsim.cli.scenarios"),
+    ("ehr", "clinsim.cli.ehr"),
 ]
 
 
