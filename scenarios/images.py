@@ -48,9 +48,11 @@ class ImageDirectory:
     mapping: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, path: str | Path) -> ImageDirectory:
+    def open(cls, path: str | Path | ImageDirectory) -> ImageDirectory:
         """A folder (its `image_map.csv`/`image_map.json` is read if present) or a mapping
         file (whose folder is the root)."""
+        if isinstance(path, ImageDirectory):
+            return path
         path = Path(path).expanduser()
         if path.is_dir():
             for name in MAPPING_FILE_NAMES:
@@ -122,9 +124,7 @@ def url_file_name(url: str) -> str:
 
 
 def _as_directory(image_dir: ImageDirectory | str | Path | None) -> ImageDirectory | None:
-    if image_dir is None or isinstance(image_dir, ImageDirectory):
-        return image_dir
-    return ImageDirectory.open(image_dir)
+    return None if image_dir is None else ImageDirectory.open(image_dir)
 
 
 def _candidates(

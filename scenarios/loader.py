@@ -17,6 +17,7 @@ from clinsim.scenarios.agentclinic import (
     osce_to_scenario,
 )
 from clinsim.scenarios.errors import RecordError, ScenarioLoadError, errors_from_validation
+from clinsim.scenarios.images import ImageDirectory, ImageMappingError, resolve_images
 from clinsim.scenarios.model import Provenance, Scenario
 
 
@@ -71,13 +72,23 @@ def load_file(
     source: str | None = None,
     license: str | None = None,
     attribution: str | None = None,
+    image_dir: str | Path | ImageDirectory | None = None,
 ) -> LoadReport:
-    """Load every record of a JSONL file. Bad records become errors; good ones still load."""
+    """Load every record of a JSONL file. Bad records become errors; good ones still load.
+
+    Image paths relative to the file's folder become absolute when the file exists. With
+    `image_dir` (a folder or mapping file), every image must resolve to a local file
+    (relative paths and NEJM urls are looked up there too); a missing one is a record error."""
     path = Path(path)
     file = str(path)
     report = LoadReport(file)
     if not path.is_file():
         report.errors.append(RecordError(file, None, "", "no such file"))
+        return report
+    try:
+        images = ImageDirectory.open(image_dir) if image_dir is not None else None
+    except ImageMappingError as exc:
+        report.errors.append(RecordError(str(image_dir), None, "", str(exc)))
         return report
     prefix = set_name or path.stem
     ids: set[str] = set()
@@ -102,6 +113,10 @@ def load_file(
         result = _convert(raw, f"{prefix}/{line:04d}", provenance, file, line)
         if isinstance(result, list):
             report.errors.extend(result)
+            continue
+        result, missing = resolve_images(result, path.parent, images, strict=images is not None)
+        if missing:
+            report.errors.extend(RecordError(file, line, "case.images", str(e)) for e in missing)
             continue
         if result.id in ids:
             report.errors.append(RecordError(file, line, "id", f"duplicate id {result.id!r}"))
