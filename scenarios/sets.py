@@ -65,6 +65,16 @@ register_set(
         _AGENTCLINIC,
     )
 )
+register_set(
+    ScenarioSet(
+        "mimic-iv-demo",
+        "mimic_iv_demo.jsonl",
+        "MIMIC-IV demo admissions (OSCE shape, EHR-linked): diagnose with the EHR tools.",
+        "ODbL-1.0",
+        "MIMIC-IV Clinical Database Demo v2.2 (Johnson et al. 2023, PhysioNet, "
+        "doi:10.13026/dp1f-ex47); see clinsim/environments/ehr/data/mimic-iv-demo",
+    )
+)
 
 
 def bundled_sets() -> list[ScenarioSet]:
