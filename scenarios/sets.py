@@ -75,6 +75,16 @@ register_set(
         "doi:10.13026/dp1f-ex47); see clinsim/environments/ehr/data/mimic-iv-demo",
     )
 )
+register_set(
+    ScenarioSet(
+        "images",
+        "images.jsonl",
+        "Image-bearing cases: chest X-ray, dermatology, fundus, histopathology, DICOM CT/MR.",
+        "CC BY 4.0 / CC BY 3.0 images (NIH ChestX-ray14 terms for two); synthetic case text",
+        "Hannover Medical School, PAD-UFES-20, IDRiD, Kather et al. 2016, NIH ChestX-ray14; "
+        "see clinsim/scenarios/data/images/ATTRIBUTION.md",
+    )
+)
 
 
 def bundled_sets() -> list[ScenarioSet]:
