@@ -4,6 +4,8 @@
 URL per attempt). Each attempt has its own timeout; 429, 5xx, connection errors and timeouts are
 retried with exponential backoff up to `max_retries` times, each retry recorded as one line in
 `ChatResponse.retries`. At most `max_concurrency` requests are in flight per model instance.
+Optional settings (ModelSettings extras): `retry_backoff_s` (first backoff, default 0.5 s),
+`tool_choice` (e.g. "required", sent only with tools) and `extra_body` (merged into the body).
 """
 
 from __future__ import annotations
@@ -106,7 +108,11 @@ def tool_wire(tool: dict[str, Any]) -> dict[str, Any]:
     return {"type": "function", "function": tool}
 
 
-def request_body(model: str, request: ChatRequest) -> dict[str, Any]:
+def request_body(
+    model: str, request: ChatRequest, settings: ModelSettings | None = None
+) -> dict[str, Any]:
+    """The JSON body; `settings.tool_choice` (sent with tools) and `settings.extra_body`
+    (server-specific fields such as vLLM's `top_k`) are added when set."""
     body: dict[str, Any] = {
         "model": model,
         "messages": [message_wire(message) for message in request.messages],
@@ -119,6 +125,10 @@ def request_body(model: str, request: ChatRequest) -> dict[str, Any]:
         body["stop"] = request.stop
     if request.tools:
         body["tools"] = [tool_wire(tool) for tool in request.tools]
+        tool_choice = getattr(settings, "tool_choice", None)
+        if tool_choice is not None:
+            body["tool_choice"] = tool_choice
+    body.update(getattr(settings, "extra_body", None) or {})
     return body
 
 
@@ -226,7 +236,7 @@ class OpenAIChatModel:
             self._client = None
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        body = request_body(self.name, request)
+        body = request_body(self.name, request, self.settings)
         client, slots = self._bind_loop()
         retries: list[str] = []
         started = time.perf_counter()
