@@ -346,11 +346,13 @@ async def run_encounter(
         events: list[Event] = final["events"]
         return events
     values: dict[str, Any] = {}
-    async for mode, chunk in graph.astream({}, config=config, stream_mode=["updates", "values"]):
+    stream = graph.astream({}, config=config, stream_mode=["updates", "values"])
+    async for mode, chunk in stream:
+        data: dict[str, Any] = chunk  # type: ignore[assignment]
         if mode == "values":
-            values = chunk
+            values = data
             continue
-        for update in chunk.values():
+        for update in data.values():
             for event in (update or {}).get("events", []):
                 on_event(event)
     streamed: list[Event] = values["events"]

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 SCHEMA_VERSION = 1
+"""Bumped when the scenario format changes incompatibly; loaders say which versions they read."""
 
 Facts = JsonValue
 """Free-form clinical content as found in source files: text, numbers, lists or nested maps."""
@@ -102,7 +103,7 @@ class Case(_Strict):
 
 
 class Scenario(_Strict):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     id: str = Field(min_length=1, description="Unique within a set: '<set>/<record>'.")
     format: Literal["osce", "nejm", "clinsim"] = "clinsim"
     case: Case

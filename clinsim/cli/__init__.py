@@ -10,6 +10,7 @@ import typer
 SUB_APPS: list[tuple[str, str]] = [
     ("scenarios", "clinsim.cli.scenarios"),
     ("ehr", "clinsim.cli.ehr"),
+    ("image", "clinsim.cli.image"),
 ]
 
 

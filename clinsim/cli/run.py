@@ -17,6 +17,7 @@ from clinsim.environments.events import Event
 from clinsim.render import episodes_table, render_event, summary_table
 from clinsim.runner import RunConfig, Runner, new_run_id
 from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
+from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.sets import load_scenarios
 from clinsim.store import EpisodeRecord, RunStore
 from clinsim.tools.base import ToolSettings
@@ -79,7 +80,7 @@ def run(
             images_upfront=images_upfront,
             prices=prices,
             options=AgentOptions(
-                doctor_protocol=doctor_protocol,  # type: ignore[arg-type]
+                doctor_protocol=doctor_protocol,
                 doctor_bias=doctor_bias,
                 patient_bias=patient_bias,
                 temperature=temperature,
@@ -118,7 +119,7 @@ def run(
     console.print(f"Run store: {store.path}   (clinsim show {run_dir})")
 
 
-def _validate_addresses(runner: Runner, scenarios: list) -> None:  # type: ignore[type-arg]
+def _validate_addresses(runner: Runner, scenarios: list[Scenario]) -> None:
     """Build every role once before the run, so a bad address fails fast and clearly."""
     if scenarios:
         runner.parts(scenarios[0], "check", 0)

@@ -62,7 +62,8 @@ def validate(
         for error in report.errors:
             typer.echo(str(error), err=True)
         bad += len(report.errors)
-        status = "ok" if report.ok else f"{len(report.errors)} invalid records"
+        invalid = len({error.line for error in report.errors})
+        status = "ok" if report.ok else f"{invalid} invalid records"
         typer.echo(f"{path}: {len(report.scenarios)} valid scenarios, {status}")
     if bad:
         raise typer.Exit(1)

@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine:
+#   make run    install into .venv, then `clinsim run` (bundled demo set, offline agents)
+#   make test   install into .venv (+ the vLLM test server's own venv), then lint, type-check, test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint vllm-env clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# CPU build of torch first, so nothing pulls a multi-GB CUDA build
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/clinsim run
+
+vllm-env:
+	bash scripts/setup-vllm.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	MYPY=$(abspath $(BIN))/mypy bash scripts/typecheck.sh
+
+test: install vllm-env lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .venv-vllm build *.egg-info
