@@ -56,6 +56,7 @@ BUILTIN_AGENT_MODULES: list[str] = [
     "clinsim.agents.doctors.scripted",
     "clinsim.agents.doctors.oracle",
     "clinsim.agents.llm.factories",
+    "clinsim.agents.patients.factories",
 ]
 
 

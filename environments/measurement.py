@@ -20,6 +20,7 @@ random: the same order on the same case always gives the same answer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -104,6 +105,8 @@ def flatten(case: Case) -> list[Entry]:
             entries.append(Entry(path, value, len(entries), names, plain))
             if isinstance(value, dict):
                 walk(value, path, True)
+            elif isinstance(value, str) and not canonical_tokens(key):
+                walk(split_findings(value), path, False)
 
     walk(case.tests, (), False)
     if case.exam:
@@ -117,6 +120,42 @@ def flatten(case: Case) -> list[Entry]:
 def _blood_names() -> frozenset[str]:
     members = {name for panel in PANELS.values() for name in panel}
     return frozenset(canonical_name(name) for name in (*members, *PANELS, "blood", "lab"))
+
+
+_BULLET = re.compile(r"\s+-\s+|(?<=[.;])\s+(?=\*{0,2}[A-Z][^:.]{2,80}:\s)")
+_LABELLED = re.compile(r"^\*{0,2}([A-Za-z][^:]{1,80}?)\*{0,2}:\s*(.*)$", re.DOTALL)
+_TRAILING_HEADING = re.compile(r"^(.*?[.)a-z0-9])\s+([A-Z][A-Za-z ()/-]{2,60}):$", re.DOTALL)
+
+
+def split_findings(text: str) -> dict[str, Facts]:
+    """Labelled parts of a free-text findings blob (NEJM cases put a whole work-up under one
+    `Findings` key): 'Chest radiograph: X. - Heart catheterization: Y.' -> {'Chest
+    radiograph': 'X.', 'Heart catheterization': 'Y.'}; items under a heading ('Laboratory
+    studies: - A - B: 1') are joined under the heading too. Unlabelled text is left out here
+    (the blob itself stays addressable)."""
+    parts: dict[str, Facts] = {}
+    heading: str | None = None
+    segments = [seg.strip(" -*") for seg in _BULLET.split(text.strip())]
+    for segment in segments:
+        trailing = _TRAILING_HEADING.match(segment)
+        next_heading = None
+        if trailing:
+            segment, next_heading = trailing.group(1), trailing.group(2)
+        labelled = _LABELLED.match(segment)
+        if labelled and labelled.group(2).strip():
+            label, value = labelled.group(1).strip(), labelled.group(2).strip()
+            parts.setdefault(label, value)
+            if heading is not None:
+                parts[heading] = f"{parts[heading]}; {label}: {value}".lstrip("; ")
+        elif labelled:
+            heading = labelled.group(1).strip()
+            parts.setdefault(heading, "")
+        elif heading is not None and segment:
+            parts[heading] = f"{parts[heading]}; {segment}".lstrip("; ")
+        if next_heading:
+            heading = next_heading
+            parts.setdefault(heading, "")
+    return {label: value for label, value in parts.items() if value}
 
 
 def _in_specimen(ancestors: tuple[str, ...]) -> bool:

@@ -1,0 +1,1 @@
+"""Offline patient-side agents: the fact-grounded patient and the measurement lookup."""
