@@ -15,7 +15,7 @@ from clinsim.scenarios.model import Case
 
 ROLE = "measurement"
 NORMAL_READINGS = "NORMAL READINGS"
-_RESULTS_PREFIX = re.compile(r"^\W*results?\W*:\s*", re.I)
+_RESULTS_PREFIX = re.compile(r"^[\s*_`#>]*results?[\s*_`]*:[\s*_`]*", re.I)
 
 
 def measurement_system_prompt(case: Case) -> str:

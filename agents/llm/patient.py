@@ -24,19 +24,25 @@ _STRICT = (
 )
 
 
+def _flat(items: list[Facts]) -> bool:
+    return all(not isinstance(item, dict | list) for item in items)
+
+
 def render_facts(value: Facts, indent: str = "") -> str:
     """Free-form facts as compact indented text (keys' underscores become spaces)."""
     if isinstance(value, dict):
         lines = []
         for key, item in value.items():
             label = str(key).replace("_", " ")
-            if isinstance(item, dict | list) and item:
+            label = label[:1].upper() + label[1:]
+            nested = isinstance(item, dict) and bool(item)
+            if nested or (isinstance(item, list) and not _flat(item)):
                 lines.append(f"{indent}{label}:\n{render_facts(item, indent + '  ')}")
             else:
                 lines.append(f"{indent}{label}: {render_facts(item)}")
         return "\n".join(lines)
     if isinstance(value, list):
-        if all(not isinstance(item, dict | list) for item in value):
+        if _flat(value):
             return indent + "; ".join(render_facts(item) for item in value)
         return "\n".join(render_facts(item, indent) for item in value)
     return indent + ("" if value is None else str(value))
@@ -61,17 +67,25 @@ def patient_system_prompt(facts: PatientFacts, bias: str | None) -> str:
     )
 
 
+_QUALIFIERS = re.compile(
+    r"^(?:\s(?:acute|chronic|subacute|primary|secondary|severe|mild|early|late|recurrent|"
+    r"idiopathic|bilateral|left|right|the|an?))+(?=\s)"
+)
+
+
 def _normalise(text: str) -> str:
     return " " + " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split()) + " "
 
 
 def leak_terms(diagnosis: str, synonyms: Iterable[str] = ()) -> list[str]:
     """Normalised names whose appearance in a reply counts as naming the diagnosis: each name,
-    and each name without its parenthesised parts ("Myasthenia gravis (MG)")."""
+    each name without its parenthesised parts ("Myasthenia gravis (MG)"), and without leading
+    qualifiers ("Acute myocardial infarction" -> "myocardial infarction")."""
     terms: list[str] = []
     for name in [diagnosis, *synonyms]:
-        for variant in (name, re.sub(r"\([^)]*\)", " ", name)):
-            term = _normalise(variant)
+        bare = _normalise(re.sub(r"\([^)]*\)", " ", name))
+        core = _normalise(_QUALIFIERS.sub(" ", bare))
+        for term in (_normalise(name), bare, core if len(core.strip()) >= 4 else bare):
             if term.strip() and term not in terms:
                 terms.append(term)
     return terms
