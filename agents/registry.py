@@ -55,8 +55,10 @@ _FACTORIES: dict[tuple[str, str], AgentFactory] = {}
 BUILTIN_AGENT_MODULES: list[str] = [
     "clinsim.agents.doctors.scripted",
     "clinsim.agents.doctors.oracle",
+    "clinsim.agents.human",
     "clinsim.agents.llm.factories",
     "clinsim.agents.patients.factories",
+    "clinsim.agents.judges.rules",
 ]
 
 

@@ -27,6 +27,7 @@ from clinsim.environments.encounter import (
     DEFAULT_MAX_TURNS,
     EncounterParts,
     EncounterSettings,
+    Responder,
     run_encounter,
 )
 from clinsim.environments.events import EpisodeEnded, EpisodeStarted, Event, append_events
@@ -127,6 +128,8 @@ class Runner:
     store: RunStore
     run_id: str
     on_event: EventSink | None = None
+    respond: Responder | None = None
+    """Answers roles played by a person (`human`); see clinsim.cli.terminal."""
     pool: ModelPool = field(init=False)
     resources: dict[str, Any] = field(default_factory=dict)
 
@@ -177,7 +180,8 @@ class Runner:
                 callback(episode_id, event)
 
         try:
-            return await run_encounter(self.parts(scenario, episode_id, seed), on_event=sink)
+            parts = self.parts(scenario, episode_id, seed)
+            return await run_encounter(parts, on_event=sink, respond=self.respond)
         except Exception as exc:  # a bug or a broken plugin: record it, keep the run going
             detail = f"{type(exc).__name__}: {exc}"
             tb = traceback.format_exc(limit=4)

@@ -9,12 +9,14 @@ Routing reads the typed action's `kind` through `Literal`-typed routers; nothing
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 
 from clinsim.environments.actions import (
     Action,
@@ -312,7 +314,7 @@ class Encounter:
     def after_step(state: EncounterState) -> Literal["doctor", "finish"]:
         return "finish" if state.get("outcome") is not None else "doctor"
 
-    def build(self) -> CompiledStateGraph[Any, Any, Any, Any]:
+    def build(self, checkpointer: Any = None) -> CompiledStateGraph[Any, Any, Any, Any]:
         graph = StateGraph(EncounterState)
         graph.add_node("start", self.start)
         graph.add_node("doctor", self.doctor)
@@ -328,32 +330,61 @@ class Encounter:
             graph.add_conditional_edges(node, self.after_step)
         graph.add_edge("judge", "finish")
         graph.add_edge("finish", END)
-        return graph.compile()
+        return graph.compile(checkpointer=checkpointer)
 
     def recursion_limit(self) -> int:
         return 2 * self.parts.settings.max_turns + 10
 
 
-async def run_encounter(
-    parts: EncounterParts, on_event: Callable[[Event], None] | None = None
-) -> list[Event]:
-    """Run one episode to its end and return its events; `on_event` sees them as they happen."""
-    encounter = Encounter(parts)
-    graph = encounter.build()
-    config: Any = {"recursion_limit": encounter.recursion_limit()}
-    if on_event is None:
-        final = await graph.ainvoke({}, config=config)
-        events: list[Event] = final["events"]
-        return events
+Responder = Callable[[dict[str, Any]], Awaitable[str]]
+"""Answers a role's interrupt (a person at the terminal): gets the prompt, returns the reply."""
+
+
+async def _drive(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    graph_input: Any,
+    config: Any,
+    on_event: Callable[[Event], None] | None,
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    stream = graph.astream({}, config=config, stream_mode=["updates", "values"])
+    stream = graph.astream(graph_input, config=config, stream_mode=["updates", "values"])
     async for mode, chunk in stream:
         data: dict[str, Any] = chunk  # type: ignore[assignment]
         if mode == "values":
             values = data
-            continue
-        for update in data.values():
-            for event in (update or {}).get("events", []):
-                on_event(event)
-    streamed: list[Event] = values["events"]
-    return streamed
+        elif on_event is not None:
+            for node, update in data.items():
+                if node != "__interrupt__" and isinstance(update, dict):
+                    for event in update.get("events", []):
+                        on_event(event)
+    return values
+
+
+async def run_encounter(
+    parts: EncounterParts,
+    on_event: Callable[[Event], None] | None = None,
+    respond: Responder | None = None,
+) -> list[Event]:
+    """Run one episode to its end and return its events.
+
+    `on_event` sees events as they happen. `respond` answers interrupts raised by roles played
+    by a person; with it the graph runs with a checkpointer so it can pause and resume.
+    """
+    encounter = Encounter(parts)
+    limit = encounter.recursion_limit()
+    if respond is None:
+        graph = encounter.build()
+        values = await _drive(graph, {}, {"recursion_limit": limit}, on_event)
+    else:
+        graph = encounter.build(checkpointer=InMemorySaver())
+        config: Any = {"recursion_limit": limit, "configurable": {"thread_id": parts.episode_id}}
+        graph_input: Any = {}
+        while True:
+            values = await _drive(graph, graph_input, config, on_event)
+            snapshot = await graph.aget_state(config)
+            pending = [i for task in snapshot.tasks for i in task.interrupts]
+            if not pending:
+                break
+            graph_input = Command(resume=await respond(pending[0].value))
+    events: list[Event] = values["events"]
+    return events

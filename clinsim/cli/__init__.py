@@ -11,6 +11,7 @@ SUB_APPS: list[tuple[str, str]] = [
     ("scenarios", "clinsim.cli.scenarios"),
     ("ehr", "clinsim.cli.ehr"),
     ("image", "clinsim.cli.image"),
+    ("judge", "clinsim.cli.judge"),
 ]
 
 

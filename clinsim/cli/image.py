@@ -35,11 +35,26 @@ def _labels(labels: str | None, modality: str | None) -> list[str]:
     fail(f"give --labels 'a,b,c' or --modality with a default vocabulary ({known})")
 
 
+def _image_file(path: Path) -> Path:
+    """A local file; `pydicom:ct` / `pydicom:mr` name pydicom's bundled examples."""
+    from clinsim.scenarios.images import PYDICOM_SCHEME, ImageNotFound, pydicom_example
+
+    text = str(path)
+    if text.startswith(PYDICOM_SCHEME):
+        try:
+            return pydicom_example(text.removeprefix(PYDICOM_SCHEME))
+        except ImageNotFound as exc:
+            fail(str(exc))
+    if not path.is_file():
+        fail(f"{path}: no such image file")
+    return path
+
+
 @app.command()
 def classify(
     images: Annotated[
         list[Path],
-        typer.Argument(help="Image files: PNG, JPEG, TIFF or DICOM.", show_default=False),
+        typer.Argument(help="PNG, JPEG, TIFF or DICOM files, or pydicom:ct / pydicom:mr."),
     ],
     labels: Annotated[
         str | None, Opt(help="Comma-separated candidate findings, e.g. 'pneumonia,normal'.")
@@ -58,12 +73,10 @@ def classify(
     from clinsim.tools.imaging.zero_shot import classify_files
 
     candidates = _labels(labels, modality)
-    for path in images:
-        if not path.is_file():
-            fail(f"{path}: no such image file")
+    files = [_image_file(path) for path in images]
     try:
         encoder = ImageEncoder.load(model)
-        results = classify_files(encoder, images, candidates)
+        results = classify_files(encoder, files, candidates)
     except (ImageModelError, ImageLoadError) as exc:
         fail(str(exc))
     rows = [

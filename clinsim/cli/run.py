@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.registry import AgentOptions
 from clinsim.cli.errors import fail
+from clinsim.cli.terminal import terminal_responder
 from clinsim.environments.events import Event
 from clinsim.render import episodes_table, render_event, summary_table
 from clinsim.runner import RunConfig, Runner, new_run_id
@@ -106,7 +107,19 @@ def run(
     def show_event(episode_id: str, event: Event) -> None:
         render_event(console, event, prefix=episode_id)
 
-    runner = Runner(config, store, run_id, on_event=show_event if stream else None)
+    interactive = "human" in (doctor, patient)
+    if interactive:
+        runner_config = config.model_copy(update={"max_concurrency": 1})
+        stream = True
+    else:
+        runner_config = config
+    runner = Runner(
+        runner_config,
+        store,
+        run_id,
+        on_event=show_event if stream else None,
+        respond=terminal_responder(console) if interactive else None,
+    )
     try:
         _validate_addresses(runner, scenarios)
     except ValueError as exc:
