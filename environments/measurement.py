@@ -79,6 +79,7 @@ def _names(path: tuple[str, ...], parent_real: bool) -> tuple[tuple[str, ...], .
     names: list[tuple[str, ...]] = []
     if own and not (" ".join(own) in _blood_names() and _in_specimen(real[:-1])):
         names.append(own)
+        names.extend(a for a in abbreviations(path[-1]) if a not in names)
     if parent_real:
         for size in (2, len(real)):
             joined = canonical_tokens(" ".join(real[-size:]))
@@ -170,8 +171,30 @@ def _related(request: str) -> frozenset[str]:
     return frozenset(canonical_name(name) for name in RELATED.get(request, ()))
 
 
-def _panel(request: str) -> frozenset[str]:
-    return frozenset(canonical_name(name) for name in PANELS.get(request, ()))
+def _panel(request: str) -> tuple[frozenset[str], ...]:
+    return tuple(frozenset(canonical_tokens(name)) for name in PANELS.get(request, ()))
+
+
+_QUALIFIERS = frozenset(
+    ["total", "direct", "indirect", "absolute", "count", "blood", "free", "whole", "fasting"]
+)
+_ABBREVIATION = re.compile(r"\s\(([A-Za-z0-9 -]{1,12})\)")
+
+
+def abbreviations(key: str) -> list[tuple[str, ...]]:
+    """Canonical words of abbreviations a key spells out: 'Alanine Aminotransferase (ALT)'."""
+    found = (canonical_tokens(text) for text in _ABBREVIATION.findall(key))
+    return [words for words in found if words]
+
+
+def _is_member(key: str, members: tuple[frozenset[str], ...]) -> bool:
+    """The key names a panel member, in any word order and with qualifiers such as "total"
+    ("Bilirubin, Total" is "total bilirubin"), or by its abbreviation."""
+    for words in (canonical_tokens(key), *abbreviations(key)):
+        held = set(words)
+        if any(m <= held and held - m <= _QUALIFIERS for m in members):
+            return True
+    return False
 
 
 def name_score(request: tuple[str, ...], name: tuple[str, ...]) -> float:
@@ -265,7 +288,8 @@ class LookupMeasurement:
         chosen: list[Entry] = []
         for entry in self.entries:
             inside = any(entry.path[: len(c.path)] == c.path for c in chosen)
-            if entry.own in members and not inside and not _in_specimen(entry.path[:-1]):
+            member = _is_member(entry.path[-1], members)
+            if member and not inside and not _in_specimen(entry.path[:-1]):
                 chosen.append(entry)
         return chosen
 

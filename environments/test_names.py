@@ -80,7 +80,8 @@ def canonical_tokens(name: str) -> tuple[str, ...]:
     """The canonical words of a test or examination name (see the module docstring)."""
     text = " ".join(plain_words(name))
     text = _ALIAS_RE.sub(lambda m: _ALIAS_LOOKUP[m.group(0)], text)
-    return tuple(w for w in text.split() if w not in FILLER)
+    kept = (w for w in text.split() if w not in FILLER)
+    return tuple(dict.fromkeys(kept))  # "Alanine Aminotransferase (ALT)" -> ("alt",)
 
 
 def canonical_name(name: str) -> str:
