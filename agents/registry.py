@@ -77,7 +77,7 @@ def _load_builtins() -> None:
 
 def known_addresses(role: Role) -> list[str]:
     _load_builtins()
-    return sorted(p for r, p in _FACTORIES if r == role)
+    return sorted(p for r, p in _FACTORIES if r == role and p != "llm")
 
 
 def make_agent(

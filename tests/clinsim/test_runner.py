@@ -1,0 +1,179 @@
+"""Runs: stored as they finish, reproducible by seed, readable from the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from clinsim.cli.main import app
+from clinsim.environments.events import comparable
+from clinsim.runner import RunConfig, Runner, episode_seed
+from clinsim.scenarios.sets import load_scenarios
+from clinsim.store import RunStore
+
+cli = CliRunner()
+
+
+def run_cli(*args: str) -> str:
+    result = cli.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_oracle_scores_100_percent_on_agentclinic_medqa(tmp_path: Path) -> None:
+    run_cli("run", "agentclinic-medqa", "--doctor", "oracle", "--out", str(tmp_path / "r"))
+    records = RunStore(tmp_path / "r").episodes()
+    assert len(records) == 107
+    assert all(r.correct for r in records)
+    assert {r.termination for r in records} == {"diagnosed"}
+
+
+def test_a_doctor_that_never_diagnoses_scores_zero_by_turn_limit(tmp_path: Path) -> None:
+    script = tmp_path / "ask.json"
+    script.write_text(
+        json.dumps({"actions": [{"kind": "ask_patient", "question": "And then?"}], "repeat": True})
+    )
+    run_cli(
+        "run",
+        "agentclinic-medqa",
+        "--limit",
+        "5",
+        "--doctor",
+        f"scripted/{script}",
+        "--out",
+        str(tmp_path / "r"),
+    )
+    records = RunStore(tmp_path / "r").episodes()
+    assert len(records) == 5
+    assert not any(r.correct for r in records)
+    assert {r.termination for r in records} == {"turn_limit"}
+    assert {r.turns for r in records} == {20}
+
+
+def test_default_run_finishes_offline_and_show_reads_it(tmp_path: Path) -> None:
+    out = run_cli("run", "--limit", "5", "--out", str(tmp_path / "r"))
+    assert "accuracy" in out
+    shown = run_cli("show", str(tmp_path / "r"))
+    assert "demo/0001" in shown
+    lines = run_cli("show", str(tmp_path / "r"), "--json").strip().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 5
+    assert {"episode_id", "scenario_id", "termination", "correct", "turns", "tests", "cost"} <= set(
+        records[0]
+    )
+
+
+def _events(run_dir: Path) -> dict[str, list[dict[str, object]]]:
+    store = RunStore(run_dir)
+    return {
+        e.episode_id: [comparable(x) for x in store.events(e.episode_id)] for e in store.episodes()
+    }
+
+
+def test_same_seed_same_event_streams(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        run_cli(
+            "run",
+            "demo",
+            "agentclinic-medqa",
+            "--limit",
+            "12",
+            "--seed",
+            "7",
+            "--max-concurrency",
+            "4",
+            "--out",
+            str(tmp_path / name),
+        )
+    first, second = _events(tmp_path / "a"), _events(tmp_path / "b")
+    assert first == second
+    assert sum(len(v) for v in first.values()) > 12 * 5
+
+
+def test_episode_seeds_depend_on_run_seed_and_scenario() -> None:
+    assert episode_seed(1, "x") == episode_seed(1, "x")
+    assert episode_seed(1, "x") != episode_seed(2, "x")
+    assert episode_seed(1, "x") != episode_seed(1, "y")
+
+
+def test_an_interrupted_run_keeps_finished_episodes_and_resumes(tmp_path: Path) -> None:
+    scenarios = load_scenarios(["agentclinic-medqa"])[:10]
+    config = RunConfig(doctor="oracle", sources=["agentclinic-medqa"], limit=10)
+    store = RunStore(tmp_path / "r")
+    store.create("r", config.model_dump(mode="json"))
+
+    async def interrupted() -> None:
+        runner = Runner(config, store, "r")
+        done = 0
+
+        def on_done(_record: object) -> None:
+            nonlocal done
+            done += 1
+            if done == 3:
+                raise asyncio.CancelledError
+
+        with pytest.raises(asyncio.CancelledError):
+            await runner.run(scenarios, on_done=on_done)
+
+    asyncio.run(interrupted())
+    kept = store.finished_ids()
+    assert 3 <= len(kept) < 10
+    run_cli(
+        "run",
+        "agentclinic-medqa",
+        "--limit",
+        "10",
+        "--doctor",
+        "oracle",
+        "--resume",
+        "--out",
+        str(tmp_path / "r"),
+    )
+    assert len(store.episodes()) == 10
+    assert store.run_info()["run_id"] == "r"
+
+
+def test_replay_renders_and_dumps_the_stored_events(tmp_path: Path) -> None:
+    run_cli("run", "demo", "--limit", "1", "--doctor", "oracle", "--out", str(tmp_path / "r"))
+    text = run_cli("replay", str(tmp_path / "r"), "demo/0001")
+    assert "DIAGNOSIS: Community-acquired pneumonia" in text
+    dumped = [
+        json.loads(line)
+        for line in run_cli("replay", str(tmp_path / "r"), "demo/0001", "--json").splitlines()
+    ]
+    assert dumped[0]["kind"] == "episode_started" and dumped[-1]["kind"] == "episode_ended"
+    assert [e["seq"] for e in dumped] == list(range(len(dumped)))
+
+
+def test_bad_run_arguments_fail_cleanly(tmp_path: Path) -> None:
+    for args in (
+        ["run", "no-such-set"],
+        ["run", "demo", "--doctor", "nobody"],
+        ["show", str(tmp_path / "missing")],
+        ["replay", str(tmp_path), "x"],
+    ):
+        result = cli.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_a_crashing_role_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            [
+                {"kind": "call_tool", "tool": "no_such_tool"},
+                {"kind": "submit_diagnosis", "diagnosis": "x"},
+            ]
+        )
+    )
+    run_cli("run", "demo", "--doctor", f"scripted/{bad}", "--out", str(tmp_path / "r"))
+    records = RunStore(tmp_path / "r").episodes()
+    assert len(records) == 6 and {r.termination for r in records} == {"diagnosed"}
+    events = RunStore(tmp_path / "r").events("demo/0001")
+    returned = next(e for e in events if e.kind == "tool_returned")
+    assert "no such tool 'no_such_tool'" in (returned.error or "")
