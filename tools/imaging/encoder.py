@@ -37,7 +37,8 @@ def _missing_model_message(name: str) -> str:
             f"{MEDSIGLIP} is not in the local Hugging Face cache. It is a gated model: accept "
             "the Health AI Developer Foundations terms on https://huggingface.co/"
             f"{MEDSIGLIP} while logged in, download it (`hf download {MEDSIGLIP}`), "
-            "then run again, or pass --image-model DIR with a local copy of the checkpoint"
+            "then run again; or give a local checkpoint directory instead (--image-model DIR for "
+            "`clinsim run`, --model DIR for `clinsim image`)"
         )
     if "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1:
         return (
