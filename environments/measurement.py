@@ -210,8 +210,11 @@ def name_score(request: tuple[str, ...], name: tuple[str, ...]) -> float:
     ratio = fuzz.ratio(" ".join(request), " ".join(name))
     if ratio >= 90:
         score = ratio * 0.95
-    if TEST_WORDS.intersection(asked ^ held):
+    extra = asked ^ held
+    if TEST_WORDS.intersection(extra):
         return score  # differs by a word that names another test
+    if SPECIMEN_WORDS.intersection(extra) and " ".join(request) in _blood_names():
+        return score  # "glucose" is a blood glucose, not `Urinalysis > Glucose`
     if asked < held:  # the order is less specific: "CT" for Chest_CT
         score = max(score, 80.0 - 2.0 * (len(held) - len(asked)))
     elif held < asked and (len(held) >= 2 or 3 * len(held) >= 2 * len(asked)):
