@@ -79,23 +79,24 @@ def classify(
         results = classify_files(encoder, files, candidates)
     except (ImageModelError, ImageLoadError) as exc:
         fail(str(exc))
-    rows = [
-        {
-            "image": str(path),
-            "findings": [
-                {"label": f.label, "probability": round(f.probability, 6)} for f in findings[:top_k]
-            ],
-        }
-        for path, findings in zip(images, results, strict=True)
-    ]
     if as_json:
+        rows = [
+            {
+                "image": str(path),
+                "findings": [
+                    {"label": f.label, "probability": round(f.probability, 6)}
+                    for f in findings[:top_k]
+                ],
+            }
+            for path, findings in zip(images, results, strict=True)
+        ]
         typer.echo(json.dumps({"model": encoder.model_id, "results": rows}, indent=2))
         return
     console = Console()
-    for row in rows:
-        table = Table(title=str(row["image"]), title_justify="left")
+    for path, findings in zip(images, results, strict=True):
+        table = Table(title=str(path), title_justify="left")
         table.add_column("label")
         table.add_column("probability", justify="right")
-        for finding in row["findings"]:
-            table.add_row(str(finding["label"]), f"{finding['probability']:.4f}")
+        for finding in findings[:top_k]:
+            table.add_row(finding.label, f"{finding.probability:.4f}")
         console.print(table)
