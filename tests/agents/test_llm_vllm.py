@@ -1,0 +1,117 @@
+"""The LLM doctor, patient, measurement reader and judge against a real vLLM server on loopback
+(tiny random Gemma 3: replies are gibberish, so these tests check that episodes complete with
+a recorded reason and that every call is recorded, not what the model says)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import JsonValue
+
+from clinsim.agents.llm.factories import llm_doctor, llm_judge, llm_measurement, llm_patient
+from clinsim.agents.models.base import ModelSettings
+from clinsim.agents.models.registry import ModelPool
+from clinsim.agents.models.vllm_local import VLLMServer
+from clinsim.agents.registry import AgentOptions, AgentRequest, Role
+from clinsim.environments.actions import SubmitDiagnosis
+from clinsim.environments.encounter import EncounterParts, EncounterSettings, run_encounter
+from clinsim.environments.events import EpisodeEnded, ModelCalled
+from clinsim.environments.roles import RoleFailure, ToolOutcome
+from clinsim.environments.termination import TerminationReason
+from clinsim.scenarios.model import AnswerKey, Case, PatientFacts, Provenance, Scenario
+
+pytestmark = pytest.mark.vllm
+
+SCENARIO = Scenario(
+    id="vllm/1",
+    case=Case(
+        objective="Evaluate the patient with a cough.",
+        patient=PatientFacts(demographics="40-year-old man", symptoms="cough for two weeks"),
+        tests={"Chest_X-Ray": "clear lungs"},
+    ),
+    answer=AnswerKey(diagnosis="Postviral cough"),
+    provenance=Provenance(source="test"),
+)
+
+
+class NoTools:
+    def specs(self) -> list[dict[str, Any]]:
+        return []
+
+    async def call(self, name: str, arguments: dict[str, JsonValue]) -> ToolOutcome:
+        return ToolOutcome(text="", error="no tools here")
+
+
+def make(role: Role, pool: ModelPool, **options: Any) -> Any:
+    factories = {
+        "doctor": llm_doctor,
+        "patient": llm_patient,
+        "measurement": llm_measurement,
+        "judge": llm_judge,
+    }
+    request = AgentRequest(
+        role,
+        "openai/tiny",
+        "openai",
+        "tiny",
+        SCENARIO,
+        "ep-v",
+        1,
+        AgentOptions(max_tokens=24, **options),
+        pool,
+    )
+    return factories[role](request)
+
+
+@pytest.mark.parametrize("protocol", ["agentclinic", "tools", "json"])
+async def test_an_encounter_on_vllm_completes_with_every_call_recorded(
+    vllm_server: VLLMServer, protocol: str
+) -> None:
+    pool = ModelPool(ModelSettings(base_urls=[vllm_server.base_url]))
+    parts = EncounterParts(
+        scenario_id=SCENARIO.id,
+        episode_id="ep-v",
+        case=SCENARIO.case,
+        answer=SCENARIO.answer,
+        doctor=make("doctor", pool, doctor_protocol=protocol),
+        patient=make("patient", pool),
+        measurement=make("measurement", pool),
+        judges=[make("judge", pool)],
+        tools=NoTools(),
+        settings=EncounterSettings(max_turns=3),
+    )
+    events = await run_encounter(parts)
+    ended = events[-1]
+    assert isinstance(ended, EpisodeEnded)
+    calls = [e for e in events if isinstance(e, ModelCalled)]
+    assert calls and calls[0].role == "doctor" and calls[0].model == "openai/tiny"
+    if ended.reason is TerminationReason.MODEL_ERROR:  # e.g. repairs outgrew the 1024 context
+        failed = calls.pop()
+        assert failed.error and failed.error in ended.detail
+    for call in calls:
+        assert call.error is None
+        assert call.usage["prompt_tokens"] > 0
+        assert call.output or call.tool_calls
+    assert len({c.call_id for c in calls}) == len(calls)
+    if protocol == "agentclinic":  # any text is a question: the patient is asked
+        assert "patient" in {c.role for c in calls}
+    if protocol == "tools":
+        assert calls[0].params["tools"][:3] == ["ask_patient", "order_test", "submit_diagnosis"]
+
+
+async def test_the_judge_on_vllm_gives_a_verdict_or_a_recorded_failure(
+    vllm_server: VLLMServer,
+) -> None:
+    pool = ModelPool(ModelSettings(base_urls=[vllm_server.base_url]))
+    judge = make("judge", pool, judge_retries=1)
+    submission, key = SubmitDiagnosis(diagnosis="Asthma"), AnswerKey(diagnosis="Asthma")
+    try:
+        verdict = await judge.judge(submission, key)
+    except RoleFailure as failure:
+        assert failure.reason is TerminationReason.MODEL_ERROR
+        events = failure.events
+        assert len(events) == 2
+    else:
+        events = verdict.events
+    assert all(isinstance(e, ModelCalled) and e.role == "judge" and e.output for e in events)
