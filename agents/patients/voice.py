@@ -129,7 +129,8 @@ def _second_person(sentence: str) -> str:
         if word.lower().strip(".,;:!?") == "you":
             before = words[i - 1].lower() if i else ""
             after = words[i + 1].lower() if i + 1 < len(words) else ""
-            as_object = before in _OBJECT_BEFORE and after not in _SUBJECT_VERBS
+            at_end = word.rstrip(".,;:!?") != word or i + 1 == len(words)
+            as_object = at_end or (before in _OBJECT_BEFORE and after not in _SUBJECT_VERBS)
             words[i] = word.lower().replace("you", "me" if as_object else "I")
     return " ".join(words)
 
