@@ -39,7 +39,8 @@ def words(text: str) -> list[str]:
 
 
 def singular(word: str) -> str:
-    """A light plural stemmer: 'nodules' -> 'nodule', 'bodies' -> 'body'; keeps 'sepsis',
+    """A light plural stemmer: 'nodules' -> 'nodule', 'bodies' -> 'body', 'keratoses' ->
+    'keratosis'; keeps 'sepsis',
     'lupus', 'herpes'-like forms stable (both sides of a comparison go through it)."""
     if len(word) <= 3 or not word.endswith("s") or word.endswith(_KEEP_FINAL_S):
         return word
@@ -47,6 +48,8 @@ def singular(word: str) -> str:
         return word[:-3] + "y"
     if word.endswith("sses"):
         return word[:-2]
+    if word.endswith("oses") and len(word) > 5:
+        return word[:-2] + "is"
     return word[:-1]
 
 
@@ -59,10 +62,17 @@ def terms(text: str) -> tuple[str, ...]:
 
 
 def split_parentheses(text: str) -> tuple[str, list[str]]:
-    """'Chronic lymphocytic leukemia (CLL)' -> ('Chronic lymphocytic leukemia', ['CLL'])."""
-    inner = [a or b for a, b in _PARENTHESES.findall(text)]
-    outer = " ".join(_PARENTHESES.sub(" ", text).split())
-    return outer, [s.strip() for s in inner if s.strip()]
+    """'Chronic lymphocytic leukemia (CLL)' -> ('Chronic lymphocytic leukemia', ['CLL']).
+    Only a parenthesis that ends the name is an alias of the whole name; one in the middle
+    ('triple phosphate (struvite) crystals') is dropped from the name and not returned."""
+    stripped = text.strip()
+    last = list(_PARENTHESES.finditer(stripped))
+    aliases = []
+    if last and last[-1].end() == len(stripped):
+        alias = (last[-1].group(1) or last[-1].group(2) or "").strip()
+        aliases = [alias] if alias else []
+    outer = " ".join(_PARENTHESES.sub(" ", stripped).split())
+    return outer, aliases
 
 
 def contains_phrase(haystack: Sequence[str], needle: Sequence[str]) -> bool:

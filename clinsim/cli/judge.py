@@ -27,6 +27,7 @@ app = typer.Typer(
     help="Judge reference/answer pairs with the rules judge (JSONL in, JSONL out).",
     invoke_without_command=True,
     no_args_is_help=True,
+    subcommand_metavar="",
 )
 _err = Console(stderr=True)
 
@@ -81,7 +82,7 @@ def judge_lines(lines: list[str], judge: RulesJudge, source: str) -> tuple[list[
             bad += 1
             continue
         verdict = judge.verdict(answer, [], AnswerKey(diagnosis=reference))
-        record = {"line": number, "match": verdict.match, "rank": verdict.rank}
+        record: dict[str, Any] = {"line": number, "match": verdict.match, "rank": verdict.rank}
         record["reason"] = verdict.reason
         if label is not None:
             labelled = True

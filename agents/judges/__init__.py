@@ -1,0 +1,1 @@
+"""Judges with no model: the deterministic rules judge."""
