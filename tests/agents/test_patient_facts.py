@@ -112,7 +112,7 @@ def test_missing_fields_are_not_invented() -> None:
 
 
 def test_at_most_three_facts_per_answer() -> None:
-    answer, used = reply("Tell me about your symptoms: vision, stairs, weakness, fever, pain")
+    _, used = reply("Tell me about your symptoms: vision, stairs, weakness, fever, pain")
     assert 1 <= len(used) <= 3
 
 
@@ -144,7 +144,7 @@ def test_second_person_role_texts_of_nejm_cases() -> None:
         history="For your role as a patient, you are a 61-year-old man. For two weeks you have "
         "noticed a painless lump on your lower lip. Remember, you do not know your diagnosis."
     )
-    answer, used = reply("How long have you had the lump?", facts)
+    answer = reply("How long have you had the lump?", facts)[0]
     assert answer == "For two weeks I have noticed a painless lump on my lower lip."
     assert all("Remember" not in FactPatient(facts).reply(q).answer for q in QUESTIONS)
 
@@ -162,7 +162,7 @@ async def test_answer_is_the_async_protocol_method() -> None:
 
 # ------------------------------------------------------------ scans over real scenarios
 
-_VOICE_WORDS = {"i", "my", "me", "myself", "am", "have", "mine", "deny", "a", "an", "ve", "m", "was", "do"}
+_VOICE_WORDS = set("i my me myself am have mine deny a an ve m was do".split())
 
 
 def _words(text: str) -> set[str]:
