@@ -11,7 +11,7 @@ import snowballstemmer
 
 from clinsim.agents.models.registry import ModelPool
 from clinsim.agents.patients.facts import UNKNOWN, FactPatient
-from clinsim.agents.patients.voice import first_person
+from clinsim.agents.patients.voice import first_person, word_set
 from clinsim.agents.registry import AgentOptions, make_agent
 from clinsim.environments.measurement import NORMAL_READINGS, LookupMeasurement
 from clinsim.scenarios.loader import load_file
@@ -87,8 +87,7 @@ def test_chief_complaint_in_the_first_person() -> None:
     answer, used = reply("What brings you in today?")
     assert used == ["history#0", "symptoms.Primary_Symptom"]
     assert answer == (
-        "I report a 1-month history of double vision and difficulty climbing stairs. "
-        "Double vision."
+        "I report a 1-month history of double vision and difficulty climbing stairs. Double vision."
     )
     answer, _ = reply("Does it get better with rest?")
     assert answer == "I note that these symptoms worsen after activity and improve with rest."
@@ -162,7 +161,7 @@ async def test_answer_is_the_async_protocol_method() -> None:
 
 # ------------------------------------------------------------ scans over real scenarios
 
-_VOICE_WORDS = set("i my me myself am have mine deny a an ve m was do".split())
+_VOICE_WORDS = word_set("i my me myself am have mine deny a an ve m was do")
 
 
 def _words(text: str) -> set[str]:
