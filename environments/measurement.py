@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
-from clinsim.environments.prices import PriceTable
+from clinsim.environments.prices import PriceTable, PriceTableError
 from clinsim.environments.roles import MeasurementTurn
 from clinsim.environments.test_names import (
     PANELS,
@@ -39,6 +39,18 @@ from clinsim.environments.test_names import (
     plain_words,
 )
 from clinsim.scenarios.model import Case, Facts
+
+__all__ = [
+    "NORMAL_READINGS",
+    "NOT_AVAILABLE",
+    "Entry",
+    "LookupMeasurement",
+    "PriceTable",
+    "PriceTableError",
+    "flatten",
+    "render_value",
+    "split_findings",
+]
 
 NOT_AVAILABLE = "Test not available for this patient."
 NORMAL_READINGS = "NORMAL READINGS"
