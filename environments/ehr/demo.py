@@ -9,6 +9,7 @@ once and never see a half-written file.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 from importlib import resources
 from pathlib import Path
@@ -31,9 +32,18 @@ def cache_dir() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "clinsim"
 
 
+def _fingerprint() -> str:
+    """Changes when the bundled files or the schema change, so a stale cache is not reused."""
+    digest = hashlib.sha256(f"schema {SCHEMA_VERSION}".encode())
+    for path in sorted(demo_dir().rglob("*")):
+        if path.is_file():
+            digest.update(f"{path.relative_to(demo_dir())}:{path.stat().st_size}".encode())
+    return digest.hexdigest()[:10]
+
+
 def demo_ehr_path() -> Path:
     """The cached demo database, built on first use."""
-    out = cache_dir() / "ehr" / f"{DEMO_SET}-v{SCHEMA_VERSION}.duckdb"
+    out = cache_dir() / "ehr" / f"{DEMO_SET}-{_fingerprint()}.duckdb"
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
