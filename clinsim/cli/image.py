@@ -94,7 +94,8 @@ def classify(
         return
     console = Console()
     for path, findings in zip(images, results, strict=True):
-        table = Table(title=str(path), title_justify="left")
+        console.print(str(path), style="bold", soft_wrap=True, highlight=False)
+        table = Table()
         table.add_column("label")
         table.add_column("probability", justify="right")
         for finding in findings[:top_k]:
