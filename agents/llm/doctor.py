@@ -5,6 +5,7 @@ last one the turn fails with `PROTOCOL_ERROR`. A failed model call raises `RoleF
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,8 @@ class LLMDoctor:
                 )
             except ReplyParseError as exc:
                 error = str(exc)
-                reply = response.text or str([c.model_dump() for c in response.tool_calls])
+                calls = [c.model_dump(mode="json") for c in response.tool_calls]
+                reply = response.text or json.dumps(calls)
                 events.append(DoctorReplyRejected(turn=view.turn, reply=reply, error=error))
                 extra = repair_messages(response.text, response.tool_calls, error, self.protocol)
                 request = request.model_copy(update={"messages": [*request.messages, *extra]})

@@ -29,7 +29,7 @@ from clinsim.agents.models.base import (
     Usage,
 )
 from clinsim.agents.models.registry import ModelPool
-from clinsim.agents.registry import AgentOptions, AgentRequest, Role, known_addresses
+from clinsim.agents.registry import AgentOptions, AgentRequest, Role, make_agent
 from clinsim.environments.actions import SubmitDiagnosis
 from clinsim.environments.encounter import EncounterParts, run_encounter
 from clinsim.environments.events import ModelCalled, PatientLeakBlocked
@@ -328,9 +328,17 @@ async def test_measurement_reader_sees_the_case_results_but_not_the_answer() -> 
 # ------------------------------------------------------------------ registry
 
 
-def test_llm_agents_are_registered_for_every_role() -> None:
-    for role in ("doctor", "patient", "measurement", "judge"):
-        assert "llm" in known_addresses(role)  # type: ignore[arg-type]
+def test_any_model_address_gets_the_llm_agents() -> None:
+    expected = {
+        "doctor": "LLMDoctor",
+        "patient": "LLMPatient",
+        "measurement": "LLMMeasurement",
+        "judge": "LLMJudge",
+    }
+    pool = FakePool(FakeModel())
+    for role, cls in expected.items():
+        agent = make_agent(role, "openai/m", SCENARIO, "ep", 1, AgentOptions(), pool)  # type: ignore[arg-type]
+        assert type(agent).__name__ == cls
 
 
 def test_an_unknown_bias_name_fails_when_the_agent_is_made() -> None:
