@@ -22,13 +22,15 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from clinsim.scenarios.model import ImageRef, Scenario
 
 PYDICOM_SCHEME = "pydicom:"
 PYDICOM_EXAMPLES = {"ct": "CT_small.dcm", "mr": "MR_small.dcm"}
 MAPPING_FILE_NAMES = ("image_map.csv", "image_map.json")
+URL_ID_PARAMETERS = ("id", "image", "file", "filename", "name")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".dcm", ".gif", ".bmp", ".webp")
 
 
 class ImageNotFound(LookupError):
@@ -62,6 +64,13 @@ class ImageDirectory:
         if path.is_file():
             return cls(path.parent.resolve(), read_mapping(path))
         raise ImageMappingError(f"{path}: no such image folder or mapping file")
+
+    def named(self, name: str) -> list[Path]:
+        """`root/name`, then `root/name.<image suffix>` for a name without a suffix."""
+        found = [self.root / name]
+        if not PurePosixPath(name).suffix:
+            found += [self.root / f"{name}{suffix}" for suffix in IMAGE_SUFFIXES]
+        return found
 
     def lookup(self, keys: list[str]) -> Path | None:
         for key in keys:
@@ -123,6 +132,21 @@ def url_file_name(url: str) -> str:
     return PurePosixPath(unquote(urlparse(url).path)).name
 
 
+def url_names(url: str) -> list[str]:
+    """Names a downloaded copy of `url` is likely saved under: the URL's file name when it
+    has an extension, and the value of an id-like query parameter (NEJM's image server:
+    '.../ContentServer/images?id=IC20240111&width=1500' -> 'IC20240111')."""
+    parsed = urlparse(url)
+    base = url_file_name(url)
+    names = [base] if PurePosixPath(base).suffix else []
+    query = parse_qs(parsed.query)
+    for key in URL_ID_PARAMETERS:
+        names += [value for value in query.get(key, []) if value and "/" not in value]
+    if not names and base:
+        names.append(base)
+    return list(dict.fromkeys(names))
+
+
 def _as_directory(image_dir: ImageDirectory | str | Path | None) -> ImageDirectory | None:
     return None if image_dir is None else ImageDirectory.open(image_dir)
 
@@ -142,9 +166,10 @@ def _candidates(
         if images is not None:
             out += [images.root / path, images.root / path.name]
     if ref.url:
-        keys[:0] = [ref.url, url_file_name(ref.url)]
+        names = url_names(ref.url)
+        keys[:0] = [ref.url, *names]
         if images is not None:
-            out.append(images.root / url_file_name(ref.url))
+            out += [path for name in names for path in images.named(name)]
     if images is not None:
         mapped = images.lookup(keys)
         if mapped is not None:
@@ -180,6 +205,12 @@ def image_path(
         raise ImageNotFound(
             f"{where}: {ref.url or ref.path} is not a local file; pass --image-dir with the "
             "downloaded images (matched by file name or an image_map.csv/json mapping file)"
+        )
+    if ref.url and not ref.path and images is not None:
+        wanted = " or ".join(repr(name) for name in url_names(ref.url))
+        raise ImageNotFound(
+            f"{where}: no local copy of {ref.url} in {images.root} (looked for {wanted}, "
+            "with any image extension, and in the image_map mapping file)"
         )
     listed = ", ".join(str(p) for p in tried[:4])
     raise ImageNotFound(f"{where}: no such file (looked for {listed})")

@@ -157,3 +157,35 @@ def test_resolve_images_non_strict_keeps_unresolved(tmp_path: Path) -> None:
     scenario = load_file(file).scenarios[0]
     same, errors = resolve_images(scenario, tmp_path, None, strict=False)
     assert errors == [] and same.case.images[0].path is None
+
+
+NEJM_SERVER = "https://csvc.nejm.org/ContentServer/images?id=IC20240111&width=1500&height=4000"
+
+
+def test_nejm_image_server_urls_match_files_named_by_id(tmp_path: Path) -> None:
+    (tmp_path / "IC20240111.png").write_bytes(b"x")
+    (tmp_path / "images").write_bytes(b"not this one")
+    ref = ImageRef(id="image-1", url=NEJM_SERVER)
+    assert image_path(ref, "nejm/0001", image_dir=tmp_path) == tmp_path / "IC20240111.png"
+    with pytest.raises(ImageNotFound, match=r"looked for 'IC20240118'"):
+        image_path(ref.model_copy(update={"url": NEJM_SERVER.replace("0111", "0118")}), "n/1",
+                   image_dir=tmp_path)  # fmt: skip
+
+
+SHARED_NEJM = Path(__file__).resolve().parents[3] / "shared/datasets/agentclinic"
+
+
+@pytest.mark.skipif(not SHARED_NEJM.is_dir(), reason="needs ../shared/datasets/agentclinic")
+def test_agentclinic_nejm_images_resolve_from_an_image_dir(tmp_path: Path) -> None:
+    from clinsim.scenarios.images import url_names
+
+    source = SHARED_NEJM / "agentclinic_nejm.jsonl"
+    urls = [json.loads(line)["image_url"] for line in source.read_text().splitlines() if line]
+    for url in urls:
+        (tmp_path / f"{url_names(url)[0]}.jpg").write_bytes(b"x")
+    report = load_file(source, set_name="nejm", image_dir=tmp_path)
+    assert report.ok, report.errors[:3]
+    paths = [s.case.images[0].path for s in report.scenarios]
+    assert len(paths) == len(urls) and len(set(paths)) == len(set(urls))
+    missing = load_file(source, set_name="nejm", image_dir=tmp_path / "none")
+    assert not missing.scenarios
