@@ -104,6 +104,7 @@ def _fail(exc: RoleFailure, turn: int) -> dict[str, Any]:
     return {
         "events": [e.model_copy(update={"turn": turn}) for e in exc.events],
         "outcome": Outcome(reason=exc.reason, detail=exc.detail),
+        "turn": turn,
     }
 
 
@@ -158,7 +159,8 @@ class Encounter:
         if result.action is None:
             reason = result.failure or TerminationReason.PROTOCOL_ERROR
             detail = result.detail or "the doctor produced no action"
-            return {"events": events, "outcome": Outcome(reason=reason, detail=detail)}
+            outcome = Outcome(reason=reason, detail=detail)
+            return {"events": events, "outcome": outcome, "turn": turn + 1}
         return {"events": events, "pending": result.action, "turn": turn + 1}
 
     async def patient(self, state: EncounterState) -> dict[str, Any]:

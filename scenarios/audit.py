@@ -23,7 +23,11 @@ from clinsim.scenarios.loader import LoadReport
 from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.text import contains_phrase, iter_text, split_parentheses, terms, words
 
-FindingKind = Literal["diagnosis-in-case", "diagnosis-in-field-name", "question-not-diagnosis"]
+FindingKind = Literal[
+    "diagnosis-in-case", "diagnosis-in-field-name", "diagnosis-in-ehr", "question-not-diagnosis"
+]
+EHR_LEAK_TAG = "diagnosis-in-ehr-history"
+"""Set by the MIMIC scenario builder when the diagnosis was coded at an earlier admission."""
 ExtraNames = Callable[[str], Iterable[str]]
 """Given a diagnosis, more names for it (e.g. the judge's synonym table)."""
 
@@ -117,9 +121,16 @@ def question_findings(scenario: Scenario) -> list[Finding]:
     return [Finding(scenario.id, "question-not-diagnosis", "case.objective", snippet)]
 
 
+def ehr_findings(scenario: Scenario) -> list[Finding]:
+    if EHR_LEAK_TAG not in scenario.case.tags:
+        return []
+    note = "the diagnosis was coded at an earlier admission; EHR tools show it"
+    return [Finding(scenario.id, "diagnosis-in-ehr", "ehr.diagnoses_icd", note)]
+
+
 def audit_scenario(scenario: Scenario, extra: ExtraNames | None = None) -> list[Finding]:
-    """All findings for one scenario (leaks first, then the question check)."""
-    return leak_findings(scenario, extra) + question_findings(scenario)
+    """All findings for one scenario (leaks first, then the EHR and question checks)."""
+    return leak_findings(scenario, extra) + ehr_findings(scenario) + question_findings(scenario)
 
 
 def audit_report(report: LoadReport, extra: ExtraNames | None = None) -> list[Finding]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import duckdb
 
+from clinsim.scenarios.audit import EHR_LEAK_TAG
 from clinsim.scenarios.model import (
     AnswerKey,
     Case,
@@ -35,6 +36,7 @@ from clinsim.scenarios.model import (
     Provenance,
     Scenario,
 )
+from clinsim.scenarios.text import contains_phrase, terms
 
 Phrase = Callable[[str], str]
 
@@ -90,6 +92,9 @@ JOIN ehr.diagnoses_icd d ON d.hadm_id = a.hadm_id AND d.seq_num <= 6
 JOIN ehr.d_icd_diagnoses t ON t.icd_code = d.icd_code AND t.icd_version = d.icd_version
 ORDER BY i.hadm_id, a.admittime, d.seq_num
 """
+
+_PRIOR_DX_ALL_SQL = _PRIOR_DX_SQL.replace(" AND d.seq_num <= 6", "")
+"""Every coded diagnosis of earlier, finished admissions: what the EHR tools can show."""
 
 _PRIOR_ADM_SQL = """
 SELECT i.hadm_id, count(*), max(a.dischtime)
@@ -250,6 +255,7 @@ def _distinct(values: Iterator[str], limit: int) -> list[str]:
 @dataclass
 class _Extracts:
     prior_dx: dict[int, list[tuple[Any, ...]]]
+    prior_dx_all: dict[int, list[tuple[Any, ...]]]
     prior_adm: dict[int, list[tuple[Any, ...]]]
     meds: dict[int, list[tuple[Any, ...]]]
     vitals: dict[int, list[tuple[Any, ...]]]
@@ -261,6 +267,7 @@ class _Extracts:
 def _extract(con: duckdb.DuckDBPyConnection) -> _Extracts:
     return _Extracts(
         prior_dx=_grouped(con, _PRIOR_DX_SQL),
+        prior_dx_all=_grouped(con, _PRIOR_DX_ALL_SQL),
         prior_adm=_grouped(con, _PRIOR_ADM_SQL),
         meds=_grouped(con, _MEDS_SQL),
         vitals=_grouped(con, _VITALS_SQL, {"items": list(_VITALS)}),
@@ -268,6 +275,12 @@ def _extract(con: duckdb.DuckDBPyConnection) -> _Extracts:
         labs=_grouped(con, _LABS_SQL),
         micro=_grouped(con, _MICRO_SQL),
     )
+
+
+def _ehr_leak_tags(row: dict[str, Any], prior_dx: list[tuple[Any, ...]]) -> list[str]:
+    needle = terms(str(row["diagnosis"]))
+    seen = any(contains_phrase(terms(str(title)), needle) for _, title in prior_dx)
+    return [EHR_LEAK_TAG] if needle and seen else []
 
 
 def _scenario(
@@ -300,7 +313,7 @@ def _scenario(
         exam=_exam(data.vitals.get(hadm, []), data.omr.get(hadm, [])),
         tests=_tests(data.labs.get(hadm, []), data.micro.get(hadm, [])),
         ehr=EHRLink(subject_id=int(row["subject_id"]), hadm_id=hadm, index_time=row["admittime"]),
-        tags=["mimic-iv", "ehr"],
+        tags=["mimic-iv", "ehr", *_ehr_leak_tags(row, data.prior_dx_all.get(hadm, []))],
     )
     return Scenario(
         id=f"{info.set_name}/{hadm}",

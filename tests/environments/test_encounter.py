@@ -160,6 +160,7 @@ class FailingDoctor:
 async def test_a_role_failure_ends_the_episode_with_its_reason() -> None:
     events = await run_encounter(parts(FailingDoctor()))
     assert events[-1].reason == TerminationReason.MODEL_ERROR
+    assert events[-1].turn == 1
     assert "refused" in events[-1].detail
 
 
