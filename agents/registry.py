@@ -59,6 +59,7 @@ BUILTIN_AGENT_MODULES: list[str] = [
     "clinsim.agents.llm.factories",
     "clinsim.agents.patients.factories",
     "clinsim.agents.judges.rules",
+    "clinsim.agents.doctors.baseline",
 ]
 
 

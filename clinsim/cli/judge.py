@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from clinsim.agents.judges.lexicon import LexiconError, load_lexicon
 from clinsim.agents.judges.rules import RulesJudge
@@ -29,7 +28,6 @@ app = typer.Typer(
     no_args_is_help=True,
     subcommand_metavar="",
 )
-_err = Console(stderr=True)
 
 
 @dataclass
@@ -78,7 +76,7 @@ def judge_lines(lines: list[str], judge: RulesJudge, source: str) -> tuple[list[
         try:
             reference, answer, label = parse_pair(text)
         except ValueError as exc:
-            _err.print(f"{source}:{number}: {exc}", highlight=False, markup=False)
+            typer.echo(f"{source}:{number}: {exc}", err=True)
             bad += 1
             continue
         verdict = judge.verdict(answer, [], AnswerKey(diagnosis=reference))
@@ -121,5 +119,5 @@ def judge(
     for line in out:
         typer.echo(line)
     if bad:
-        _err.print(f"{bad} malformed line(s) skipped", highlight=False)
+        typer.echo(f"{bad} malformed line(s) skipped", err=True)
         raise typer.Exit(1)

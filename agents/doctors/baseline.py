@@ -1,0 +1,163 @@
+"""The baseline doctor: a non-LLM reference policy.
+
+Each turn it looks only at the `DoctorView` (never the scenario, never the answer key) and
+takes the first step of a fixed plan it has not taken yet:
+
+1. a fixed history sequence (AskPatient);
+2. vital signs and the physical examination;
+3. every offered tool that needs no arguments (EHR summaries, latest labs, ...), and
+   `read_image` for each image it can see (shown up front or named in the objective);
+4. up to a few targeted tests chosen by keywords in the patient's answers;
+5. the rest of a standard panel (blood count, metabolic panel, urinalysis, chest X-ray, ECG).
+
+It submits when the plan is done or on its last turn, whichever comes first: the diagnosis
+whose MedQA case descriptions are most similar (TF-IDF cosine) to everything it observed, with
+the next four as the differential. The policy lives in `baseline_policy.json`, the knowledge
+in `baseline_kb.json` (see `knowledge.py`). It is deterministic given the view.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from clinsim.agents.doctors.knowledge import DiagnosisRanker, default_ranker, load_cases
+from clinsim.agents.registry import AgentRequest, register_agent
+from clinsim.environments.actions import (
+    Action,
+    AskPatient,
+    CallTool,
+    OrderTest,
+    SubmitDiagnosis,
+)
+from clinsim.environments.roles import DoctorTurn, DoctorView
+
+POLICY_FILE = "baseline_policy.json"
+CORE_ACTIONS = frozenset({"ask_patient", "order_test", "submit_diagnosis"})
+_IMAGE_ID = re.compile(r"\bimage-\d+\b")
+EXAMS_FIRST = 2
+"""How many panel entries (vital signs, physical examination) come before tools and targeted
+tests."""
+
+
+@dataclass(frozen=True)
+class Targeted:
+    keywords: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    history: tuple[str, ...]
+    panel: tuple[str, ...]
+    targeted: tuple[Targeted, ...]
+    targeted_limit: int = 4
+    image_tool: str = "read_image"
+
+
+def policy_from_json(raw: dict[str, Any]) -> Policy:
+    return Policy(
+        history=tuple(raw["history"]),
+        panel=tuple(raw["panel"]),
+        targeted=tuple(
+            Targeted(tuple(t["keywords"]), tuple(t["tests"])) for t in raw.get("targeted", [])
+        ),
+        targeted_limit=int(raw.get("targeted_limit", 4)),
+        image_tool=str(raw.get("image_tool", "read_image")),
+    )
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> Policy:
+    text = resources.files("clinsim.agents").joinpath("data", POLICY_FILE).read_text("utf-8")
+    return policy_from_json(json.loads(text))
+
+
+def _required(spec: dict[str, Any]) -> list[str]:
+    function = spec.get("function", spec)
+    parameters = function.get("parameters") or {}
+    return list(parameters.get("required") or [])
+
+
+def _tool_name(spec: dict[str, Any]) -> str:
+    return str(spec.get("function", spec).get("name", ""))
+
+
+def image_ids(view: DoctorView) -> list[str]:
+    """Images the doctor can see: shown up front or named ('image-2') in the objective."""
+    ids = [image.id for image in view.images]
+    ids += _IMAGE_ID.findall(view.objective)
+    return list(dict.fromkeys(ids))
+
+
+def transcript(view: DoctorView) -> str:
+    """Everything observed so far: the objective, answers, results and tool outputs."""
+    return "\n".join([view.objective, *(x.observation for x in view.history)])
+
+
+class BaselineDoctor:
+    def __init__(self, policy: Policy | None = None, ranker: DiagnosisRanker | None = None):
+        self.policy = policy or default_policy()
+        self.ranker = ranker or default_ranker()
+
+    def tool_calls(self, view: DoctorView) -> list[Action]:
+        calls: list[Action] = []
+        offered = {_tool_name(s): s for s in view.tools}
+        for name, spec in sorted(offered.items()):
+            if name and name not in CORE_ACTIONS and not _required(spec):
+                calls.append(CallTool(tool=name))
+        if self.policy.image_tool in offered:
+            calls += [
+                CallTool(tool=self.policy.image_tool, arguments={"image_id": image})
+                for image in image_ids(view)
+            ]
+        return calls
+
+    def targeted_tests(self, view: DoctorView) -> list[Action]:
+        heard = " ".join(
+            [
+                view.objective,
+                *(x.observation for x in view.history if isinstance(x.action, AskPatient)),
+            ]
+        ).lower()
+        tests: list[str] = []
+        for rule in self.policy.targeted:
+            if any(keyword in heard for keyword in rule.keywords):
+                tests += [t for t in rule.tests if t not in tests and t not in self.policy.panel]
+        return [OrderTest(test=t) for t in tests[: self.policy.targeted_limit]]
+
+    def plan(self, view: DoctorView) -> list[Action]:
+        panel = [OrderTest(test=t) for t in self.policy.panel]
+        return [
+            *(AskPatient(question=q) for q in self.policy.history),
+            *panel[:EXAMS_FIRST],
+            *self.tool_calls(view),
+            *self.targeted_tests(view),
+            *panel[EXAMS_FIRST:],
+        ]
+
+    def diagnose(self, view: DoctorView) -> SubmitDiagnosis:
+        ranked = [name for name, _ in self.ranker.rank(transcript(view), top=5)]
+        return SubmitDiagnosis(diagnosis=ranked[0], differential=ranked[1:])
+
+    async def act(self, view: DoctorView) -> DoctorTurn:
+        if view.turns_left <= 1:
+            return DoctorTurn(self.diagnose(view))
+        taken = [x.action for x in view.history]
+        for action in self.plan(view):
+            if action not in taken:
+                return DoctorTurn(action)
+        return DoctorTurn(self.diagnose(view))
+
+
+@register_agent("doctor", "baseline")
+def _baseline(request: AgentRequest) -> BaselineDoctor:
+    """`baseline` (bundled knowledge) or `baseline/PATH` (a knowledge file of the same shape).
+    Only the view reaches the doctor: the scenario in the request is not passed on."""
+    if request.name:
+        return BaselineDoctor(ranker=DiagnosisRanker(load_cases(request.name)))
+    return BaselineDoctor()
