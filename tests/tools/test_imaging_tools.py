@@ -217,3 +217,11 @@ def test_a_non_siglip_checkpoint_is_refused(tmp_path: Path) -> None:
     ).save_pretrained(tmp_path)  # fmt: skip
     with pytest.raises(ImageModelError, match=r"cannot open|not a SigLIP model"):
         ImageEncoder.load(str(tmp_path))
+
+
+async def test_an_unloadable_model_is_a_tool_error_tried_once(tmp_path: Path) -> None:
+    ctx = context(tmp_path / "no-model", refs())
+    for _ in range(2):
+        with pytest.raises(ToolError, match=r"image model unavailable: .*does not exist"):
+            await tool("read_image").run({"image_id": "image-1"}, ctx)
+    assert isinstance(ctx.resources["imaging.encoders"][str(tmp_path / "no-model")], Exception)

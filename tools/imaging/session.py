@@ -23,11 +23,19 @@ _LOAD_LOCK = threading.Lock()
 
 
 def _load_encoder(ctx: ToolContext, name: str) -> ImageEncoder:
+    """Open the encoder once per run; a failure is remembered, not retried on every call."""
     with _LOAD_LOCK:
-        encoders: dict[str, ImageEncoder] = ctx.resources.setdefault(ENCODERS_KEY, {})
+        encoders: dict[str, ImageEncoder | ImageModelError]
+        encoders = ctx.resources.setdefault(ENCODERS_KEY, {})
         if name not in encoders:
-            encoders[name] = ImageEncoder.load(name)
-        return encoders[name]
+            try:
+                encoders[name] = ImageEncoder.load(name)
+            except ImageModelError as exc:
+                encoders[name] = exc
+        found = encoders[name]
+        if isinstance(found, ImageModelError):
+            raise found
+        return found
 
 
 def shared_cache(ctx: ToolContext) -> EmbeddingCache:
