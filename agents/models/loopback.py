@@ -60,7 +60,9 @@ class LoopbackServer:
     served: list[str] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        unknown = [kind for kind in [*self.faults, *self.fault_kinds] if kind not in (*FAULTS, "ok")]
+        unknown = [
+            kind for kind in [*self.faults, *self.fault_kinds] if kind not in (*FAULTS, "ok")
+        ]
         if unknown:
             raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(FAULTS)}, ok")
         self._random = random.Random(self.seed)
@@ -135,7 +137,10 @@ class LoopbackServer:
         if method == "GET" and path.rstrip("/") in ("/health", "/v1/models"):
             await _write(writer, 200, b"{}")
             return True
-        if method != "POST" or path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+        if method != "POST" or path.rstrip("/") not in (
+            "/v1/chat/completions",
+            "/chat/completions",
+        ):
             await _write(writer, 404, _error_body(f"no route {method} {path}"))
             return True
         body = json.loads(raw or b"{}")

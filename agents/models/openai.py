@@ -11,13 +11,9 @@ Optional settings (ModelSettings extras): `retry_backoff_s` (first backoff, defa
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 import itertools
 import json
-import mimetypes
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,10 +27,10 @@ from clinsim.agents.models.base import (
     ToolCall,
     Usage,
 )
+from clinsim.agents.models.images import image_data_uri
 from clinsim.agents.models.registry import register_provider
 from clinsim.agents.models.thinking import split_thinking
 
-_WEB_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 _MAX_BACKOFF_S = 30.0
 
 
@@ -44,32 +40,6 @@ class _Retryable(Exception):
     def __init__(self, message: str, retry_after_s: float | None = None):
         super().__init__(message)
         self.retry_after_s = retry_after_s
-
-
-def image_data_uri(path: str) -> str:
-    """A local image as a base64 data URI; formats browsers cannot show are converted to PNG."""
-    file = Path(path)
-    if not file.is_file():
-        raise ModelError(f"image {path!r} does not exist")
-    mime = mimetypes.guess_type(file.name)[0] or ""
-    if mime in _WEB_IMAGE_TYPES:
-        data = file.read_bytes()
-    else:
-        buffer = io.BytesIO()
-        _open_image(path).save(buffer, format="PNG")
-        data, mime = buffer.getvalue(), "image/png"
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def _open_image(path: str) -> Any:
-    try:
-        from clinsim.tools.imaging import load_image  # DICOM and other clinical formats
-
-        return load_image(path)
-    except ImportError:
-        from PIL import Image
-
-        return Image.open(path).convert("RGB")
 
 
 def _tool_call_wire(call: ToolCall) -> dict[str, Any]:
@@ -262,7 +232,9 @@ class OpenAIChatModel:
             f"{self.address}: gave up after {len(retries)} attempts; last: {retries[-1]}"
         )
 
-    async def _post(self, client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> ChatResponse:
+    async def _post(
+        self, client: httpx.AsyncClient, url: str, body: dict[str, Any]
+    ) -> ChatResponse:
         try:
             response = await client.post(url, json=body)
         except httpx.TimeoutException as error:

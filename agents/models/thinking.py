@@ -11,7 +11,9 @@ import re
 THINKING_START = "<unused94>"
 THINKING_END = "<unused95>"
 
-_SPAN = re.compile(re.escape(THINKING_START) + r"(.*?)(?:" + re.escape(THINKING_END) + r"|\Z)", re.S)
+_SPAN = re.compile(
+    re.escape(THINKING_START) + r"(.*?)(?:" + re.escape(THINKING_END) + r"|\Z)", re.S
+)
 
 
 def split_thinking(text: str) -> tuple[str, str | None]:

@@ -30,8 +30,10 @@ _CORPUS = [
 
 def train_tokenizer(vocab_size: int = 512, multimodal: bool = False) -> Any:
     """A byte-level BPE tokenizer with Gemma's special tokens and chat template."""
+    import transformers
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+
+    fast: Any = transformers.PreTrainedTokenizerFast
 
     specials = SPECIAL_TOKENS + (list(IMAGE_TOKENS.values()) if multimodal else [])
     backend = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -45,7 +47,7 @@ def train_tokenizer(vocab_size: int = 512, multimodal: bool = False) -> Any:
     )
     backend.train_from_iterator(_CORPUS * 4, trainer=trainer)
     extra: dict[str, Any] = {"extra_special_tokens": dict(IMAGE_TOKENS)} if multimodal else {}
-    return PreTrainedTokenizerFast(
+    return fast(
         tokenizer_object=backend,
         bos_token="<bos>",
         eos_token="<eos>",
@@ -82,15 +84,16 @@ def _text_config(tokenizer: Any, **overrides: Any) -> Any:
 def build_tiny_gemma3_text(out_dir: str | Path, seed: int = 0) -> Path:
     """Save a random Gemma3ForCausalLM with tokenizer and generation config to `out_dir`."""
     import torch
-    from transformers import Gemma3ForCausalLM, GenerationConfig
+    import transformers
 
+    tf: Any = transformers
     out = Path(out_dir)
     tokenizer = train_tokenizer()
     config = _text_config(tokenizer)
     config.architectures = ["Gemma3ForCausalLM"]
     torch.manual_seed(seed)
-    model = Gemma3ForCausalLM(config).to(torch.bfloat16)
-    model.generation_config = GenerationConfig(
+    model = tf.Gemma3ForCausalLM(config).to(torch.bfloat16)
+    model.generation_config = tf.GenerationConfig(
         bos_token_id=config.bos_token_id,
         eos_token_id=config.eos_token_id,
         pad_token_id=config.pad_token_id,

@@ -101,9 +101,8 @@ class VLLMServer:
         assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"vLLM exited with code {self.process.returncode} at start-up:\n{self.log_tail()}"
-                )
+                code = self.process.returncode
+                raise RuntimeError(f"vLLM exited with code {code} at start-up:\n{self.log_tail()}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200:
                     return

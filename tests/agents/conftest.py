@@ -21,8 +21,9 @@ VLLM_TOOL_FLAGS = ["--enable-auto-tool-choice", "--tool-call-parser", "hermes"]
 def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
     python = vllm_python(REPO_ROOT)
     if python is None:
-        pytest.skip(f"vLLM not installed: {REPO_ROOT / '.venv-vllm'} missing; "
-                    "run scripts/setup-vllm.sh")
+        pytest.skip(
+            f"vLLM not installed: {REPO_ROOT / '.venv-vllm'} missing; run scripts/setup-vllm.sh"
+        )
     model_dir = build_tiny_gemma3_text(tmp_path_factory.mktemp("tiny-gemma3-text"))
     with VLLMServer(python, model_dir, served_name="tiny", extra_flags=VLLM_TOOL_FLAGS) as server:
         yield server

@@ -56,19 +56,32 @@ async def test_tool_calls_in_and_out() -> None:
     def responder(body: dict[str, Any]) -> dict[str, Any]:
         return {
             "tool_calls": [
-                {"id": "c1", "type": "function",
-                 "function": {"name": "order_test", "arguments": '{"test": "ECG"}'}},
-                {"id": "c2", "type": "function",
-                 "function": {"name": "ask_patient", "arguments": "{not json"}},
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "order_test", "arguments": '{"test": "ECG"}'},
+                },
+                {
+                    "id": "c2",
+                    "type": "function",
+                    "function": {"name": "ask_patient", "arguments": "{not json"},
+                },
             ]
         }
 
-    tools = [{"name": "order_test", "description": "Order a test",
-              "parameters": {"type": "object", "properties": {"test": {"type": "string"}}}}]
+    tools = [
+        {
+            "name": "order_test",
+            "description": "Order a test",
+            "parameters": {"type": "object", "properties": {"test": {"type": "string"}}},
+        }
+    ]
     history = [
         ChatMessage(role="user", content="start"),
-        ChatMessage(role="assistant", tool_calls=[
-            ToolCall(id="c0", name="order_test", arguments={"test": "CBC"})]),
+        ChatMessage(
+            role="assistant",
+            tool_calls=[ToolCall(id="c0", name="order_test", arguments={"test": "CBC"})],
+        ),
         ChatMessage(role="tool", content="WBC 12", tool_call_id="c0", name="order_test"),
     ]
     async with LoopbackServer(responder=responder) as server:
@@ -135,7 +148,7 @@ async def test_timeout_is_retried_then_gives_up() -> None:
         assert reply.text == "echo: slow"
         assert "timed out after 0.3 s" in reply.retries[0]
     async with LoopbackServer(faults=["timeout"] * 3) as server:
-        with pytest.raises(ModelError, match="gave up after 2 attempts.*timed out"):
+        with pytest.raises(ModelError, match=r"gave up after 2 attempts.*timed out"):
             await _model(server.base_url, timeout_s=0.3, max_retries=1).chat(_ask("slow"))
 
 
@@ -149,7 +162,7 @@ async def test_dropped_connection_is_retried() -> None:
 
 async def test_malformed_json_is_a_clear_model_error() -> None:
     async with LoopbackServer(faults=["malformed"]) as server:
-        with pytest.raises(ModelError, match="malformed JSON from http://127.0.0.1"):
+        with pytest.raises(ModelError, match=r"malformed JSON from http://127\.0\.0\.1"):
             await _model(server.base_url).chat(_ask("x"))
 
 
