@@ -87,7 +87,11 @@ class ModelSettings(BaseModel):
 
 
 class ModelError(Exception):
-    """A model call failed for good (after any retries)."""
+    """A model call failed for good (after any retries, listed one per line in `retries`)."""
+
+    def __init__(self, message: str, retries: list[str] | None = None):
+        super().__init__(message)
+        self.retries: list[str] = list(retries or [])
 
 
 class ChatModel(Protocol):
