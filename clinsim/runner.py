@@ -31,6 +31,7 @@ from clinsim.environments.encounter import (
     run_encounter,
 )
 from clinsim.environments.events import EpisodeEnded, EpisodeStarted, Event, append_events
+from clinsim.environments.prices import PriceTable
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario
 from clinsim.store import EpisodeRecord, RunStore
@@ -114,10 +115,6 @@ def _default_ehr(scenario: Scenario) -> Path | None:
 
 
 def _cost_function(prices: Path | None) -> Callable[[str], float]:
-    try:
-        from clinsim.environments.measurement import PriceTable
-    except ImportError:
-        return lambda _test: 0.0
     table = PriceTable.load(prices) if prices else PriceTable.default()
     return table.cost_of
 

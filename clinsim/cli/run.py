@@ -86,6 +86,7 @@ def run(
                 patient_bias=patient_bias,
                 temperature=temperature,
                 normal_readings=normal_readings,
+                prices=str(prices) if prices else None,
             ),
             models=ModelSettings(base_urls=base_url or [], api_key=api_key, timeout_s=timeout),
             tools=ToolSettings(ehr_db=ehr, image_model=image_model, image_dir=image_dir),
@@ -99,9 +100,7 @@ def run(
     run_dir = out or Path("runs") / run_id
     store = RunStore(run_dir)
     skip = store.finished_ids() if resume else set()
-    if not resume or not skip:
-        store.create(run_id, config.model_dump(mode="json"))
-    else:
+    if resume and skip:
         run_id = store.run_info()["run_id"]
 
     def show_event(episode_id: str, event: Event) -> None:
@@ -113,17 +112,19 @@ def run(
         stream = True
     else:
         runner_config = config
-    runner = Runner(
-        runner_config,
-        store,
-        run_id,
-        on_event=show_event if stream else None,
-        respond=terminal_responder(console) if interactive else None,
-    )
     try:
+        runner = Runner(
+            runner_config,
+            store,
+            run_id,
+            on_event=show_event if stream else None,
+            respond=terminal_responder(console) if interactive else None,
+        )
         _validate_addresses(runner, scenarios)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         fail(str(exc))
+    if not skip:
+        store.create(run_id, config.model_dump(mode="json"))
     records = _run_with_progress(console, runner, scenarios, skip, stream)
     records = store.episodes()
     if len(records) <= 40:
