@@ -125,7 +125,7 @@ def run(
         fail(str(exc))
     if not skip:
         store.create(run_id, config.model_dump(mode="json"))
-    records = _run_with_progress(console, runner, scenarios, skip, stream)
+    _run_with_progress(console, runner, scenarios, skip, stream)
     records = store.episodes()
     if len(records) <= 40:
         console.print(episodes_table(records))
@@ -142,9 +142,9 @@ def _validate_addresses(runner: Runner, scenarios: list[Scenario]) -> None:
 def _run_with_progress(
     console: Console,
     runner: Runner,
-    scenarios: list,
+    scenarios: list[Scenario],
     skip: set[str],
-    stream: bool,  # type: ignore[type-arg]
+    stream: bool,
 ) -> list[EpisodeRecord]:
     columns = (
         TextColumn("{task.description}"),
