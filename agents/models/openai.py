@@ -229,7 +229,7 @@ class OpenAIChatModel:
             self._account(response.usage)
             return response
         raise ModelError(
-            f"{self.address}: gave up after {len(retries)} attempts; last: {retries[-1]}"
+            f"{self.address}: gave up after {len(retries)} attempts; last: {retries[-1]}", retries
         )
 
     async def _post(

@@ -148,8 +148,9 @@ async def test_timeout_is_retried_then_gives_up() -> None:
         assert reply.text == "echo: slow"
         assert "timed out after 0.3 s" in reply.retries[0]
     async with LoopbackServer(faults=["timeout"] * 3) as server:
-        with pytest.raises(ModelError, match=r"gave up after 2 attempts.*timed out"):
+        with pytest.raises(ModelError, match=r"gave up after 2 attempts.*timed out") as error:
             await _model(server.base_url, timeout_s=0.3, max_retries=1).chat(_ask("slow"))
+    assert [line.split(":")[0] for line in error.value.retries] == ["attempt 1", "attempt 2"]
 
 
 async def test_dropped_connection_is_retried() -> None:
