@@ -70,6 +70,7 @@ class LoopbackServer:
         self._stopper: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
 
     @property
     def base_url(self) -> str:
@@ -98,6 +99,8 @@ class LoopbackServer:
             self._server.close()
             for writer in list(self._writers):
                 writer.close()
+            if self._handlers:
+                await asyncio.wait(list(self._handlers), timeout=5)
             await self._server.wait_closed()
             self._server = None
 
@@ -116,6 +119,9 @@ class LoopbackServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         try:
             while not self._stopped.is_set():
                 request = await _read_request(reader)
@@ -127,6 +133,8 @@ class LoopbackServer:
             pass
         finally:
             self._writers.discard(writer)
+            if task is not None:
+                self._handlers.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
