@@ -169,28 +169,35 @@ class Runner:
 
     async def play(self, scenario: Scenario, episode_id: str) -> list[Event]:
         seed = episode_seed(self.config.seed, scenario.id)
+        try:
+            parts = self.parts(scenario, episode_id, seed)
+        except Exception as exc:  # a role that cannot be built for this scenario
+            return self._crashed(scenario.id, seed, exc)
+        return await self.play_parts(parts)
+
+    async def play_parts(self, parts: EncounterParts) -> list[Event]:
+        """Run one prepared episode; any failure becomes a recorded ending."""
         sink = None
         if self.on_event is not None:
-            callback = self.on_event
+            callback, episode_id = self.on_event, parts.episode_id
 
             def sink(event: Event) -> None:
                 callback(episode_id, event)
 
         try:
-            parts = self.parts(scenario, episode_id, seed)
             return await run_encounter(parts, on_event=sink, respond=self.respond)
         except Exception as exc:  # a bug or a broken plugin: record it, keep the run going
-            detail = f"{type(exc).__name__}: {exc}"
-            tb = traceback.format_exc(limit=4)
-            return append_events(
-                [],
-                [
-                    EpisodeStarted(
-                        scenario_id=scenario.id, seed=seed, max_turns=self.config.max_turns
-                    ),
-                    EpisodeEnded(reason=TerminationReason.INTERNAL_ERROR, detail=f"{detail}\n{tb}"),
-                ],
-            )
+            return self._crashed(parts.scenario_id, parts.seed, exc)
+
+    def _crashed(self, scenario_id: str, seed: int, exc: Exception) -> list[Event]:
+        detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
+        return append_events(
+            [],
+            [
+                EpisodeStarted(scenario_id=scenario_id, seed=seed, max_turns=self.config.max_turns),
+                EpisodeEnded(reason=TerminationReason.INTERNAL_ERROR, detail=detail),
+            ],
+        )
 
     async def run(
         self,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from clinsim.agents.models.base import ModelError
 from clinsim.cli.errors import fail
 from clinsim.render import episodes_table, render_transcript, summary_table
 from clinsim.store import RunStore, StoreError, resolve_run_dir
@@ -51,9 +54,20 @@ def replay(
     episode: Annotated[str, typer.Argument(help="Episode id as `clinsim show` lists it.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the stored events.")] = False,
     models: Annotated[bool, typer.Option(help="Also show model calls.")] = False,
+    rerun: Annotated[
+        bool, typer.Option(help="Re-execute from the recorded calls; report if identical.")
+    ] = False,
+    fork_at: Annotated[
+        int | None, typer.Option(min=1, help="Continue from this doctor turn with --doctor.")
+    ] = None,
+    doctor: Annotated[str | None, typer.Option(help="The doctor that plays the fork.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to store the fork (a run dir).")] = None,
 ) -> None:
-    """Render a stored episode turn by turn."""
+    """Render a stored episode turn by turn, re-execute it, or fork it at a turn."""
     store = _store(run)
+    if rerun or fork_at is not None:
+        _replay_again(store.run_dir, episode, rerun, fork_at, doctor, out)
+        return
     try:
         events = store.events(episode)
     except StoreError as exc:
@@ -63,3 +77,39 @@ def replay(
             typer.echo(event.model_dump_json())
         return
     render_transcript(Console(), events, show_models=models)
+
+
+def _replay_again(
+    run_dir: Path,
+    episode: str,
+    rerun: bool,
+    fork_at: int | None,
+    doctor: str | None,
+    out: Path | None,
+) -> None:
+    from clinsim.replaying import fork_episode, fork_name, rerun_episode
+
+    try:
+        if rerun:
+            result = asyncio.run(rerun_episode(run_dir, episode))
+            if result.identical:
+                typer.echo(f"{episode}: identical ({len(result.events)} events)")
+                return
+            at = result.difference
+            typer.echo(f"{episode}: DIFFERENT from event {at}", err=True)
+            for label, events in (("stored", result.original), ("rerun", result.events)):
+                if at is not None and at < len(events):
+                    typer.echo(f"  {label}: {events[at].model_dump_json()[:300]}", err=True)
+            raise typer.Exit(1)
+        if doctor is None:
+            fail("--fork-at needs --doctor ADDRESS: who plays from that turn on")
+        assert fork_at is not None
+        target = out or run_dir / "forks" / fork_name(episode, fork_at, doctor)
+        result = asyncio.run(fork_episode(run_dir, episode, fork_at, doctor, target))
+    except (StoreError, ValueError, ModelError) as exc:
+        fail(str(exc))
+    shared = "shares" if result.identical else "does NOT share"
+    typer.echo(f"fork of {episode} at turn {fork_at} with {doctor}: stored in {target}")
+    typer.echo(f"it {shared} the original's {len(result.original)}-event prefix")
+    if not result.identical:
+        raise typer.Exit(1)

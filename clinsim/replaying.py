@@ -1,0 +1,182 @@
+"""Re-execute a stored episode from its recorded model calls, or fork it at a turn.
+
+Rerun: every model role is answered by the `replay` backend from the stored calls (offline
+roles simply run again, they are deterministic); the new event stream is compared with the
+stored one, wall-clock fields and model addresses aside.
+
+Fork: turns before TURN replay the original doctor's recorded calls; from TURN on a new doctor
+plays. The other model roles replay their recorded calls for as long as the conversation is the
+same, then call their live model. The fork shares the original's prefix by construction; the
+comparison says so or shows where it does not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clinsim.agents.models.base import ChatModel, ChatRequest, ChatResponse, ModelError
+from clinsim.agents.models.registry import ModelPool, is_model_provider, split_address
+from clinsim.agents.models.replay import ReplayModel
+from clinsim.agents.registry import make_agent
+from clinsim.environments.events import Event, comparable
+from clinsim.environments.roles import Doctor, DoctorTurn, DoctorView
+from clinsim.runner import RunConfig, Runner, summarise
+from clinsim.scenarios.model import Scenario
+from clinsim.scenarios.sets import load_scenarios
+from clinsim.store import RunStore, StoreError
+
+IGNORED = {"model_called": {"model"}, "episode_started": {"agents"}}
+"""Fields that name where an answer came from rather than what happened."""
+
+
+def _key(event: Event) -> dict[str, Any]:
+    data = comparable(event)
+    for name in IGNORED.get(event.kind, ()):
+        data.pop(name, None)
+    return data
+
+
+def first_difference(old: list[Event], new: list[Event]) -> int | None:
+    """Index of the first differing event, None when the streams are the same."""
+    for index, (a, b) in enumerate(zip(old, new, strict=False)):
+        if _key(a) != _key(b):
+            return index
+    return None if len(old) == len(new) else min(len(old), len(new))
+
+
+class ReplayThenLive:
+    """Answers from the recording while the conversation matches it, then from the live model."""
+
+    def __init__(self, replay: ChatModel, live: ModelPool | None, address: str):
+        self.replay, self.live_pool, self.address = replay, live, address
+        self.diverged = False
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        if not self.diverged:
+            try:
+                return await self.replay.chat(request)
+            except ModelError as exc:
+                if self.live_pool is None or "replay diverged" not in str(exc):
+                    raise
+                self.diverged = True
+        assert self.live_pool is not None
+        return await self.live_pool.get(self.address).chat(request)
+
+
+class RecordedPool(ModelPool):
+    """Hands out recorded answers for the addresses the original run used."""
+
+    def __init__(
+        self, base: ModelPool, run_dir: Path, episode: str, recorded: set[str], live: bool
+    ):
+        super().__init__(base.settings)
+        self.base, self.recorded, self.live = base, recorded, live
+        settings = base.settings.model_copy(update={"replay_episode": episode})
+        self.replay = ReplayModel(str(run_dir.resolve()), settings)
+        self._wrapped: dict[str, ChatModel] = {}
+
+    def get(self, address: str) -> ChatModel:
+        if address not in self.recorded:
+            return self.base.get(address)
+        if address not in self._wrapped:
+            live = self.base if self.live else None
+            self._wrapped[address] = ReplayThenLive(self.replay, live, address)
+        return self._wrapped[address]
+
+
+class ForkDoctor:
+    def __init__(self, original: Doctor, new: Doctor, turn: int):
+        self.original, self.new, self.turn = original, new, turn
+
+    async def act(self, view: DoctorView) -> DoctorTurn:
+        # view.turn counts finished turns: turn N (1-based) is played when view.turn == N - 1
+        doctor = self.original if view.turn + 1 < self.turn else self.new
+        return await doctor.act(view)
+
+
+@dataclass
+class ReplayResult:
+    episode_id: str
+    original: list[Event]
+    events: list[Event]
+    difference: int | None
+
+    @property
+    def identical(self) -> bool:
+        return self.difference is None
+
+
+def _model_addresses(config: RunConfig) -> set[str]:
+    roles = [config.doctor, config.patient, config.measurement, *config.judges]
+    return {a for a in roles if is_model_provider(split_address(a)[0])}
+
+
+def _scenario(config: RunConfig, scenario_id: str) -> Scenario:
+    for scenario in load_scenarios(config.sources):
+        if scenario.id == scenario_id:
+            return scenario
+    raise StoreError(f"scenario {scenario_id!r} is no longer in {', '.join(config.sources)}")
+
+
+def _load(run_dir: Path, episode_id: str) -> tuple[RunConfig, Scenario, list[Event]]:
+    store = RunStore(run_dir)
+    config = RunConfig.model_validate(store.run_info()["config"])
+    original = store.events(episode_id)
+    started = next((e for e in original if e.kind == "episode_started"), None)
+    if started is None:
+        raise StoreError(f"episode {episode_id!r} has no start event")
+    return config, _scenario(config, started.scenario_id), original
+
+
+async def rerun_episode(run_dir: Path, episode_id: str) -> ReplayResult:
+    config, scenario, original = _load(run_dir, episode_id)
+    runner = Runner(config, RunStore(run_dir), "rerun")
+    runner.pool = RecordedPool(runner.pool, run_dir, episode_id, _model_addresses(config), False)
+    events = await runner.play(scenario, episode_id)
+    return ReplayResult(episode_id, original, events, first_difference(original, events))
+
+
+def fork_name(episode_id: str, turn: int, doctor: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{episode_id}-turn{turn}-{doctor}")
+    return safe.strip("_")
+
+
+async def fork_episode(
+    run_dir: Path, episode_id: str, turn: int, doctor: str, out: Path
+) -> ReplayResult:
+    """Play the episode again with `doctor` from doctor turn `turn` (1-based) on; store it in
+    `out` as a one-episode run."""
+    config, scenario, original = _load(run_dir, episode_id)
+    if turn < 1:
+        raise ValueError("--fork-at counts doctor turns from 1")
+    store = RunStore(out)
+    fork_config = config.model_copy(update={"doctor": doctor})
+    store.create(
+        out.name,
+        {
+            **fork_config.model_dump(mode="json"),
+            "forked_from": {
+                "run": str(run_dir),
+                "episode": episode_id,
+                "turn": turn,
+                "doctor": config.doctor,
+            },
+        },
+    )
+    runner = Runner(config, store, out.name)
+    runner.pool = RecordedPool(runner.pool, run_dir, episode_id, _model_addresses(config), True)
+    seed = original[0].seed if original[0].kind == "episode_started" else 0
+    parts = runner.parts(scenario, episode_id, seed)
+    new = make_agent(
+        "doctor", doctor, scenario, episode_id, seed, config.options, runner.pool, runner.resources
+    )
+    parts.doctor = ForkDoctor(parts.doctor, new, turn)
+    parts.agents["doctor"] = f"{config.doctor} until turn {turn - 1}, then {doctor}"
+    events = await runner.play_parts(parts)
+    store.write_episode(out.name, summarise(episode_id, 0, scenario, events, 0.0), events)
+    prefix = [e for e in original if e.turn < turn]
+    shared = events[: len(prefix)]
+    return ReplayResult(episode_id, prefix, shared, first_difference(prefix, shared))

@@ -1,0 +1,162 @@
+"""Every model call is recorded: an episode re-executes exactly from its recording, and a fork
+continues it from a turn with another doctor, sharing the prefix."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from clinsim.agents.models.base import ModelSettings
+from clinsim.agents.models.loopback import LoopbackServer
+from clinsim.cli.main import app
+from clinsim.replaying import first_difference, fork_episode, rerun_episode
+from clinsim.runner import RunConfig, Runner
+from clinsim.scenarios.sets import load_scenarios
+from clinsim.store import RunStore
+
+cli = CliRunner()
+
+
+def clinic(body: dict[str, Any]) -> dict[str, Any]:
+    """A deterministic doctor ('doc') and patient ('pat') speaking AgentClinic's protocol."""
+    messages = body["messages"]
+    if body["model"] == "pat":
+        return {"content": f"I have had it for {len(messages)} days."}
+    turn = sum(m["role"] == "assistant" for m in messages)
+    script = [
+        "What brings you in?",
+        "How long has it been?",
+        "REQUEST TEST: Blood tests",
+        "DIAGNOSIS READY: Myasthenia gravis",
+    ]
+    return {"content": script[min(turn, len(script) - 1)]}
+
+
+def config(url: str) -> RunConfig:
+    return RunConfig.model_validate(
+        {
+            "sources": ["agentclinic-medqa"],
+            "doctor": "openai/doc",
+            "patient": "openai/pat",
+            "options": {"doctor_protocol": "agentclinic"},
+            "models": ModelSettings(base_urls=[url], max_retries=0, timeout_s=10),
+        }
+    )
+
+
+def test_a_run_killed_midway_reruns_exactly_from_its_recording(tmp_path: Path) -> None:
+    scenarios = load_scenarios(["agentclinic-medqa"])[:4]
+    store = RunStore(tmp_path / "r")
+    with LoopbackServer.in_thread(responder=clinic) as server:
+        cfg = config(server.base_url)
+        store.create("r", cfg.model_dump(mode="json"))
+
+        async def killed() -> None:
+            done = 0
+
+            def on_done(_record: object) -> None:
+                nonlocal done
+                done += 1
+                if done == 2:
+                    raise asyncio.CancelledError
+
+            with pytest.raises(asyncio.CancelledError):
+                await Runner(cfg, store, "r").run(scenarios, on_done=on_done)
+
+        asyncio.run(killed())
+        served = len(server.requests)
+    finished = store.episodes()
+    assert len(finished) >= 2 and served > 0
+    for record in finished:  # the server is gone: every answer comes from the recording
+        events = store.events(record.episode_id)
+        assert any(e.kind == "model_called" for e in events)
+        assert record.termination == "diagnosed"
+        result = asyncio.run(rerun_episode(tmp_path / "r", record.episode_id))
+        assert result.identical, result.difference
+        out = cli.invoke(app, ["replay", str(tmp_path / "r"), record.episode_id, "--rerun"])
+        assert out.exit_code == 0 and "identical" in out.output
+
+
+def test_rerun_reports_a_difference_instead_of_guessing(tmp_path: Path) -> None:
+    with LoopbackServer.in_thread(responder=clinic) as server:
+        result = cli.invoke(
+            app,
+            [
+                "run",
+                "agentclinic-medqa",
+                "--limit",
+                "1",
+                "--doctor",
+                "openai/doc",
+                "--patient",
+                "openai/pat",
+                "--doctor-protocol",
+                "agentclinic",
+                "--base-url",
+                server.base_url,
+                "--out",
+                str(tmp_path / "r"),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    store = RunStore(tmp_path / "r")
+    episode = store.episodes()[0].episode_id
+    events = store.events(episode)
+    # Tamper with the recording: the patient's first recorded answer no longer matches.
+    import duckdb
+
+    with duckdb.connect(str(store.path)) as con:
+        con.execute(
+            "UPDATE events SET payload = json_merge_patch(payload, '{\"messages\": []}') "
+            "WHERE kind = 'model_called' AND seq = (SELECT min(seq) FROM events "
+            "WHERE kind = 'model_called' AND payload->>'role' = 'patient')"
+        )
+    out = cli.invoke(app, ["replay", str(tmp_path / "r"), episode, "--rerun"])
+    assert out.exit_code == 1
+    assert "DIFFERENT from event" in out.output
+    assert len(events) > 5
+
+
+def test_a_fork_shares_the_prefix_and_continues_with_another_doctor(tmp_path: Path) -> None:
+    with LoopbackServer.in_thread(responder=clinic) as server:
+        result = cli.invoke(
+            app,
+            [
+                "run",
+                "agentclinic-medqa",
+                "--limit",
+                "1",
+                "--doctor",
+                "openai/doc",
+                "--patient",
+                "openai/pat",
+                "--doctor-protocol",
+                "agentclinic",
+                "--base-url",
+                server.base_url,
+                "--out",
+                str(tmp_path / "r"),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    episode = RunStore(tmp_path / "r").episodes()[0].episode_id
+    original = RunStore(tmp_path / "r").events(episode)
+    fork = tmp_path / "fork"
+    result = asyncio.run(fork_episode(tmp_path / "r", episode, 3, "oracle", fork))
+    assert result.identical and len(result.original) > 4
+    forked = RunStore(fork).events(episode)
+    prefix = [e for e in original if e.turn < 3]
+    assert first_difference(prefix, forked[: len(prefix)]) is None
+    after = [e for e in forked if e.turn >= 3]
+    assert after[0].kind == "test_ordered"  # the oracle orders what the scenario holds
+    assert forked[-1].kind == "episode_ended"
+    assert RunStore(fork).episodes()[0].correct
+    out = cli.invoke(
+        app, ["replay", str(tmp_path / "r"), episode, "--fork-at", "2", "--doctor", "oracle"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "shares the original's" in out.output
