@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from clinsim.agents.doctors.knowledge import load_cases
+from clinsim.agents.doctors.knowledge import default_ranker
 from clinsim.agents.judges.rules import RulesJudge
 from clinsim.scenarios.sets import bundled_sets, load_report
 
@@ -28,9 +28,13 @@ CLINSIM = str(Path(sys.executable).with_name("clinsim"))
 
 
 def ceiling(set_name: str, judge: RulesJudge) -> tuple[int, int]:
-    names = sorted({c.diagnosis for c in load_cases()})
+    """Scenarios whose correct diagnosis matches a diagnosis with a case not hidden for them."""
+    ranker = default_ranker()
     scenarios = load_report(set_name).scenarios
-    covered = sum(any(judge.verdict(n, [], s.answer).match for n in names) for s in scenarios)
+    covered = 0
+    for s in scenarios:
+        names = ranker.visible_names(ranker.hidden(s.id, s.case.objective))
+        covered += any(judge.verdict(n, [], s.answer).match for n in names)
     return covered, len(scenarios)
 
 

@@ -11,9 +11,12 @@ takes the first step of a fixed plan it has not taken yet:
 5. the rest of a standard panel (blood count, metabolic panel, urinalysis, chest X-ray, ECG).
 
 It submits when the plan is done or on its last turn, whichever comes first: the diagnosis
-whose MedQA case descriptions are most similar (TF-IDF cosine) to everything it observed, with
-the next four as the differential. The policy lives in `baseline_policy.json`, the knowledge
-in `baseline_kb.json` (see `knowledge.py`). It is deterministic given the view.
+whose solved cases are most similar (TF-IDF cosine, nearest neighbour) to everything it
+observed, with the next four as the differential. Its candidates are the diagnoses of its
+knowledge: MedQA diagnosis questions and the bundled scenarios, leave-one-out (the cases of
+the scenario being played and of its duplicates are hidden, by scenario id and objective; see
+`knowledge.py`). The policy lives in `baseline_policy.json`, the knowledge in
+`baseline_kb.json`. It is deterministic given the view.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from clinsim.environments.roles import DoctorTurn, DoctorView
 POLICY_FILE = "baseline_policy.json"
 CORE_ACTIONS = frozenset({"ask_patient", "order_test", "submit_diagnosis"})
 _IMAGE_ID = re.compile(r"\bimage-\d+\b")
+UNKNOWN = "Unknown"
+"""Submitted when every case of the knowledge base is hidden for the played scenario."""
 EXAMS_FIRST = 2
 """How many panel entries (vital signs, physical examination) come before tools and targeted
 tests."""
@@ -141,7 +146,12 @@ class BaselineDoctor:
         ]
 
     def diagnose(self, view: DoctorView) -> SubmitDiagnosis:
-        ranked = [name for name, _ in self.ranker.rank(transcript(view), top=5)]
+        """The five diagnoses whose visible cases are closest to the transcript. Cases derived
+        from the played scenario (or a duplicate of it) are hidden: leave-one-out."""
+        hidden = self.ranker.hidden(view.scenario_id, view.objective)
+        ranked = [name for name, _ in self.ranker.rank(transcript(view), top=5, hidden=hidden)]
+        if not ranked:
+            return SubmitDiagnosis(diagnosis=UNKNOWN)
         return SubmitDiagnosis(diagnosis=ranked[0], differential=ranked[1:])
 
     async def act(self, view: DoctorView) -> DoctorTurn:

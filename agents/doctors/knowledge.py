@@ -1,16 +1,30 @@
-"""What the baseline doctor knows: diagnosis descriptions and a TF-IDF ranker over them.
+"""What the baseline doctor knows: solved cases, and a case-based (nearest-neighbour) ranker.
 
 The bundled knowledge file (`clinsim/agents/data/baseline_kb.json`, built by
-`bench/build_baseline_kb.py`, described in `baseline_kb.md`) holds MedQA US test questions that
-ask for a diagnosis: the case text and the correct option's text. Questions that are the
-source of a bundled scenario are left out, so the baseline does not memorise answers.
+`bench/build_baseline_kb.py`, described in `baseline_kb.md`) holds solved cases: MedQA diagnosis
+questions that are not the source of a bundled scenario, and the case text of every bundled
+scenario. Each case names its diagnosis and the scenario ids it must be hidden from.
 
-Ranking: the transcript and every case text become sublinear TF-IDF vectors over content
-words (unigrams and adjacent bigrams); a diagnosis scores the best cosine among its cases.
+Leave-one-out: when the doctor plays a scenario, every case derived from that scenario, from a
+duplicate of it in another set or (MIMIC-IV) from another admission of the same patient is
+hidden. The doctor knows only the played scenario's id and objective (never its answer); a case
+is hidden when
+
+- the played id is one of the case's `hidden_from` ids, or
+- one of the case's `fingerprints` equals `fingerprint(objective)` or
+  `fingerprint(objective, record)` of the played scenario, where `record` is the part of its id
+  after the last '/' (a bundled file loaded by path keeps its records' line numbers or ids).
+  A scenario whose objective is shared by several bundled cases (the MIMIC-IV and image sets use
+  a few stock objectives) is fingerprinted with its record; others by the objective alone.
+
+Ranking: the transcript and every case become sublinear TF-IDF vectors over content words
+(unigrams and adjacent bigrams); a diagnosis (names compared after `clinsim.scenarios.text`
+normalisation) scores the best cosine among its visible cases.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -20,11 +34,12 @@ from functools import lru_cache
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from clinsim.scenarios.text import singular, terms, words
+from clinsim.scenarios.text import singular, split_parentheses, terms, words
 
 KB_FILE = "baseline_kb.json"
 _STOPWORD_TEXT = """
@@ -41,14 +56,37 @@ _STOPWORD_TEXT = """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 Vector = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+
+
+def content_words(text: str) -> list[str]:
+    """Singular content words of `text`: no stop words, bare numbers or single letters."""
+    found = (singular(w) for w in words(text) if not w.isdigit())
+    return [w for w in found if w not in STOPWORDS and len(w) > 1]
 
 
 def tokens(text: str) -> list[str]:
-    """Content words (singular, no stop words or bare numbers) and their adjacent bigrams."""
-    unigrams = [
-        singular(w) for w in words(text) if w not in STOPWORDS and not w.isdigit() and len(w) > 1
-    ]
+    """Content words and their adjacent bigrams."""
+    unigrams = content_words(text)
     return unigrams + [f"{a}_{b}" for a, b in pairwise(unigrams)]
+
+
+def record_key(scenario_id: str) -> str:
+    """'agentclinic-medqa/0001' -> '0001'."""
+    return scenario_id.rsplit("/", 1)[-1]
+
+
+def fingerprint(objective: str, record: str | None = None) -> str:
+    """A short hash of a normalised objective, optionally tied to a record key."""
+    key = " ".join(words(objective)) + ("" if record is None else f"#{record}")
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def diagnosis_key(name: str) -> tuple[str, ...]:
+    """Names that differ only in case, punctuation, plurals or a trailing alias are one
+    diagnosis: 'Myasthenia gravis', 'myasthenia gravis', 'Myasthenia Gravis (MG)'."""
+    outer, _ = split_parentheses(name)
+    return terms(outer) or terms(name)
 
 
 @dataclass(frozen=True)
@@ -56,64 +94,114 @@ class Case:
     diagnosis: str
     text: str
     source: str
+    hidden_from: tuple[str, ...] = ()
+    fingerprints: tuple[str, ...] = ()
 
 
 class TfidfIndex:
-    """Sublinear TF-IDF vectors of a fixed set of documents, L2-normalised."""
+    """Sublinear TF-IDF vectors of a fixed set of documents, L2-normalised, stored sparse
+    (one posting list per term), so that a query costs a few array operations."""
 
     def __init__(self, documents: Sequence[str]):
         tokenised = [tokens(d) for d in documents]
         frequency: Counter[str] = Counter()
         for doc in tokenised:
             frequency.update(set(doc))
+        self.size = len(tokenised)
         self.vocabulary = {w: i for i, w in enumerate(sorted(frequency))}
-        n = len(tokenised)
-        self.idf = np.zeros(len(self.vocabulary))
-        for word, index in self.vocabulary.items():
-            self.idf[index] = math.log((1 + n) / (1 + frequency[word])) + 1.0
-        rows = [self._vector(doc) for doc in tokenised]
-        self.matrix = np.stack(rows) if rows else np.zeros((0, len(self.vocabulary)))
+        df = np.array([frequency[w] for w in sorted(frequency)], dtype=np.float64)
+        self.idf: Vector = np.log((1 + self.size) / (1 + df)) + 1.0
+        rows = [self.vector(doc) for doc in tokenised]
+        term_ids = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64)
+        weights = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0)
+        doc_ids = np.repeat(np.arange(self.size), [len(r[0]) for r in rows])
+        order = np.argsort(term_ids, kind="stable")
+        self.postings_doc = doc_ids[order]
+        self.postings_weight = weights[order]
+        counts = np.bincount(term_ids, minlength=len(self.vocabulary))
+        self.start = np.concatenate([[0], np.cumsum(counts)])
 
-    def _vector(self, doc: list[str]) -> Vector:
-        vector = np.zeros(len(self.vocabulary))
-        for word, count in Counter(doc).items():
-            index = self.vocabulary.get(word)
-            if index is not None:
-                vector[index] = (1.0 + math.log(count)) * self.idf[index]
-        norm = float(np.linalg.norm(vector))
-        return vector / norm if norm else vector
+    def vector(self, doc: list[str]) -> tuple[npt.NDArray[np.int64], Vector]:
+        """(term ids, weights) of a tokenised text; unknown terms are dropped."""
+        counts = Counter(t for t in doc if t in self.vocabulary)
+        ids = np.array(sorted(self.vocabulary[t] for t in counts), dtype=np.int64)
+        by_id = {self.vocabulary[t]: c for t, c in counts.items()}
+        tf = np.array([1.0 + math.log(by_id[int(i)]) for i in ids])
+        weights: Vector = tf * self.idf[ids] if len(ids) else np.zeros(0)
+        norm = float(np.linalg.norm(weights))
+        return ids, (weights / norm if norm else weights)
 
     def similarities(self, text: str) -> Vector:
         """Cosine similarity of `text` with every document."""
-        result: Vector = self.matrix @ self._vector(tokens(text))
-        return result
+        ids, weights = self.vector(tokens(text))
+        lengths = self.start[ids + 1] - self.start[ids]
+        if not lengths.sum():
+            return np.zeros(self.size)
+        offsets = np.repeat(self.start[ids] - np.cumsum(lengths) + lengths, lengths)
+        gather = offsets + np.arange(int(lengths.sum()))
+        products = self.postings_weight[gather] * np.repeat(weights, lengths)
+        result = np.bincount(self.postings_doc[gather], weights=products, minlength=self.size)
+        return result.astype(np.float64)
 
 
 class DiagnosisRanker:
-    """Ranks the diagnoses of a knowledge base by similarity to a transcript."""
+    """Ranks the diagnoses of a knowledge base by similarity of their cases to a transcript."""
 
     def __init__(self, cases: Sequence[Case]):
         if not cases:
             raise ValueError("the knowledge base has no cases")
         self.cases = list(cases)
         self.index = TfidfIndex([c.text for c in self.cases])
-        groups: dict[tuple[str, ...], list[int]] = {}
-        names: dict[tuple[str, ...], str] = {}
+        keys = [diagnosis_key(c.diagnosis) for c in self.cases]
+        groups = sorted(set(keys))
+        number = {k: i for i, k in enumerate(groups)}
+        self.label = np.array([number[k] for k in keys], dtype=np.int64)
+        spellings: dict[tuple[str, ...], Counter[str]] = {k: Counter() for k in groups}
+        for key, case in zip(keys, self.cases, strict=True):
+            spellings[key][case.diagnosis] += 1
+        self.names = [min(spellings[k].items(), key=lambda s: (-s[1], s[0]))[0] for k in groups]
+        self._by_id: dict[str, list[int]] = {}
         for i, case in enumerate(self.cases):
-            key = terms(case.diagnosis)
-            groups.setdefault(key, []).append(i)
-            names.setdefault(key, case.diagnosis)
-        self.names = [names[k] for k in groups]
-        self.members = [np.array(v) for v in groups.values()]
+            for hide_key in (*case.hidden_from, *case.fingerprints):
+                self._by_id.setdefault(hide_key, []).append(i)
 
-    def rank(self, transcript: str, top: int = 5) -> list[tuple[str, float]]:
-        """The `top` diagnoses, best first; ties broken by name, so ranking is deterministic."""
+    def hidden(self, scenario_id: str, objective: str) -> Mask:
+        """Cases that must not be used when playing this scenario (see the module docstring)."""
+        mask = np.zeros(len(self.cases), dtype=np.bool_)
+        keys = (
+            scenario_id,
+            fingerprint(objective),
+            fingerprint(objective, record_key(scenario_id)),
+        )
+        for key in keys:
+            mask[self._by_id.get(key, [])] = True
+        return mask
+
+    def visible_names(self, hidden: Mask | None = None) -> list[str]:
+        """Names of the diagnoses that have at least one case not hidden."""
+        labels = self.label if hidden is None else self.label[~hidden]
+        return [self.names[i] for i in sorted(set(labels.tolist()))]
+
+    def rank(
+        self, transcript: str, top: int = 5, hidden: Mask | None = None
+    ) -> list[tuple[str, float]]:
+        """The `top` diagnoses, best first, using only cases not `hidden`. Ties are broken by
+        name, so the ranking is deterministic."""
         sims = self.index.similarities(transcript)
-        scored = [
-            (float(sims[m].max()), name) for m, name in zip(self.members, self.names, strict=True)
-        ]
-        scored.sort(key=lambda item: (-round(item[0], 12), item[1]))
+        if hidden is not None:
+            sims = np.where(hidden, -np.inf, sims)
+        best = np.full(len(self.names), -np.inf)
+        np.maximum.at(best, self.label, sims)
+        scored = [(round(float(s), 12), self.names[i]) for i, s in enumerate(best) if s > -np.inf]
+        scored.sort(key=lambda item: (-item[0], item[1]))
         return [(name, score) for score, name in scored[:top]]
+
+
+def _strings(item: dict[str, Any], field: str, where: str) -> tuple[str, ...]:
+    value = item.get(field, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}: '{field}' must be a list of strings")
+    return tuple(value)
 
 
 def cases_from_json(raw: object, source: str) -> list[Case]:
@@ -121,13 +209,22 @@ def cases_from_json(raw: object, source: str) -> list[Case]:
         raise ValueError(f"{source}: expected an object with a 'cases' list")
     cases = []
     for number, item in enumerate(raw["cases"]):
+        where = f"{source}: cases[{number}]"
         if not (
             isinstance(item, dict)
             and isinstance(item.get("diagnosis"), str)
             and isinstance(item.get("text"), str)
         ):
-            raise ValueError(f"{source}: cases[{number}]: needs 'diagnosis' and 'text' strings")
-        cases.append(Case(item["diagnosis"], item["text"], str(item.get("source", ""))))
+            raise ValueError(f"{where}: needs 'diagnosis' and 'text' strings")
+        cases.append(
+            Case(
+                item["diagnosis"],
+                item["text"],
+                str(item.get("source", "")),
+                _strings(item, "hidden_from", where),
+                _strings(item, "fingerprints", where),
+            )
+        )
     return cases
 
 

@@ -147,12 +147,17 @@ def test_ranking_prefers_the_closest_description() -> None:
 
 def test_bundled_knowledge_has_attribution_and_no_scenario_answers_by_source() -> None:
     data = json.loads((ROOT / "agents" / "data" / "baseline_kb.json").read_text("utf-8"))
-    assert "MedQA" in data["source"] and "MIT" in data["source"]
+    sources = " ".join(data["sources"])
+    assert "MedQA" in sources and "MIT" in sources and "ODbL" in sources
     assert data["excluded_as_scenario_sources"] > 0
     cases = load_cases()
-    assert len(cases) == data["diagnosis_questions"] - data["excluded_as_scenario_sources"]
+    medqa = [c for c in cases if c.source.startswith("medqa-us-test:")]
+    assert len(medqa) == data["diagnosis_questions"] - data["excluded_as_scenario_sources"]
+    assert len(cases) == len(medqa) + data["scenario_cases"]
+    assert all(c.source in c.hidden_from for c in cases if c not in medqa)
     readme = (ROOT / "agents" / "data" / "baseline_kb.md").read_text("utf-8")
-    assert "Di Jin" in readme and str(data["excluded_as_scenario_sources"]) in readme
+    assert "Di Jin" in readme and "ODbL" in readme
+    assert str(data["excluded_as_scenario_sources"]) in readme
 
 
 @pytest.mark.skipif(not MEDQA.is_file(), reason="needs the shared MedQA file")
