@@ -71,7 +71,7 @@ def _text_config(tokenizer: Any, **overrides: Any) -> Any:
         "num_key_value_heads": 1,
         "head_dim": 32,
         "query_pre_attn_scalar": 32,
-        "max_position_embeddings": 2048,
+        "max_position_embeddings": 8192,
         "sliding_window": 512,
         "pad_token_id": tokenizer.pad_token_id,
         "eos_token_id": [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")],

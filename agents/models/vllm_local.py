@@ -54,12 +54,16 @@ class VLLMServer:
         served_name: str = "tiny",
         start_timeout_s: float = 240.0,
         extra_flags: list[str] | None = None,
+        max_model_len: int | None = None,
     ):
         self.python = str(python)
         self.model_dir = str(model_dir)
         self.served_name = served_name
         self.start_timeout_s = start_timeout_s
         self.flags = [*DEFAULT_FLAGS, *(extra_flags or [])]
+        if max_model_len is not None:
+            at = self.flags.index("--max-model-len")
+            self.flags[at + 1] = str(max_model_len)
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self._scratch = Path(tempfile.mkdtemp(prefix="clinsim-vllm-"))

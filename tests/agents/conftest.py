@@ -25,5 +25,8 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer
             f"vLLM not installed: {REPO_ROOT / '.venv-vllm'} missing; run scripts/setup-vllm.sh"
         )
     model_dir = build_tiny_gemma3_text(tmp_path_factory.mktemp("tiny-gemma3-text"))
-    with VLLMServer(python, model_dir, served_name="tiny", extra_flags=VLLM_TOOL_FLAGS) as server:
+    server = VLLMServer(
+        python, model_dir, served_name="tiny", extra_flags=VLLM_TOOL_FLAGS, max_model_len=4096
+    )
+    with server:
         yield server
