@@ -118,8 +118,9 @@ def _quantization(settings: ModelSettings, device: str) -> dict[str, Any]:
     return {"quantization_config": config}
 
 
-def chat_template(settings: ModelSettings, tokenizer: Any, model_type: str) -> str | None:
-    """The user's template, else the tokenizer's, else Gemma's for Gemma-family models."""
+def chat_template(settings: ModelSettings, renderer: Any, model_type: str) -> str | None:
+    """The user's template, else the processor's or tokenizer's (None: keep it), else Gemma's
+    for Gemma-family models."""
     supplied = getattr(settings, "chat_template", None)
     if supplied == "gemma":
         return GEMMA_CHAT_TEMPLATE
@@ -130,7 +131,7 @@ def chat_template(settings: ModelSettings, tokenizer: Any, model_type: str) -> s
                 raise ModelError(f"chat template file {str(path)!r} does not exist")
             return path.read_text()
         return str(supplied)
-    if getattr(tokenizer, "chat_template", None):
+    if getattr(renderer, "chat_template", None):
         return None
     if model_type.startswith("gemma"):
         return GEMMA_CHAT_TEMPLATE
@@ -176,11 +177,10 @@ def _finish(
     model: Any, tokenizer: Any, processor: Any | None, settings: ModelSettings, dtype: Any
 ) -> LoadedModel:
     model_type = str(getattr(model.config, "model_type", ""))
-    template = chat_template(settings, tokenizer, model_type)
+    renderer = processor if processor is not None else tokenizer
+    template = chat_template(settings, renderer, model_type)
     if template is not None:
-        tokenizer.chat_template = template
-        if processor is not None:
-            processor.chat_template = template
+        renderer.chat_template = template
     stops = model.generation_config.eos_token_id or tokenizer.eos_token_id
     stop_ids = list(stops) if isinstance(stops, list) else [stops]
     end_of_turn = tokenizer.convert_tokens_to_ids(GEMMA_END_OF_TURN)
@@ -197,5 +197,5 @@ def _finish(
         dtype=dtype,
         stop_token_ids=sorted({int(i) for i in stop_ids if i is not None}),
         strip_tokens=[token for token in specials if token],
-        template_takes_tools="tools" in str(tokenizer.chat_template or ""),
+        template_takes_tools="tools" in str(renderer.chat_template or ""),
     )

@@ -18,7 +18,10 @@ from clinsim.agents.models.base import (
     ToolCall,
 )
 from clinsim.agents.models.hf import HFChatModel, template_messages
+from clinsim.agents.models.hf_loading import chat_template
 from clinsim.agents.models.registry import load_model
+from clinsim.agents.models.templates import GEMMA_CHAT_TEMPLATE
+from clinsim.agents.models.thinking import split_thinking
 from clinsim.agents.models.tiny import build_tiny_gemma3_multimodal, build_tiny_gemma3_text
 
 
@@ -175,3 +178,31 @@ async def test_real_gemma_270m_gguf_generates_with_supplied_template(
             tokenize=True,
         )["input_ids"]
     )
+
+
+class _Renderer:
+    def __init__(self, template: str | None):
+        self.chat_template = template
+
+
+def test_chat_template_choice(tmp_path: Path) -> None:
+    assert chat_template(ModelSettings(), _Renderer(None), "gemma3_text") == GEMMA_CHAT_TEMPLATE
+    assert chat_template(ModelSettings(), _Renderer("own"), "gemma3_text") is None
+    with pytest.raises(ModelError, match="no chat template"):
+        chat_template(ModelSettings(), _Renderer(None), "llama")
+    supplied = tmp_path / "chat.jinja"
+    supplied.write_text("{{ messages }}")
+    settings = ModelSettings(chat_template=str(supplied))
+    assert chat_template(settings, _Renderer("own"), "llama") == "{{ messages }}"
+    assert chat_template(ModelSettings(chat_template="gemma"), _Renderer(None), "x") == (
+        GEMMA_CHAT_TEMPLATE
+    )
+
+
+def test_thinking_span_split() -> None:
+    assert split_thinking("<unused94>thought\nweigh MI vs PE<unused95>Order a troponin.") == (
+        "Order a troponin.",
+        "thought\nweigh MI vs PE",
+    )
+    assert split_thinking("no thinking") == ("no thinking", None)
+    assert split_thinking("<unused94>cut off mid-thought") == ("", "cut off mid-thought")
