@@ -206,6 +206,7 @@ class Runner:
         on_done: Callable[[EpisodeRecord], None] | None = None,
     ) -> list[EpisodeRecord]:
         semaphore = asyncio.Semaphore(self.config.max_concurrency)
+        writing = asyncio.Lock()  # one writer at a time; writes run off the event loop
         records: list[EpisodeRecord] = []
 
         async def one(position: int, scenario: Scenario, episode_id: str) -> None:
@@ -214,7 +215,8 @@ class Runner:
                 events = await self.play(scenario, episode_id)
                 wall = time.perf_counter() - started
             record = summarise(episode_id, position, scenario, events, wall)
-            self.store.write_episode(self.run_id, record, events)
+            async with writing:
+                await asyncio.to_thread(self.store.write_episode, self.run_id, record, events)
             records.append(record)
             if on_done is not None:
                 on_done(record)

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from clinsim.environments.actions import (
@@ -316,26 +317,45 @@ class Encounter:
     def after_step(state: EncounterState) -> Literal["doctor", "finish"]:
         return "finish" if state.get("outcome") is not None else "doctor"
 
-    def build(self, checkpointer: Any = None) -> CompiledStateGraph[Any, Any, Any, Any]:
-        graph = StateGraph(EncounterState)
-        graph.add_node("start", self.start)
-        graph.add_node("doctor", self.doctor)
-        graph.add_node("patient", self.patient)
-        graph.add_node("measurement", self.measurement)
-        graph.add_node("tool", self.tool)
-        graph.add_node("judge", self.judge)
-        graph.add_node("finish", self.finish)
-        graph.add_edge(START, "start")
-        graph.add_edge("start", "doctor")
-        graph.add_conditional_edges("doctor", self.after_doctor)
-        for node in ("patient", "measurement", "tool"):
-            graph.add_conditional_edges(node, self.after_step)
-        graph.add_edge("judge", "finish")
-        graph.add_edge("finish", END)
-        return graph.compile(checkpointer=checkpointer)
-
     def recursion_limit(self) -> int:
         return 2 * self.parts.settings.max_turns + 10
+
+
+NodeName = Literal["start", "doctor", "patient", "measurement", "tool", "judge", "finish"]
+
+
+def _node(name: NodeName) -> Callable[[EncounterState, Runtime[EncounterParts]], Awaitable[Any]]:
+    async def run(state: EncounterState, runtime: Runtime[EncounterParts]) -> Any:
+        return await getattr(Encounter(runtime.context), name)(state)
+
+    run.__name__ = name
+    return run
+
+
+def build_graph(checkpointer: Any = None) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The encounter graph. Each episode's parts travel as the run's context, so one compiled
+    graph serves every episode."""
+    graph = StateGraph(EncounterState, context_schema=EncounterParts)
+    for name in ("start", "doctor", "patient", "measurement", "tool", "judge", "finish"):
+        graph.add_node(name, _node(name))  # type: ignore[call-overload]
+    graph.add_edge(START, "start")
+    graph.add_edge("start", "doctor")
+    graph.add_conditional_edges("doctor", Encounter.after_doctor)
+    for node in ("patient", "measurement", "tool"):
+        graph.add_conditional_edges(node, Encounter.after_step)
+    graph.add_edge("judge", "finish")
+    graph.add_edge("finish", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+_GRAPH: CompiledStateGraph[Any, Any, Any, Any] | None = None
+
+
+def encounter_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
+    global _GRAPH
+    if _GRAPH is None:
+        _GRAPH = build_graph()
+    return _GRAPH
 
 
 Responder = Callable[[dict[str, Any]], Awaitable[str]]
@@ -346,10 +366,13 @@ async def _drive(
     graph: CompiledStateGraph[Any, Any, Any, Any],
     graph_input: Any,
     config: Any,
+    parts: EncounterParts,
     on_event: Callable[[Event], None] | None,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    stream = graph.astream(graph_input, config=config, stream_mode=["updates", "values"])
+    stream = graph.astream(
+        graph_input, config=config, context=parts, stream_mode=["updates", "values"]
+    )
     async for mode, chunk in stream:
         data: dict[str, Any] = chunk  # type: ignore[assignment]
         if mode == "values":
@@ -375,14 +398,13 @@ async def run_encounter(
     encounter = Encounter(parts)
     limit = encounter.recursion_limit()
     if respond is None:
-        graph = encounter.build()
-        values = await _drive(graph, {}, {"recursion_limit": limit}, on_event)
+        values = await _drive(encounter_graph(), {}, {"recursion_limit": limit}, parts, on_event)
     else:
-        graph = encounter.build(checkpointer=InMemorySaver())
+        graph = build_graph(checkpointer=InMemorySaver())
         config: Any = {"recursion_limit": limit, "configurable": {"thread_id": parts.episode_id}}
         graph_input: Any = {}
         while True:
-            values = await _drive(graph, graph_input, config, on_event)
+            values = await _drive(graph, graph_input, config, parts, on_event)
             snapshot = await graph.aget_state(config)
             pending = [i for task in snapshot.tasks for i in task.interrupts]
             if not pending:
