@@ -63,7 +63,7 @@ CASES = [
             "Sputum_Culture": "Gram-positive lancet-shaped diplococci.",
         },
         "Community-acquired pneumonia",
-        ["Pneumococcal pneumonia", "Lobar pneumonia", "Right lower lobe pneumonia"],
+        ["Pneumonia", "Pneumococcal pneumonia", "Lobar pneumonia", "Right lower lobe pneumonia"],
     ),
     case(
         2,
@@ -259,9 +259,84 @@ CASES = [
     ),
 ]
 
+TORSION = case(
+    0,
+    "Assess and diagnose the adolescent presenting with sudden scrotal pain.",
+    dict(
+        demographics="15-year-old boy",
+        history="Woke up two hours ago with sudden severe pain in the left testicle that spreads to the lower abdomen. He has vomited once. No injury.",
+        symptoms={
+            "Primary_Symptom": "Sudden severe left testicular pain",
+            "Secondary_Symptoms": ["Nausea", "Vomiting", "Lower abdominal pain"],
+        },
+        past_medical_history="Two short episodes of similar pain last year that settled on their own.",
+        social_history="Lives with his parents; plays football. Not sexually active.",
+        medications="None.",
+        review_of_systems="No fever, no urinary symptoms, no penile discharge.",
+    ),
+    {
+        "Vital_Signs": {
+            "Temperature": "37.0°C",
+            "Heart_Rate": "108 bpm",
+            "Blood_Pressure": "132/78 mmHg",
+        },
+        "Genitourinary_Examination": "Left testis high-riding with a horizontal lie, exquisitely tender and swollen; absent cremasteric reflex on the left; elevating the testis does not ease the pain.",
+    },
+    {
+        "Urinalysis": "Normal.",
+        "Doppler_Ultrasound_Scrotum": "Absent blood flow in the left testis with a twisted spermatic cord (whirlpool sign).",
+    },
+    "Testicular torsion",
+    ["Torsion of the testis", "Spermatic cord torsion"],
+)
+ASTHMA = case(
+    0,
+    "Evaluate and diagnose the young woman presenting with wheeze and breathlessness.",
+    dict(
+        demographics="24-year-old woman",
+        history="Recurrent episodes of wheezing, chest tightness and cough, worse at night and after running in cold air, for six months. This episode started after a cold.",
+        symptoms={
+            "Primary_Symptom": "Wheezing",
+            "Secondary_Symptoms": ["Shortness of breath", "Night-time cough", "Chest tightness"],
+        },
+        past_medical_history="Eczema and hay fever in childhood.",
+        social_history="Never smoked. Has a cat. Works in a bakery.",
+        family_history="Her father has hay fever.",
+        medications="None.",
+        review_of_systems="No fever, no weight loss, no leg swelling.",
+    ),
+    {
+        "Vital_Signs": {
+            "Heart_Rate": "98 bpm",
+            "Respiratory_Rate": "22/min",
+            "Oxygen_Saturation": "95% on room air",
+        },
+        "Chest_Examination": "Widespread expiratory wheeze, prolonged expiration, no crackles.",
+    },
+    {
+        "Spirometry": "FEV1/FVC 0.62; FEV1 improves by 18% (420 mL) after inhaled salbutamol.",
+        "Peak_Flow": "310 L/min (65% of predicted), varying more than 20% over two weeks of diary readings.",
+        "Blood_Tests": {"Eosinophils": "0.6 x10^9/L (raised)", "Total_IgE": "Raised"},
+        "Chest_X-Ray": "Hyperinflated lungs, otherwise clear.",
+    },
+    "Asthma",
+    ["Bronchial asthma", "Asthma exacerbation", "Allergic asthma"],
+)
+
+
+def numbered(cases: list[Scenario]) -> list[Scenario]:
+    out = []
+    for n, scenario in enumerate(cases, start=1):
+        provenance = scenario.provenance.model_copy(update={"record": n})
+        out.append(scenario.model_copy(update={"id": f"demo/{n:04d}", "provenance": provenance}))
+    return out
+
+
+ORDERED = numbered([CASES[0], TORSION, CASES[1], ASTHMA, *CASES[2:]])
+
 
 if __name__ == "__main__":
     with OUT.open("w", encoding="utf-8") as handle:
-        for scenario in CASES:
+        for scenario in ORDERED:
             handle.write(scenario.model_dump_json(exclude_none=True) + "\n")
-    print(f"wrote {len(CASES)} scenarios to {OUT}")
+    print(f"wrote {len(ORDERED)} scenarios to {OUT}")

@@ -173,7 +173,7 @@ def test_a_crashing_role_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None
     )
     run_cli("run", "demo", "--doctor", f"scripted/{bad}", "--out", str(tmp_path / "r"))
     records = RunStore(tmp_path / "r").episodes()
-    assert len(records) == 6 and {r.termination for r in records} == {"diagnosed"}
+    assert len(records) == 8 and {r.termination for r in records} == {"diagnosed"}
     events = RunStore(tmp_path / "r").events("demo/0001")
     returned = next(e for e in events if e.kind == "tool_returned")
     assert "no such tool 'no_such_tool'" in (returned.error or "")
