@@ -115,7 +115,7 @@ def _model_addresses(config: RunConfig) -> set[str]:
 
 
 def _scenario(config: RunConfig, scenario_id: str) -> Scenario:
-    for scenario in load_scenarios(config.sources):
+    for scenario in load_scenarios(config.sources, config.tools.image_dir):
         if scenario.id == scenario_id:
             return scenario
     raise StoreError(f"scenario {scenario_id!r} is no longer in {', '.join(config.sources)}")

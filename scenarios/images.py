@@ -66,11 +66,11 @@ class ImageDirectory:
         raise ImageMappingError(f"{path}: no such image folder or mapping file")
 
     def named(self, name: str) -> list[Path]:
-        """`root/name`, then `root/name.<image suffix>` for a name without a suffix."""
+        """`root/name`, then the same stem with any image suffix (a copy saved as PNG)."""
         found = [self.root / name]
-        if not PurePosixPath(name).suffix:
-            found += [self.root / f"{name}{suffix}" for suffix in IMAGE_SUFFIXES]
-        return found
+        stem = PurePosixPath(name).stem if PurePosixPath(name).suffix else name
+        found += [self.root / f"{stem}{suffix}" for suffix in IMAGE_SUFFIXES]
+        return list(dict.fromkeys(found))
 
     def lookup(self, keys: list[str]) -> Path | None:
         for key in keys:

@@ -99,26 +99,32 @@ def get_set(name: str) -> ScenarioSet:
         raise UnknownScenarioSet(f"no scenario set {name!r} (bundled sets: {known})") from None
 
 
-def load_report(source: str) -> LoadReport:
-    """Load a bundled set by name or a scenario file by path."""
+def load_report(source: str, image_dir: str | Path | None = None) -> LoadReport:
+    """Load a bundled set by name or a scenario file by path. With `image_dir`, every image
+    must resolve to a local file (see clinsim.scenarios.images)."""
     if source in _SETS:
         s = _SETS[source]
         return load_file(
-            s.path, set_name=s.name, source=s.name, license=s.license, attribution=s.attribution
+            s.path,
+            set_name=s.name,
+            source=s.name,
+            license=s.license,
+            attribution=s.attribution,
+            image_dir=image_dir,
         )
     path = Path(source)
     if path.exists():
-        return load_file(path)
+        return load_file(path, image_dir=image_dir)
     known = ", ".join(sorted(_SETS))
     raise UnknownScenarioSet(f"{source!r} is neither a bundled set ({known}) nor a file")
 
 
-def load_scenarios(sources: list[str]) -> list[Scenario]:
+def load_scenarios(sources: list[str], image_dir: str | Path | None = None) -> list[Scenario]:
     """Load several sets or files; raises ScenarioLoadError listing every bad record."""
     scenarios: list[Scenario] = []
     errors = []
     for source in sources:
-        report = load_report(source)
+        report = load_report(source, image_dir)
         scenarios.extend(report.scenarios)
         errors.extend(report.errors)
     if errors:

@@ -91,7 +91,7 @@ def run(
             models=ModelSettings(base_urls=base_url or [], api_key=api_key, timeout_s=timeout),
             tools=ToolSettings(ehr_db=ehr, image_model=image_model, image_dir=image_dir),
         )
-        scenarios = load_scenarios(config.sources)
+        scenarios = load_scenarios(config.sources, config.tools.image_dir)
     except (ScenarioLoadError, UnknownScenarioSet, ValueError) as exc:
         fail(str(exc))
     if limit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -51,12 +52,15 @@ def show(
 @app.command()
 def validate(
     paths: Annotated[list[str], typer.Argument(help="Scenario files or set names.")],
+    image_dir: Annotated[
+        Path | None, typer.Option(help="Also check every image resolves in this folder/map.")
+    ] = None,
 ) -> None:
     """Check scenario files; print every bad record (file:line: field: message)."""
     bad = 0
     for path in paths:
         try:
-            report = load_report(path)
+            report = load_report(path, image_dir)
         except UnknownScenarioSet as exc:
             fail(str(exc))
         for error in report.errors:
