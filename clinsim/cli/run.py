@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.registry import AgentOptions
 from clinsim.cli.errors import fail
+from clinsim.cli.options import parse_key_values
 from clinsim.cli.terminal import terminal_responder
 from clinsim.environments.events import Event
 from clinsim.render import episodes_table, render_event, summary_table
@@ -63,10 +64,20 @@ def run(
     ehr: Annotated[Path | None, Opt(help="EHR database for scenarios with an EHR link.")] = None,
     image_model: Annotated[str | None, Opt(help="SigLIP/MedSigLIP checkpoint dir.")] = None,
     image_dir: Annotated[Path | None, Opt(help="Folder holding scenario images.")] = None,
+    model_option: Annotated[
+        list[str] | None,
+        Opt(help="Backend setting KEY=VALUE (tool_choice, chat_template, gguf_file, ...)."),
+    ] = None,
+    agent_option: Annotated[
+        list[str] | None,
+        Opt(help="Agent setting KEY=VALUE (multimodal, repair_attempts, max_tokens, ...)."),
+    ] = None,
 ) -> None:
     """Run scenarios (default: the bundled demo set with the offline agents)."""
     console = Console()
     try:
+        model_extras = parse_key_values(model_option, "--model-option")
+        agent_extras = parse_key_values(agent_option, "--agent-option")
         config = RunConfig(
             sources=sources or ["demo"],
             doctor=doctor,
@@ -87,8 +98,11 @@ def run(
                 temperature=temperature,
                 normal_readings=normal_readings,
                 prices=str(prices) if prices else None,
+                **agent_extras,
             ),
-            models=ModelSettings(base_urls=base_url or [], api_key=api_key, timeout_s=timeout),
+            models=ModelSettings(
+                base_urls=base_url or [], api_key=api_key, timeout_s=timeout, **model_extras
+            ),
             tools=ToolSettings(ehr_db=ehr, image_model=image_model, image_dir=image_dir),
         )
         scenarios = load_scenarios(config.sources, config.tools.image_dir)

@@ -177,3 +177,26 @@ def test_a_crashing_role_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None
     events = RunStore(tmp_path / "r").events("demo/0001")
     returned = next(e for e in events if e.kind == "tool_returned")
     assert "no such tool 'no_such_tool'" in (returned.error or "")
+
+
+def test_key_value_options_reach_the_stored_config(tmp_path: Path) -> None:
+    run_cli(
+        "run",
+        "demo",
+        "--limit",
+        "1",
+        "--model-option",
+        "tool_choice=required",
+        "--model-option",
+        "max_retries=5",
+        "--agent-option",
+        "multimodal=false",
+        "--out",
+        str(tmp_path / "r"),
+    )
+    config = RunStore(tmp_path / "r").run_info()["config"]
+    assert config["models"]["tool_choice"] == "required"
+    assert config["models"]["max_retries"] == 5
+    assert config["options"]["multimodal"] is False
+    result = cli.invoke(app, ["run", "demo", "--model-option", "no-equals-sign"])
+    assert result.exit_code == 2 and "KEY=VALUE" in result.output

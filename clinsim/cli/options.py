@@ -1,0 +1,22 @@
+"""`KEY=VALUE` options for settings the CLI has no dedicated flag for."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def parse_key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """['tool_choice=required', 'max_retries=5'] -> {'tool_choice': 'required', 'max_retries': 5}.
+    Values are read as JSON when they parse (numbers, true/false, lists), else kept as text."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"{flag} takes KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
