@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from pydantic import JsonValue
 
@@ -103,3 +103,39 @@ def iter_text(value: JsonValue, path: str, keys: bool = False) -> Iterator[tuple
             yield from iter_text(item, f"{path}[{index}]", keys)
     else:
         yield path, str(value)
+
+
+_QUALIFIERS = "acute chronic subacute primary secondary severe mild early late recurrent"
+_QUALIFIER_WORDS = frozenset(f"{_QUALIFIERS} idiopathic bilateral left right".split(" "))
+
+
+class NameMatcher:
+    """Finds any of several clinical names in a text as whole phrases (after `terms`):
+    each name, the name without a trailing parenthesised alias, and the alias itself
+    ("Chronic lymphocytic leukemia (CLL)" -> both). With `strip_qualifiers`, also the name
+    without leading qualifiers ("Acute myocardial infarction" -> "myocardial infarction").
+    One-word names of two letters ("PE", "DR") are ignored: they collide with ordinary words."""
+
+    def __init__(self, names: Iterable[str], strip_qualifiers: bool = False):
+        needles: list[tuple[str, ...]] = []
+        for name in names:
+            outer, aliases = split_parentheses(name)
+            for variant in (name, outer, *aliases):
+                needle = terms(variant)
+                while strip_qualifiers and len(needle) > 1 and needle[0] in _QUALIFIER_WORDS:
+                    needle = needle[1:]
+                    self._add(needles, needle)
+                self._add(needles, terms(variant))
+        self.needles = needles
+
+    @staticmethod
+    def _add(needles: list[tuple[str, ...]], needle: tuple[str, ...]) -> None:
+        if needle and (len(needle) > 1 or len(needle[0]) > 2) and needle not in needles:
+            needles.append(needle)
+
+    def __bool__(self) -> bool:
+        return bool(self.needles)
+
+    def found_in(self, text: str) -> bool:
+        haystack = terms(text)
+        return any(contains_phrase(haystack, needle) for needle in self.needles)

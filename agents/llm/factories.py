@@ -14,7 +14,7 @@ from clinsim.agents.llm.doctor import LLMDoctor
 from clinsim.agents.llm.judge import LLMJudge
 from clinsim.agents.llm.measurement import LLMMeasurement
 from clinsim.agents.llm.options import LLMOptions
-from clinsim.agents.llm.patient import LLMPatient, leak_terms
+from clinsim.agents.llm.patient import LLMPatient, leak_matcher
 from clinsim.agents.registry import AgentRequest, register_agent
 
 
@@ -43,7 +43,7 @@ def llm_patient(request: AgentRequest) -> LLMPatient:
         request.models.get(request.address),
         request.episode_id,
         request.scenario.case.patient,
-        leak_terms(answer.diagnosis, answer.synonyms),
+        leak_matcher(answer.diagnosis, answer.synonyms),
         bias=resolve_bias("patient", options.patient_bias),
         temperature=options.temperature,
         max_tokens=options.max_tokens,

@@ -7,14 +7,14 @@ The answer key is used only for that check: it is never put in a prompt.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
 from clinsim.environments.events import Event, PatientLeakBlocked
 from clinsim.environments.roles import PatientTurn
 from clinsim.scenarios.model import Facts, PatientFacts
+from clinsim.scenarios.text import NameMatcher
 
 ROLE = "patient"
 NEUTRAL_ANSWER = "I'm not sure."
@@ -67,33 +67,10 @@ def patient_system_prompt(facts: PatientFacts, bias: str | None) -> str:
     )
 
 
-_QUALIFIERS = re.compile(
-    r"^(?:\s(?:acute|chronic|subacute|primary|secondary|severe|mild|early|late|recurrent|"
-    r"idiopathic|bilateral|left|right|the|an?))+(?=\s)"
-)
-
-
-def _normalise(text: str) -> str:
-    return " " + " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split()) + " "
-
-
-def leak_terms(diagnosis: str, synonyms: Iterable[str] = ()) -> list[str]:
-    """Normalised names whose appearance in a reply counts as naming the diagnosis: each name,
-    each name without its parenthesised parts ("Myasthenia gravis (MG)"), and without leading
-    qualifiers ("Acute myocardial infarction" -> "myocardial infarction")."""
-    terms: list[str] = []
-    for name in [diagnosis, *synonyms]:
-        bare = _normalise(re.sub(r"\([^)]*\)", " ", name))
-        core = _normalise(_QUALIFIERS.sub(" ", bare))
-        for term in (_normalise(name), bare, core if len(core.strip()) >= 4 else bare):
-            if term.strip() and term not in terms:
-                terms.append(term)
-    return terms
-
-
-def names_diagnosis(reply: str, terms: Sequence[str]) -> bool:
-    text = _normalise(reply)
-    return any(term in text for term in terms)
+def leak_matcher(diagnosis: str, synonyms: Iterable[str] = ()) -> NameMatcher:
+    """What counts as naming the diagnosis in a reply: each name, its parenthesised alias, and
+    the name without leading qualifiers ("acute", "chronic", ...), as whole phrases."""
+    return NameMatcher([diagnosis, *synonyms], strip_qualifiers=True)
 
 
 class LLMPatient:
@@ -104,7 +81,7 @@ class LLMPatient:
         model: ChatModel,
         episode_id: str,
         facts: PatientFacts,
-        leak_terms: Sequence[str],
+        leaks: NameMatcher,
         bias: str | None = None,
         temperature: float = 0.0,
         max_tokens: int = 256,
@@ -113,7 +90,7 @@ class LLMPatient:
     ):
         self.model = RecordedModel(model, ROLE, episode_id)
         self.system = patient_system_prompt(facts, bias)
-        self._leak_terms = list(leak_terms)
+        self.leaks = leaks
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.seed = seed
@@ -138,7 +115,7 @@ class LLMPatient:
             request = self._request(question, history, attempt)
             response = await self.model.chat(request, events)
             reply = response.text.strip()
-            if not names_diagnosis(reply, self._leak_terms):
+            if not self.leaks.found_in(reply):
                 return PatientTurn(answer=reply or NEUTRAL_ANSWER, events=events)
             events.append(PatientLeakBlocked(reply=reply))
         return PatientTurn(answer=NEUTRAL_ANSWER, events=events)

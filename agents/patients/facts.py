@@ -35,8 +35,8 @@ import snowballstemmer
 
 from clinsim.agents.patients.voice import first_person, word_set
 from clinsim.environments.roles import PatientTurn
-from clinsim.environments.test_names import plain_words
 from clinsim.scenarios.model import Facts, PatientFacts
+from clinsim.scenarios.text import NameMatcher
 
 UNKNOWN = "I'm not sure about that."
 MAX_UNITS = 3
@@ -126,26 +126,6 @@ def terms_of(text: str) -> tuple[str, ...]:
 # ---------------------------------------------------------------- units
 
 
-def _normalised(text: str) -> str:
-    return " " + " ".join(plain_words(text)) + " "
-
-
-def forbidden_phrases(names: Iterable[str]) -> list[str]:
-    """Each name, and each name without its parenthesised parts, normalised."""
-    phrases: list[str] = []
-    for name in names:
-        for variant in (name, re.sub(r"\([^)]*\)", " ", name)):
-            phrase = _normalised(variant)
-            if phrase.strip() and phrase not in phrases:
-                phrases.append(phrase)
-    return phrases
-
-
-def names_any(text: str, phrases: Sequence[str]) -> bool:
-    normal = _normalised(text)
-    return any(phrase in normal for phrase in phrases)
-
-
 def _sentences(text: str) -> list[str]:
     """Sentences and list items of `text` (bullets and bold headings split too)."""
     parts = (s.strip(" -:*\n\t") for s in _SENTENCE_END.split(text.strip()))
@@ -179,14 +159,14 @@ def _walk(value: Facts, path: str, label: str) -> Iterable[tuple[str, str, str]]
 
 def fact_units(facts: PatientFacts, forbidden: Sequence[str] = ()) -> list[FactUnit]:
     """The patient's facts as small units in source order, without any that name a
-    forbidden phrase (see `forbidden_phrases`)."""
-    phrases = forbidden_phrases(forbidden)
+    forbidden name (whole phrases, see `clinsim.scenarios.text.NameMatcher`)."""
+    matcher = NameMatcher(forbidden)
     sources: list[tuple[str, Facts]] = [(name, getattr(facts, name)) for name in FIELDS]
     sources += [(f"other.{key}", value) for key, value in facts.other.items()]
     units: list[FactUnit] = []
     for field, value in sources:
         for path, spoken, indexed in _walk(value, field, ""):
-            if phrases and names_any(indexed, phrases):
+            if matcher and matcher.found_in(indexed):
                 continue
             if len(spoken.split()) <= 6 and _NO_INFORMATION.search(spoken):
                 continue

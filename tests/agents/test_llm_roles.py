@@ -15,8 +15,7 @@ from clinsim.agents.llm.measurement import LLMMeasurement, read_report
 from clinsim.agents.llm.patient import (
     NEUTRAL_ANSWER,
     LLMPatient,
-    leak_terms,
-    names_diagnosis,
+    leak_matcher,
     patient_profile,
 )
 from clinsim.agents.llm.recording import call_model
@@ -191,8 +190,8 @@ def test_patient_profile_renders_the_facts_compactly() -> None:
     ],
 )
 def test_leak_check_uses_normalised_containment(reply: str, leaks: bool) -> None:
-    terms = leak_terms(SCENARIO.answer.diagnosis, SCENARIO.answer.synonyms)
-    assert names_diagnosis(reply, terms) is leaks
+    matcher = leak_matcher(SCENARIO.answer.diagnosis, SCENARIO.answer.synonyms)
+    assert matcher.found_in(reply) is leaks
 
 
 async def test_patient_answers_in_character_from_its_facts() -> None:
@@ -244,7 +243,7 @@ async def test_patient_bias_goes_into_the_system_prompt() -> None:
 
 async def test_patient_model_error_is_a_role_failure() -> None:
     model = FakeModel(f"It's {SECRET}.", ModelError("timeout"))
-    patient = LLMPatient(model, "ep-1", SCENARIO.case.patient, leak_terms(SECRET))
+    patient = LLMPatient(model, "ep-1", SCENARIO.case.patient, leak_matcher(SECRET))
     with pytest.raises(RoleFailure) as info:
         await patient.answer("What is it?", [])
     assert [e.kind for e in info.value.events] == [
