@@ -81,30 +81,20 @@ def test_a_run_killed_midway_reruns_exactly_from_its_recording(tmp_path: Path) -
         assert out.exit_code == 0 and "identical" in out.output
 
 
-def test_rerun_reports_a_difference_instead_of_guessing(tmp_path: Path) -> None:
+def recorded_run(run_dir: Path) -> str:
+    """One episode played by the loopback clinic through the CLI; returns its episode id.
+    The server is stopped afterwards: whatever comes next can only use the recording."""
     with LoopbackServer.in_thread(responder=clinic) as server:
-        result = cli.invoke(
-            app,
-            [
-                "run",
-                "agentclinic-medqa",
-                "--limit",
-                "1",
-                "--doctor",
-                "openai/doc",
-                "--patient",
-                "openai/pat",
-                "--doctor-protocol",
-                "agentclinic",
-                "--base-url",
-                server.base_url,
-                "--out",
-                str(tmp_path / "r"),
-            ],
-        )
+        args = ["run", "agentclinic-medqa", "--limit", "1", "--doctor", "openai/doc"]
+        args += ["--patient", "openai/pat", "--doctor-protocol", "agentclinic"]
+        result = cli.invoke(app, [*args, "--base-url", server.base_url, "--out", str(run_dir)])
         assert result.exit_code == 0, result.output
+    return RunStore(run_dir).episodes()[0].episode_id
+
+
+def test_rerun_reports_a_difference_instead_of_guessing(tmp_path: Path) -> None:
+    episode = recorded_run(tmp_path / "r")
     store = RunStore(tmp_path / "r")
-    episode = store.episodes()[0].episode_id
     events = store.events(episode)
     # Tamper with the recording: the patient's first recorded answer no longer matches.
     import duckdb
@@ -122,28 +112,7 @@ def test_rerun_reports_a_difference_instead_of_guessing(tmp_path: Path) -> None:
 
 
 def test_a_fork_shares_the_prefix_and_continues_with_another_doctor(tmp_path: Path) -> None:
-    with LoopbackServer.in_thread(responder=clinic) as server:
-        result = cli.invoke(
-            app,
-            [
-                "run",
-                "agentclinic-medqa",
-                "--limit",
-                "1",
-                "--doctor",
-                "openai/doc",
-                "--patient",
-                "openai/pat",
-                "--doctor-protocol",
-                "agentclinic",
-                "--base-url",
-                server.base_url,
-                "--out",
-                str(tmp_path / "r"),
-            ],
-        )
-        assert result.exit_code == 0, result.output
-    episode = RunStore(tmp_path / "r").episodes()[0].episode_id
+    episode = recorded_run(tmp_path / "r")
     original = RunStore(tmp_path / "r").events(episode)
     fork = tmp_path / "fork"
     result = asyncio.run(fork_episode(tmp_path / "r", episode, 3, "oracle", fork))
