@@ -23,14 +23,9 @@ from pydantic import BaseModel, Field
 from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.models.registry import ModelPool
 from clinsim.agents.registry import AgentOptions, make_agent
-from clinsim.environments.encounter import (
-    DEFAULT_MAX_TURNS,
-    EncounterParts,
-    EncounterSettings,
-    Responder,
-    run_encounter,
-)
+from clinsim.environments.encounter import DEFAULT_MAX_TURNS, EncounterParts, EncounterSettings
 from clinsim.environments.events import EpisodeEnded, EpisodeStarted, Event, append_events
+from clinsim.environments.graph import Responder, run_encounter
 from clinsim.environments.prices import PriceTable
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario

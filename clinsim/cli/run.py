@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -74,42 +74,61 @@ def run(
     ] = None,
 ) -> None:
     """Run scenarios (default: the bundled demo set with the offline agents)."""
+    given = dict(locals())  # every option, by name
     console = Console()
     try:
-        model_extras = parse_key_values(model_option, "--model-option")
-        agent_extras = parse_key_values(agent_option, "--agent-option")
-        config = RunConfig(
-            sources=sources or ["demo"],
-            doctor=doctor,
-            patient=patient,
-            measurement=measurement,
-            judges=judge or ["rules"],
-            max_turns=max_turns,
-            seed=seed,
-            limit=limit,
-            budget=budget,
-            max_concurrency=max_concurrency,
-            images_upfront=images_upfront,
-            prices=prices,
-            options=AgentOptions(
-                doctor_protocol=doctor_protocol,
-                doctor_bias=doctor_bias,
-                patient_bias=patient_bias,
-                temperature=temperature,
-                normal_readings=normal_readings,
-                prices=str(prices) if prices else None,
-                **agent_extras,
-            ),
-            models=ModelSettings(
-                base_urls=base_url or [], api_key=api_key, timeout_s=timeout, **model_extras
-            ),
-            tools=ToolSettings(ehr_db=ehr, image_model=image_model, image_dir=image_dir),
-        )
+        config = _build_config(given)
         scenarios = load_scenarios(config.sources, config.tools.image_dir)
     except (ScenarioLoadError, UnknownScenarioSet, ValueError) as exc:
         fail(str(exc))
     if limit:
         scenarios = scenarios[:limit]
+    interactive = "human" in (doctor, patient)
+    _execute(console, config, scenarios, out, resume, stream or interactive, interactive)
+
+
+def _build_config(given: dict[str, Any]) -> RunConfig:
+    prices = given["prices"]
+    model_extras = parse_key_values(given["model_option"], "--model-option")
+    agent_extras = parse_key_values(given["agent_option"], "--agent-option")
+    same = ("doctor", "patient", "measurement", "max_turns", "seed", "limit", "budget")
+    return RunConfig(
+        sources=given["sources"] or ["demo"],
+        judges=given["judge"] or ["rules"],
+        max_concurrency=given["max_concurrency"],
+        images_upfront=given["images_upfront"],
+        prices=prices,
+        options=AgentOptions(
+            doctor_protocol=given["doctor_protocol"],
+            doctor_bias=given["doctor_bias"],
+            patient_bias=given["patient_bias"],
+            temperature=given["temperature"],
+            normal_readings=given["normal_readings"],
+            prices=str(prices) if prices else None,
+            **agent_extras,
+        ),
+        models=ModelSettings(
+            base_urls=given["base_url"] or [],
+            api_key=given["api_key"],
+            timeout_s=given["timeout"],
+            **model_extras,
+        ),
+        tools=ToolSettings(
+            ehr_db=given["ehr"], image_model=given["image_model"], image_dir=given["image_dir"]
+        ),
+        **{name: given[name] for name in same},
+    )
+
+
+def _execute(
+    console: Console,
+    config: RunConfig,
+    scenarios: list[Scenario],
+    out: Path | None,
+    resume: bool,
+    stream: bool,
+    interactive: bool,
+) -> None:
     run_id = out.name if out else new_run_id()
     run_dir = out or Path("runs") / run_id
     store = RunStore(run_dir)
@@ -120,12 +139,8 @@ def run(
     def show_event(episode_id: str, event: Event) -> None:
         render_event(console, event, prefix=episode_id)
 
-    interactive = "human" in (doctor, patient)
-    if interactive:
-        runner_config = config.model_copy(update={"max_concurrency": 1})
-        stream = True
-    else:
-        runner_config = config
+    # a person at the terminal plays one episode at a time
+    runner_config = config.model_copy(update={"max_concurrency": 1}) if interactive else config
     try:
         runner = Runner(
             runner_config,

@@ -9,7 +9,8 @@ import pytest
 from clinsim.agents.doctors.scripted import ScriptedDoctor
 from clinsim.agents.human import HumanDoctor, HumanInputError, HumanPatient, parse_doctor_input
 from clinsim.environments.actions import AskPatient, CallTool, OrderTest, SubmitDiagnosis
-from clinsim.environments.encounter import EncounterParts, run_encounter
+from clinsim.environments.encounter import EncounterParts
+from clinsim.environments.graph import run_encounter
 from clinsim.environments.roles import MeasurementTurn, PatientTurn, ToolOutcome, Verdict
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.sets import find_scenario

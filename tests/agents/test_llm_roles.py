@@ -30,8 +30,9 @@ from clinsim.agents.models.base import (
 from clinsim.agents.models.registry import ModelPool
 from clinsim.agents.registry import AgentOptions, AgentRequest, Role, make_agent
 from clinsim.environments.actions import SubmitDiagnosis
-from clinsim.environments.encounter import EncounterParts, run_encounter
+from clinsim.environments.encounter import EncounterParts
 from clinsim.environments.events import ModelCalled, PatientLeakBlocked
+from clinsim.environments.graph import run_encounter
 from clinsim.environments.roles import RoleFailure, ToolOutcome
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import AnswerKey, Case, PatientFacts, Provenance, Scenario

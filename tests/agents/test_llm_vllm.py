@@ -15,8 +15,9 @@ from clinsim.agents.models.registry import ModelPool
 from clinsim.agents.models.vllm_local import VLLMServer
 from clinsim.agents.registry import AgentOptions, AgentRequest, Role
 from clinsim.environments.actions import SubmitDiagnosis
-from clinsim.environments.encounter import EncounterParts, EncounterSettings, run_encounter
+from clinsim.environments.encounter import EncounterParts, EncounterSettings
 from clinsim.environments.events import EpisodeEnded, ModelCalled
+from clinsim.environments.graph import run_encounter
 from clinsim.environments.roles import RoleFailure, ToolOutcome
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import AnswerKey, Case, PatientFacts, Provenance, Scenario

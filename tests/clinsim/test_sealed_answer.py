@@ -17,7 +17,7 @@ import pytest
 
 from clinsim.agents.llm.doctor_prompts import doctor_messages
 from clinsim.environments.actions import Action, AskPatient, CallTool, OrderTest, SubmitDiagnosis
-from clinsim.environments.encounter import run_encounter
+from clinsim.environments.graph import run_encounter
 from clinsim.environments.roles import DoctorTurn, DoctorView
 from clinsim.runner import RunConfig, Runner
 from clinsim.scenarios.audit import audit_scenario, diagnosis_names

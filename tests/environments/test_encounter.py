@@ -9,12 +9,8 @@ import pytest
 
 from clinsim.agents.doctors.scripted import ScriptedDoctor
 from clinsim.environments.actions import AskPatient, CallTool, OrderTest, SubmitDiagnosis
-from clinsim.environments.encounter import (
-    EncounterParts,
-    EncounterSettings,
-    build_graph,
-    run_encounter,
-)
+from clinsim.environments.encounter import EncounterParts, EncounterSettings
+from clinsim.environments.graph import build_graph, run_encounter
 from clinsim.environments.roles import (
     DoctorTurn,
     DoctorView,
