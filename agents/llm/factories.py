@@ -21,13 +21,16 @@ from clinsim.agents.registry import AgentRequest, register_agent
 @register_agent("doctor", "llm")
 def llm_doctor(request: AgentRequest) -> LLMDoctor:
     options = LLMOptions.from_agent_options(request.options)
+    model = request.models.get(request.address)
+    # text-only models get the image tools' findings instead of the pictures
+    multimodal = options.multimodal and bool(getattr(model, "accepts_images", True))
     return LLMDoctor(
-        request.models.get(request.address),
+        model,
         request.episode_id,
         protocol=options.doctor_protocol,
         bias=resolve_bias("doctor", options.doctor_bias),
         images={image.id: image for image in request.scenario.case.images},
-        multimodal=options.multimodal,
+        multimodal=multimodal,
         temperature=options.temperature,
         max_tokens=options.max_tokens,
         seed=request.seed,

@@ -95,6 +95,9 @@ class ModelError(Exception):
 
 
 class ChatModel(Protocol):
+    """A backend. It may also tell `accepts_images: bool`; without it, images are sent and a
+    text-only server answers with an error (set `--agent-option multimodal=false`)."""
+
     address: str
 
     async def chat(self, request: ChatRequest) -> ChatResponse: ...

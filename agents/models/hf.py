@@ -91,6 +91,11 @@ class HFChatModel:
             self._loaded = load(self.name, self.source, self.settings)
         return self._loaded
 
+    @property
+    def accepts_images(self) -> bool:
+        """Whether the model takes image inputs (loads it: asked once, when a role is built)."""
+        return self.loaded().processor is not None
+
     async def chat(self, request: ChatRequest) -> ChatResponse:
         return await asyncio.to_thread(self.chat_sync, request)
 

@@ -206,3 +206,21 @@ def test_thinking_span_split() -> None:
     )
     assert split_thinking("no thinking") == ("no thinking", None)
     assert split_thinking("<unused94>cut off mid-thought") == ("", "cut off mid-thought")
+
+
+def test_a_text_model_doctor_gets_findings_not_pictures(
+    text_dir: Path, multimodal_dir: Path
+) -> None:
+    from clinsim.agents.models.base import ModelSettings
+    from clinsim.agents.models.registry import ModelPool
+    from clinsim.agents.registry import AgentOptions, make_agent
+    from clinsim.scenarios.sets import find_scenario
+
+    scenario = find_scenario("images/fundus-dr-01")
+    pool = ModelPool(ModelSettings())
+    doctors = {
+        kind: make_agent("doctor", f"hf/{directory}", scenario, "e", 0, AgentOptions(), pool)
+        for kind, directory in (("text", text_dir), ("multimodal", multimodal_dir))
+    }
+    assert doctors["text"].multimodal is False
+    assert doctors["multimodal"].multimodal is True
