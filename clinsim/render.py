@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -92,10 +93,28 @@ def render_transcript(console: Console, events: list[Event], show_models: bool =
         render_event(console, event, show_models=show_models)
 
 
-def episodes_table(records: list[EpisodeRecord], title: str = "Episodes") -> Table:
-    table = Table(title=title, show_lines=False)
+def episodes_table(records: list[EpisodeRecord], title: str = "Episodes", width: int = 80) -> Table:
+    """One row per episode; diagnosis and reference are cut to fit `width` columns."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    fixed = {
+        "episode": max((len(r.episode_id) for r in records), default=7),
+        "end": max((len(r.termination) for r in records), default=3),
+        "ok": 3,
+        "turns": 5,
+        "tests": 5,
+        "cost": 6,
+    }
+    names = max(10, (width - sum(fixed.values()) - 2 * 8 - 2) // 2)
     for name in ("episode", "end", "diagnosis", "reference", "ok", "turns", "tests", "cost"):
-        table.add_column(name, overflow="fold")
+        right = name in ("turns", "tests", "cost")
+        table.add_column(
+            name,
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=fixed.get(name),
+            max_width=names if name in ("diagnosis", "reference") else None,
+            justify="right" if right else "left",
+        )
     for r in records:
         table.add_row(
             r.episode_id,

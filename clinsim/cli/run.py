@@ -157,7 +157,7 @@ def _execute(
     _run_with_progress(console, runner, scenarios, skip, stream)
     records = store.episodes()
     if len(records) <= 40:
-        console.print(episodes_table(records))
+        console.print(episodes_table(records, width=console.width))
     console.print(summary_table(records, title=f"Run {run_id}"))
     console.print(f"Run store: {store.path}   (clinsim show {run_dir})")
 

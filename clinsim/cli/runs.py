@@ -45,7 +45,7 @@ def show(
         f"doctor={config.get('doctor')} patient={config.get('patient')} "
         f"judges={','.join(config.get('judges', []))} sources={','.join(config.get('sources', []))}"
     )
-    console.print(episodes_table(records))
+    console.print(episodes_table(records, width=console.width))
     console.print(summary_table(records))
 
 
