@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clinsim.agents.models.base import ChatModel, ChatRequest, ChatResponse, ModelError
+from clinsim.agents.models.base import ChatModel, ChatRequest, ChatResponse
 from clinsim.agents.models.registry import ModelPool, is_model_provider, split_address
-from clinsim.agents.models.replay import ReplayModel
+from clinsim.agents.models.replay import ReplayDiverged, ReplayModel
 from clinsim.agents.registry import make_agent
+from clinsim.environments.encounter import EncounterParts
 from clinsim.environments.events import Event, comparable
 from clinsim.environments.roles import Doctor, DoctorTurn, DoctorView
 from clinsim.runner import RunConfig, Runner, summarise
@@ -58,8 +59,8 @@ class ReplayThenLive:
         if not self.diverged:
             try:
                 return await self.replay.chat(request)
-            except ModelError as exc:
-                if self.live_pool is None or "replay diverged" not in str(exc):
+            except ReplayDiverged:
+                if self.live_pool is None:
                     raise
                 self.diverged = True
         assert self.live_pool is not None
@@ -77,6 +78,9 @@ class RecordedPool(ModelPool):
         settings = base.settings.model_copy(update={"replay_episode": episode})
         self.replay = ReplayModel(str(run_dir.resolve()), settings)
         self._wrapped: dict[str, ChatModel] = {}
+
+    async def aclose(self) -> None:
+        await self.base.aclose()
 
     def get(self, address: str) -> ChatModel:
         if address not in self.recorded:
@@ -109,8 +113,10 @@ class ReplayResult:
         return self.difference is None
 
 
-def _model_addresses(config: RunConfig) -> set[str]:
+def _model_addresses(config: RunConfig, fork: Fork | None = None) -> set[str]:
     roles = [config.doctor, config.patient, config.measurement, *config.judges]
+    if fork is not None:
+        roles.append(fork.doctor)
     return {a for a in roles if is_model_provider(split_address(a)[0])}
 
 
@@ -121,22 +127,70 @@ def _scenario(config: RunConfig, scenario_id: str) -> Scenario:
     raise StoreError(f"scenario {scenario_id!r} is no longer in {', '.join(config.sources)}")
 
 
-def _load(run_dir: Path, episode_id: str) -> tuple[RunConfig, Scenario, list[Event]]:
+@dataclass
+class Fork:
+    """Stored with a fork's run config: who took over the doctor's role, and when."""
+
+    doctor: str
+    turn: int
+    run: str = ""
+    episode: str = ""
+
+
+@dataclass
+class Stored:
+    config: RunConfig
+    scenario: Scenario
+    events: list[Event]
+    fork: Fork | None
+
+
+def _load(run_dir: Path, episode_id: str) -> Stored:
     store = RunStore(run_dir)
-    config = RunConfig.model_validate(store.run_info()["config"])
+    raw = store.run_info()["config"]
+    config = RunConfig.model_validate(raw)
+    fork = Fork(**raw["forked_from"]) if raw.get("forked_from") else None
     original = store.events(episode_id)
     started = next((e for e in original if e.kind == "episode_started"), None)
     if started is None:
         raise StoreError(f"episode {episode_id!r} has no start event")
-    return config, _scenario(config, started.scenario_id), original
+    return Stored(config, _scenario(config, started.scenario_id), original, fork)
+
+
+def _prepare(runner: Runner, stored: Stored, episode_id: str, fork: Fork | None) -> EncounterParts:
+    """The episode's parts, with the doctor handing over at the fork's turn if there is one."""
+    events = stored.events
+    seed = events[0].seed if events and events[0].kind == "episode_started" else 0
+    parts = runner.parts(stored.scenario, episode_id, seed)
+    if fork is not None:
+        new = make_agent(
+            "doctor",
+            fork.doctor,
+            stored.scenario,
+            episode_id,
+            seed,
+            stored.config.options,
+            runner.pool,
+            runner.resources,
+        )
+        parts.doctor = ForkDoctor(parts.doctor, new, fork.turn)
+        parts.agents["doctor"] = (
+            f"{stored.config.doctor} until turn {fork.turn - 1}, then {fork.doctor}"
+        )
+    return parts
 
 
 async def rerun_episode(run_dir: Path, episode_id: str) -> ReplayResult:
-    config, scenario, original = _load(run_dir, episode_id)
-    runner = Runner(config, RunStore(run_dir), "rerun")
-    runner.pool = RecordedPool(runner.pool, run_dir, episode_id, _model_addresses(config), False)
-    events = await runner.play(scenario, episode_id)
-    return ReplayResult(episode_id, original, events, first_difference(original, events))
+    stored = _load(run_dir, episode_id)
+    runner = Runner(stored.config, RunStore(run_dir), "rerun")
+    addresses = _model_addresses(stored.config, stored.fork)
+    runner.pool = RecordedPool(runner.pool, run_dir, episode_id, addresses, False)
+    try:
+        parts = _prepare(runner, stored, episode_id, stored.fork)
+        events = await runner.play_parts(parts)
+    finally:
+        await runner.pool.aclose()
+    return ReplayResult(episode_id, stored.events, events, first_difference(stored.events, events))
 
 
 def fork_name(episode_id: str, turn: int, doctor: str) -> str:
@@ -148,35 +202,31 @@ async def fork_episode(
     run_dir: Path, episode_id: str, turn: int, doctor: str, out: Path
 ) -> ReplayResult:
     """Play the episode again with `doctor` from doctor turn `turn` (1-based) on; store it in
-    `out` as a one-episode run."""
-    config, scenario, original = _load(run_dir, episode_id)
+    `out` as a one-episode run whose config names the original doctor and the fork."""
     if turn < 1:
         raise ValueError("--fork-at counts doctor turns from 1")
-    store = RunStore(out)
-    fork_config = config.model_copy(update={"doctor": doctor})
-    store.create(
-        out.name,
-        {
-            **fork_config.model_dump(mode="json"),
-            "forked_from": {
-                "run": str(run_dir),
-                "episode": episode_id,
-                "turn": turn,
-                "doctor": config.doctor,
-            },
-        },
+    if doctor == "human":
+        raise ValueError("a fork is played without a terminal: use a model or offline doctor")
+    if (out / "run.duckdb").exists():
+        raise ValueError(f"{out} already holds a run; choose another --out")
+    stored = _load(run_dir, episode_id)
+    if stored.fork is not None:
+        raise ValueError("this episode is itself a fork: fork the original run instead")
+    fork = Fork(doctor=doctor, turn=turn, run=str(run_dir), episode=episode_id)
+    runner = Runner(stored.config, RunStore(out), out.name)
+    runner.pool = RecordedPool(
+        runner.pool, run_dir, episode_id, _model_addresses(stored.config), True
     )
-    runner = Runner(config, store, out.name)
-    runner.pool = RecordedPool(runner.pool, run_dir, episode_id, _model_addresses(config), True)
-    seed = original[0].seed if original[0].kind == "episode_started" else 0
-    parts = runner.parts(scenario, episode_id, seed)
-    new = make_agent(
-        "doctor", doctor, scenario, episode_id, seed, config.options, runner.pool, runner.resources
-    )
-    parts.doctor = ForkDoctor(parts.doctor, new, turn)
-    parts.agents["doctor"] = f"{config.doctor} until turn {turn - 1}, then {doctor}"
-    events = await runner.play_parts(parts)
-    store.write_episode(out.name, summarise(episode_id, 0, scenario, events, 0.0), events)
-    prefix = [e for e in original if e.turn < turn]
+    try:
+        parts = _prepare(runner, stored, episode_id, fork)  # a bad --doctor fails here
+        runner.store.create(
+            out.name, {**stored.config.model_dump(mode="json"), "forked_from": vars(fork)}
+        )
+        events = await runner.play_parts(parts)
+    finally:
+        await runner.pool.aclose()
+    record = summarise(episode_id, 0, stored.scenario, events, 0.0)
+    runner.store.write_episode(out.name, record, events)
+    prefix = [e for e in stored.events if e.turn < turn]
     shared = events[: len(prefix)]
     return ReplayResult(episode_id, prefix, shared, first_difference(prefix, shared))

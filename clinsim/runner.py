@@ -29,7 +29,7 @@ from clinsim.environments.graph import Responder, run_encounter
 from clinsim.environments.prices import PriceTable
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario
-from clinsim.store import EpisodeRecord, RunStore
+from clinsim.store import EpisodeRecord, RunStore, StoreError
 from clinsim.tools.base import ToolContext, ToolSettings
 from clinsim.tools.toolbox import ToolBox
 
@@ -124,6 +124,8 @@ class Runner:
     """Answers roles played by a person (`human`); see clinsim.cli.terminal."""
     pool: ModelPool = field(init=False)
     resources: dict[str, Any] = field(default_factory=dict)
+    write_errors: list[str] = field(default_factory=list)
+    """Episodes that finished but could not be stored (the run goes on; the CLI reports them)."""
 
     def __post_init__(self) -> None:
         self.pool = ModelPool(self.config.models)
@@ -211,7 +213,11 @@ class Runner:
                 wall = time.perf_counter() - started
             record = summarise(episode_id, position, scenario, events, wall)
             async with writing:
-                await asyncio.to_thread(self.store.write_episode, self.run_id, record, events)
+                try:
+                    await asyncio.to_thread(self.store.write_episode, self.run_id, record, events)
+                except StoreError as exc:
+                    self.write_errors.append(f"{episode_id}: {exc}")
+                    return
             records.append(record)
             if on_done is not None:
                 on_done(record)
@@ -222,5 +228,8 @@ class Runner:
             for i, (s, eid) in enumerate(zip(scenarios, ids, strict=True))
             if eid not in (skip or set())
         ]
-        await asyncio.gather(*jobs)
+        try:
+            await asyncio.gather(*jobs)
+        finally:
+            await self.pool.aclose()
         return sorted(records, key=lambda r: r.position)

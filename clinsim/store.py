@@ -8,12 +8,15 @@ Tables
     events(run_id, episode_id, seq, kind, turn, payload JSON)
 
 Each finished episode is written in its own transaction, so an interrupted run keeps every
-episode it finished. The connection is opened per write, so `clinsim show` can read between.
+episode it finished. The connection is opened per write and per read; DuckDB lets one process
+hold the file at a time, so a reader (`clinsim show` during a run) and the writer wait for each
+other, up to LOCK_WAIT_S, instead of failing.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,8 +65,27 @@ EPISODE_COLUMNS = (
 )
 
 
+LOCK_WAIT_S = 30.0
+
+
 class StoreError(Exception):
     pass
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Connect, waiting while another process holds the file (a reader during a run)."""
+    deadline = time.monotonic() + LOCK_WAIT_S
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise StoreError(f"{path}: cannot open the run store: {exc}") from None
+        except duckdb.Error as exc:
+            raise StoreError(f"{path}: cannot open the run store: {exc}") from None
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 @dataclass
@@ -98,7 +120,7 @@ class RunStore:
     def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         if read_only and not self.path.is_file():
             raise StoreError(f"{self.run_dir}: not a run directory (no {DB_NAME})")
-        con = duckdb.connect(str(self.path), read_only=read_only)
+        con = _open(self.path, read_only)
         try:
             yield con
         finally:

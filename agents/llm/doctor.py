@@ -17,7 +17,7 @@ from clinsim.agents.llm.doctor_prompts import (
     tool_names,
 )
 from clinsim.agents.llm.parsing import Protocol, ReplyParseError, parse_reply
-from clinsim.agents.llm.recording import RecordedModel
+from clinsim.agents.llm.recording import CallCounter, RecordedModel
 from clinsim.agents.models.base import ChatModel, ChatRequest
 from clinsim.environments.actions import CallTool
 from clinsim.environments.events import DoctorReplyRejected, Event
@@ -64,8 +64,9 @@ class LLMDoctor:
         max_tokens: int = 512,
         seed: int | None = None,
         repair_attempts: int = 2,
+        counter: CallCounter | None = None,
     ):
-        self.model = RecordedModel(model, ROLE, episode_id)
+        self.model = RecordedModel(model, ROLE, episode_id, counter)
         self.protocol: Protocol = protocol
         self.bias = bias
         self.images = dict(images or {})

@@ -15,6 +15,7 @@ from clinsim.agents.llm.judge import LLMJudge
 from clinsim.agents.llm.measurement import LLMMeasurement
 from clinsim.agents.llm.options import LLMOptions
 from clinsim.agents.llm.patient import LLMPatient, leak_matcher
+from clinsim.agents.llm.recording import CallCounter
 from clinsim.agents.registry import AgentRequest, register_agent
 
 
@@ -34,6 +35,7 @@ def llm_doctor(request: AgentRequest) -> LLMDoctor:
         temperature=options.temperature,
         max_tokens=options.max_tokens,
         seed=request.seed,
+        counter=_counter(request),
         repair_attempts=options.repair_attempts,
     )
 
@@ -51,6 +53,7 @@ def llm_patient(request: AgentRequest) -> LLMPatient:
         temperature=options.temperature,
         max_tokens=options.max_tokens,
         seed=request.seed,
+        counter=_counter(request),
         leak_retries=options.leak_retries,
     )
 
@@ -65,6 +68,7 @@ def llm_measurement(request: AgentRequest) -> LLMMeasurement:
         temperature=options.temperature,
         max_tokens=options.max_tokens,
         seed=request.seed,
+        counter=_counter(request),
     )
 
 
@@ -77,5 +81,13 @@ def llm_judge(request: AgentRequest) -> LLMJudge:
         temperature=options.temperature,
         max_tokens=options.max_tokens,
         seed=request.seed,
+        counter=_counter(request),
         retries=options.judge_retries,
     )
+
+
+def _counter(request: AgentRequest) -> CallCounter:
+    """One call counter per run, shared by every LLM agent (see CallCounter)."""
+    counter = request.resources.setdefault("clinsim.agents.llm.calls", CallCounter())
+    assert isinstance(counter, CallCounter)
+    return counter

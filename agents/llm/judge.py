@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from clinsim.agents.llm.parsing import json_objects
-from clinsim.agents.llm.recording import RecordedModel
+from clinsim.agents.llm.recording import CallCounter, RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
 from clinsim.environments.actions import SubmitDiagnosis
 from clinsim.environments.events import Event
@@ -99,8 +99,9 @@ class LLMJudge:
         max_tokens: int = 128,
         seed: int | None = None,
         retries: int = 2,
+        counter: CallCounter | None = None,
     ):
-        self.model = RecordedModel(model, ROLE, episode_id)
+        self.model = RecordedModel(model, ROLE, episode_id, counter)
         self.name = f"llm:{model.address}"
         self.temperature = temperature
         self.max_tokens = max_tokens

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from clinsim.agents.llm.patient import render_facts
-from clinsim.agents.llm.recording import RecordedModel
+from clinsim.agents.llm.recording import CallCounter, RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
 from clinsim.environments.events import Event
 from clinsim.environments.roles import MeasurementTurn
@@ -49,8 +49,9 @@ class LLMMeasurement:
         temperature: float = 0.0,
         max_tokens: int = 256,
         seed: int | None = None,
+        counter: CallCounter | None = None,
     ):
-        self.model = RecordedModel(model, ROLE, episode_id)
+        self.model = RecordedModel(model, ROLE, episode_id, counter)
         self.system = measurement_system_prompt(case)
         self.temperature = temperature
         self.max_tokens = max_tokens

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from clinsim.agents.llm.recording import RecordedModel
+from clinsim.agents.llm.recording import CallCounter, RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
 from clinsim.environments.events import Event, PatientLeakBlocked
 from clinsim.environments.roles import PatientTurn
@@ -87,8 +87,9 @@ class LLMPatient:
         max_tokens: int = 256,
         seed: int | None = None,
         leak_retries: int = 2,
+        counter: CallCounter | None = None,
     ):
-        self.model = RecordedModel(model, ROLE, episode_id)
+        self.model = RecordedModel(model, ROLE, episode_id, counter)
         self.system = patient_system_prompt(facts, bias)
         self.leaks = leaks
         self.temperature = temperature

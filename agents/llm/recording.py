@@ -101,15 +101,32 @@ async def call_model(
     return response, event
 
 
-class RecordedModel:
-    """A model bound to one role of one episode: numbers its calls (0, 1, ...) and appends
-    each call's event to the caller's event list. On failure the `RoleFailure` carries all
-    events of that list so far plus the failed call."""
+class CallCounter:
+    """Numbers the calls of each (episode, role) across agent instances, so that two judges,
+    or the two doctors of a fork, never share a call index and replay matches each call."""
 
-    def __init__(self, model: ChatModel, role: str, episode_id: str):
+    def __init__(self) -> None:
+        self._next: dict[tuple[str, str], int] = {}
+
+    def take(self, episode_id: str, role: str) -> int:
+        index = self._next.get((episode_id, role), 0)
+        self._next[(episode_id, role)] = index + 1
+        return index
+
+
+class RecordedModel:
+    """A model bound to one role of one episode: numbers its calls (0, 1, ...; shared with
+    other agents of the same role through `counter`) and appends each call's event to the
+    caller's event list. On failure the `RoleFailure` carries all events of that list so far
+    plus the failed call."""
+
+    def __init__(
+        self, model: ChatModel, role: str, episode_id: str, counter: CallCounter | None = None
+    ):
         self.model = model
         self.role = role
         self.episode_id = episode_id
+        self.counter = counter or CallCounter()
         self.calls = 0
 
     @property
@@ -117,7 +134,7 @@ class RecordedModel:
         return self.model.address
 
     async def chat(self, request: ChatRequest, events: list[Event], turn: int = 0) -> ChatResponse:
-        index = self.calls
+        index = self.counter.take(self.episode_id, self.role)
         self.calls += 1
         try:
             response, called = await call_model(

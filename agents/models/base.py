@@ -76,7 +76,8 @@ class ModelSettings(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     base_urls: list[str] = Field(default_factory=list)
-    api_key: str | None = None
+    api_key: str | None = Field(default=None, exclude=True, repr=False)
+    """Never stored with a run (`--api-key` or CLINSIM_API_KEY each time)."""
     timeout_s: float = 120.0
     max_retries: int = 3
     max_concurrency: int = 16

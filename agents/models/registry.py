@@ -66,3 +66,10 @@ class ModelPool:
         if address not in self._models:
             self._models[address] = load_model(address, self.settings)
         return self._models[address]
+
+    async def aclose(self) -> None:
+        """Close every backend that holds connections (HTTP clients)."""
+        for model in self._models.values():
+            close = getattr(model, "aclose", None)
+            if close is not None:
+                await close()

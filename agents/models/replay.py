@@ -29,6 +29,12 @@ from clinsim.agents.models.base import (
 from clinsim.agents.models.registry import register_provider
 
 DB_NAME = "run.duckdb"
+
+
+class ReplayDiverged(ModelError):
+    """The request is not the one recorded at this position (or there is none)."""
+
+
 CallKey = tuple[str, str, int]
 
 
@@ -102,11 +108,11 @@ class ReplayModel:
         where = f"episode {episode} role {context.role} call {context.index}"
         recorded = self.calls.get((episode, context.role, context.index))
         if recorded is None:
-            raise ModelError(f"replay diverged at {where}: the stored run has no such call")
+            raise ReplayDiverged(f"replay diverged at {where}: the stored run has no such call")
         now = [message.model_dump(mode="json") for message in request.messages]
         difference = _difference(list(recorded.get("messages") or []), now)
         if difference is not None:
-            raise ModelError(f"replay diverged at {where}: {difference}")
+            raise ReplayDiverged(f"replay diverged at {where}: {difference}")
         if recorded.get("error"):
             raise ModelError(str(recorded["error"]), list(recorded.get("retries") or []))
         usage = recorded.get("usage") or {}

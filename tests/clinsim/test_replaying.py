@@ -24,6 +24,8 @@ cli = CliRunner()
 def clinic(body: dict[str, Any]) -> dict[str, Any]:
     """A deterministic doctor ('doc') and patient ('pat') speaking AgentClinic's protocol."""
     messages = body["messages"]
+    if body["model"] in ("ja", "jb"):
+        return {"content": "Yes, same diagnosis." if body["model"] == "ja" else "No, different."}
     if body["model"] == "pat":
         return {"content": f"I have had it for {len(messages)} days."}
     turn = sum(m["role"] == "assistant" for m in messages)
@@ -81,12 +83,12 @@ def test_a_run_killed_midway_reruns_exactly_from_its_recording(tmp_path: Path) -
         assert out.exit_code == 0 and "identical" in out.output
 
 
-def recorded_run(run_dir: Path) -> str:
+def recorded_run(run_dir: Path, *extra: str) -> str:
     """One episode played by the loopback clinic through the CLI; returns its episode id.
     The server is stopped afterwards: whatever comes next can only use the recording."""
     with LoopbackServer.in_thread(responder=clinic) as server:
         args = ["run", "agentclinic-medqa", "--limit", "1", "--doctor", "openai/doc"]
-        args += ["--patient", "openai/pat", "--doctor-protocol", "agentclinic"]
+        args += ["--patient", "openai/pat", "--doctor-protocol", "agentclinic", *extra]
         result = cli.invoke(app, [*args, "--base-url", server.base_url, "--out", str(run_dir)])
         assert result.exit_code == 0, result.output
     return RunStore(run_dir).episodes()[0].episode_id
@@ -129,3 +131,31 @@ def test_a_fork_shares_the_prefix_and_continues_with_another_doctor(tmp_path: Pa
     )
     assert out.exit_code == 0, out.output
     assert "shares the original's" in out.output
+
+
+def test_two_model_judges_replay_their_own_verdicts(tmp_path: Path) -> None:
+    episode = recorded_run(tmp_path / "r", "--judge", "openai/ja", "--judge", "openai/jb")
+    events = RunStore(tmp_path / "r").events(episode)
+    assert [e.match for e in events if e.kind == "diagnosis_judged"] == [True, False]
+    assert asyncio.run(rerun_episode(tmp_path / "r", episode)).identical
+
+
+def test_a_fork_reruns_from_its_own_recording(tmp_path: Path) -> None:
+    episode = recorded_run(tmp_path / "r")
+    # the oracle takes over at turn 2; the patient's first answer comes from the recording
+    args = ["replay", str(tmp_path / "r"), episode, "--fork-at", "2", "--doctor", "oracle"]
+    out = cli.invoke(app, [*args, "--out", str(tmp_path / "f")])
+    assert out.exit_code == 0, out.output
+    config = RunStore(tmp_path / "f").run_info()["config"]
+    assert config["doctor"] == "openai/doc" and config["forked_from"]["doctor"] == "oracle"
+    result = asyncio.run(rerun_episode(tmp_path / "f", episode))
+    assert result.identical, result.difference
+
+
+def test_bad_forks_fail_cleanly_and_leave_nothing(tmp_path: Path) -> None:
+    episode = recorded_run(tmp_path / "r")
+    for doctor in ("nobody", "human"):
+        args = ["replay", str(tmp_path / "r"), episode, "--fork-at", "2", "--doctor", doctor]
+        out = cli.invoke(app, [*args, "--out", str(tmp_path / "f")])
+        assert out.exit_code == 2 and "error:" in out.output, out.output
+        assert not (tmp_path / "f").exists()
