@@ -116,11 +116,11 @@ def episodes_table(records: list[EpisodeRecord], title: str = "Episodes", width:
             justify="right" if right else "left",
         )
     for r in records:
-        table.add_row(
-            r.episode_id,
-            r.termination,
-            r.diagnosis or "-",
-            r.reference,
+        table.add_row(  # Text cells: diagnoses come from models and files, never markup
+            Text(r.episode_id),
+            Text(r.termination),
+            Text(r.diagnosis or "-"),
+            Text(r.reference),
             "[green]yes[/]" if r.correct else "[red]no[/]",
             str(r.turns),
             str(r.tests),

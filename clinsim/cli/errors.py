@@ -6,10 +6,13 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 _err = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    _err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    line = Text("error: ", style="bold red")
+    line.append(message)  # plain text: file names and model output may hold [brackets]
+    _err.print(line, highlight=False, soft_wrap=True)
     raise typer.Exit(code)

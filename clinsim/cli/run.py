@@ -9,19 +9,20 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from clinsim.agents.models.base import ModelSettings
+from clinsim.agents.models.base import ModelError, ModelSettings
 from clinsim.agents.registry import AgentOptions
 from clinsim.cli.errors import fail
 from clinsim.cli.options import parse_key_values
 from clinsim.cli.terminal import terminal_responder
 from clinsim.environments.events import Event
 from clinsim.render import episodes_table, render_event, summary_table
-from clinsim.runner import RunConfig, Runner, new_run_id
+from clinsim.runner import RunConfig, Runner, episode_ids, new_run_id
 from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
 from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.sets import load_scenarios
-from clinsim.store import EpisodeRecord, RunStore
+from clinsim.store import EpisodeRecord, RunStore, StoreError
 from clinsim.tools.base import ToolSettings
 
 Opt = typer.Option
@@ -87,10 +88,32 @@ def run(
     _execute(console, config, scenarios, out, resume, stream or interactive, interactive)
 
 
+FLAGGED = {
+    "base_urls": "--base-url",
+    "api_key": "--api-key",
+    "timeout_s": "--timeout",
+    "doctor_protocol": "--doctor-protocol",
+    "doctor_bias": "--doctor-bias",
+    "patient_bias": "--patient-bias",
+    "temperature": "--temperature",
+    "normal_readings": "--normal-readings",
+    "prices": "--prices",
+}
+"""Settings with a flag of their own: --model-option/--agent-option must not set them."""
+
+
+def _extras(items: list[str] | None, flag: str) -> dict[str, Any]:
+    extras = parse_key_values(items, flag)
+    for key in extras:
+        if key in FLAGGED:
+            raise ValueError(f"{flag} {key}=...: use {FLAGGED[key]} instead")
+    return extras
+
+
 def _build_config(given: dict[str, Any]) -> RunConfig:
     prices = given["prices"]
-    model_extras = parse_key_values(given["model_option"], "--model-option")
-    agent_extras = parse_key_values(given["agent_option"], "--agent-option")
+    model_extras = _extras(given["model_option"], "--model-option")
+    agent_extras = _extras(given["agent_option"], "--agent-option")
     same = ("doctor", "patient", "measurement", "max_turns", "seed", "limit", "budget")
     return RunConfig(
         sources=given["sources"] or ["demo"],
@@ -129,14 +152,21 @@ def _execute(
     stream: bool,
     interactive: bool,
 ) -> None:
+    if resume and out is None:
+        fail("--resume needs --out DIR: the run directory to complete")
     run_id = out.name if out else new_run_id()
     run_dir = out or Path("runs") / run_id
     store = RunStore(run_dir)
-    skip = store.finished_ids() if resume else set()
-    if resume and skip:
-        run_id = store.run_info()["run_id"]
+    try:
+        skip = _resumable(store, config) if resume else _fresh(store)
+        if skip:
+            run_id = store.run_info()["run_id"]
+    except StoreError as exc:
+        fail(str(exc))
 
     def show_event(episode_id: str, event: Event) -> None:
+        if interactive and event.kind == "patient_leak_blocked":
+            return  # its text names the diagnosis: never in front of a person playing doctor
         render_event(console, event, prefix=episode_id)
 
     # a person at the terminal plays one episode at a time
@@ -150,16 +180,55 @@ def _execute(
             respond=terminal_responder(console) if interactive else None,
         )
         _validate_addresses(runner, scenarios)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, ModelError) as exc:
         fail(str(exc))
-    if not skip:
-        store.create(run_id, config.model_dump(mode="json"))
+    try:
+        if not skip:
+            store.create(run_id, config.model_dump(mode="json"))
+    except (StoreError, OSError) as exc:
+        fail(str(exc))
     _run_with_progress(console, runner, scenarios, skip, stream)
+    for problem in runner.write_errors:
+        console.print(Text(f"not stored: {problem}", style="red"))
     records = store.episodes()
     if len(records) <= 40:
         console.print(episodes_table(records, width=console.width))
     console.print(summary_table(records, title=f"Run {run_id}"))
     console.print(f"Run store: {store.path}   (clinsim show {run_dir})")
+
+
+def _fresh(store: RunStore) -> set[str]:
+    if store.path.exists():
+        raise StoreError(
+            f"{store.run_dir} already holds a run: use --resume to complete it, "
+            "or choose another --out"
+        )
+    return set()
+
+
+RESUME_MAY_CHANGE = {"limit", "max_concurrency", "sources"}
+
+
+def _set(value: Any) -> Any:
+    """A config without unset (None) entries, for comparing two runs' settings."""
+    if isinstance(value, dict):
+        return {k: _set(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _resumable(store: RunStore, config: RunConfig) -> set[str]:
+    """Finished episodes of a run to complete; its settings must match the new command's."""
+    if not store.path.exists():
+        return set()
+    stored = _set(store.run_info()["config"])
+    now = _set(config.model_dump(mode="json"))
+    changed = sorted(k for k in now if k not in RESUME_MAY_CHANGE and stored.get(k) != now[k])
+    if changed:
+        raise StoreError(
+            f"{store.run_dir} was run with other settings ({', '.join(changed)}); "
+            "resume it with the same options"
+        )
+    return store.finished_ids()
 
 
 def _validate_addresses(runner: Runner, scenarios: list[Scenario]) -> None:
@@ -183,7 +252,8 @@ def _run_with_progress(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, disable=stream) as progress:
-        task = progress.add_task("episodes", total=len(scenarios) - len(skip), correct=0)
+        todo = sum(eid not in skip for eid in episode_ids(scenarios))
+        task = progress.add_task("episodes", total=todo, correct=0)
         correct = 0
 
         def done(record: EpisodeRecord) -> None:

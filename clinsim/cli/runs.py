@@ -41,9 +41,12 @@ def show(
     console = Console()
     config = info["config"]
     console.print(
-        f"[bold]Run {info['run_id']}[/]  created {info['created']:%Y-%m-%d %H:%M}  "
+        f"Run {info['run_id']}  created {info['created']:%Y-%m-%d %H:%M}  "
         f"doctor={config.get('doctor')} patient={config.get('patient')} "
-        f"judges={','.join(config.get('judges', []))} sources={','.join(config.get('sources', []))}"
+        f"judges={','.join(config.get('judges', []))} "
+        f"sources={','.join(config.get('sources', []))}",
+        markup=False,
+        highlight=False,
     )
     console.print(episodes_table(records, width=console.width))
     console.print(summary_table(records))

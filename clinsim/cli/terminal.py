@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 from rich.prompt import Prompt
+from rich.text import Text
 
 
 def terminal_responder(console: Console) -> Any:
@@ -17,8 +18,8 @@ def terminal_responder(console: Console) -> Any:
         if role == "doctor":
             title += f" - turn {prompt.get('turn')} ({prompt.get('turns_left')} left)"
             tools = ", ".join(prompt.get("tools", []))
-            console.print(f"[dim]{prompt.get('help', '')}\ntools: {tools}[/]")
-        console.print(Panel(str(prompt.get("text", "")), title=title))
+            console.print(Text(f"{prompt.get('help', '')}\ntools: {tools}", style="dim"))
+        console.print(Panel(Text(str(prompt.get("text", ""))), title=Text(title)))
         reply: str = await asyncio.to_thread(Prompt.ask, f"[bold]{role}[/]", console=console)
         return reply
 

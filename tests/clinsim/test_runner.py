@@ -200,3 +200,36 @@ def test_key_value_options_reach_the_stored_config(tmp_path: Path) -> None:
     assert config["options"]["multimodal"] is False
     result = cli.invoke(app, ["run", "demo", "--model-option", "no-equals-sign"])
     assert result.exit_code == 2 and "KEY=VALUE" in result.output
+
+
+def test_a_run_directory_is_never_mixed_with_another_run(tmp_path: Path) -> None:
+    out = str(tmp_path / "r")
+    run_cli("run", "demo", "--limit", "2", "--out", out)
+    again = cli.invoke(app, ["run", "demo", "--limit", "1", "--doctor", "oracle", "--out", out])
+    assert again.exit_code == 2 and "already holds a run" in again.output
+    other = cli.invoke(
+        app, ["run", "demo", "--limit", "3", "--doctor", "oracle", "--resume", "--out", out]
+    )
+    assert other.exit_code == 2 and "other settings (doctor)" in other.output
+    run_cli("run", "demo", "--limit", "3", "--resume", "--out", out)
+    assert len(RunStore(out).episodes()) == 3
+
+
+def test_markup_like_text_in_a_diagnosis_is_shown_as_text(tmp_path: Path) -> None:
+    script = tmp_path / "odd.json"
+    script.write_text(
+        json.dumps([{"kind": "submit_diagnosis", "diagnosis": "Sepsis [/secondary] [red]"}])
+    )
+    out = run_cli(
+        "run",
+        "demo",
+        "--limit",
+        "1",
+        "--doctor",
+        f"scripted/{script}",
+        "--out",
+        str(tmp_path / "r"),
+    )
+    assert "Sepsis [/" in out  # cut to the terminal's width, but not swallowed as markup
+    assert "Sepsis [/" in run_cli("show", str(tmp_path / "r"))
+    assert "[red]" in run_cli("show", str(tmp_path / "r"), "--json")
