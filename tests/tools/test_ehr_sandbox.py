@@ -225,3 +225,53 @@ def test_python_variables_are_not_reachable(ehr_db: Path) -> None:
     finally:
         view.close()
     assert bait.num_rows == 1
+
+
+def test_the_connection_settings_are_locked(ehr_db: Path) -> None:
+    from clinsim.tools.ehr.sealed import EHRQueryError
+
+    view = SealedEHR.seal(ehr_db, SUBJECT, INDEX_TIME, INDEX_HADM)
+    try:
+        settings = (
+            "SELECT current_setting('enable_external_access'), "
+            "current_setting('lock_configuration'), current_setting('python_enable_replacements')"
+        )
+        assert view.query(settings).rows == [[False, True, False]]
+        with pytest.raises(EHRQueryError):
+            view.query("SET enable_external_access = true")
+    finally:
+        view.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT repeat('x', 100000) AS s FROM range(50)", "larger than"),
+        ("SELECT INTERVAL 100000000 YEAR AS i", "cannot be read"),
+    ],
+)
+def test_oversized_or_unreadable_results_are_refused(ehr_db: Path, sql: str, message: str) -> None:
+    from clinsim.tools.ehr.sealed import EHRQueryError
+
+    view = SealedEHR.seal(ehr_db, SUBJECT, INDEX_TIME, INDEX_HADM)
+    try:
+        with pytest.raises(EHRQueryError, match=message):
+            view.query(sql)
+        assert view.query("SELECT 'nan'::DOUBLE").rows == [["nan"]]  # valid JSON, not NaN
+    finally:
+        view.close()
+
+
+def test_a_database_of_another_schema_is_a_clear_error(tmp_path: Path) -> None:
+    import duckdb
+
+    from clinsim.tools.ehr.sealed import EHRQueryError
+
+    old = tmp_path / "old.duckdb"
+    with duckdb.connect(str(old)) as con:
+        con.execute("CREATE TABLE patients (subject_id BIGINT, gender VARCHAR)")
+        con.execute(
+            "CREATE TABLE admissions (subject_id BIGINT, hadm_id BIGINT, admittime TIMESTAMP)"
+        )
+    with pytest.raises(EHRQueryError, match="not an EHR database of the schema"):
+        SealedEHR.seal(old, 1, INDEX_TIME, None)

@@ -20,6 +20,7 @@ a wall-clock limit (interrupted when exceeded) and a row cap with a truncation f
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -42,6 +43,8 @@ class QueryLimits:
     timeout_s: float = 5.0
     max_rows: int = 200
     memory_limit: str = "256MB"
+    max_result_bytes: int = 1_000_000
+    """Refuse results larger than this (text size), whatever their row count."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,8 @@ def _present_tables(src: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # NaN and infinities are not JSON
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime):
@@ -259,6 +264,11 @@ class SealedEHR:
                 {"sid": subject_id, "t": moment},
             )
             _lock_down(con, limits)
+        except duckdb.Error as exc:
+            con.close()
+            raise EHRQueryError(
+                f"{db_path}: not an EHR database of the schema clinsim builds: {_first_line(exc)}"
+            ) from exc
         except BaseException:
             con.close()
             raise
@@ -301,13 +311,32 @@ class SealedEHR:
         if kind != duckdb.StatementType.SELECT:
             raise EHRQueryError(f"query refused: only SELECT is allowed, got {kind.name}")
 
+    def _fetch(self, cursor: duckdb.DuckDBPyConnection, cap: int | None) -> list[Any]:
+        """Rows one at a time, within the time limit, until the cap or the size budget."""
+        rows: list[Any] = []
+        size = 0
+        while cap is None or len(rows) <= cap:
+            row = cursor.fetchone()
+            if row is None:
+                break
+            size += sum(len(str(value)) for value in row)
+            if size > self.limits.max_result_bytes:
+                raise EHRQueryError(
+                    f"query refused: the result is larger than "
+                    f"{self.limits.max_result_bytes // 1000} kB; select fewer rows or columns"
+                )
+            rows.append(row)
+        return rows
+
     def _run(self, sql: str, params: dict[str, Any] | None, cap: int | None) -> QueryResult:
         timer = threading.Timer(self.limits.timeout_s, self._con.interrupt)
         timer.start()
         try:
             cursor = self._con.execute(sql, params) if params else self._con.execute(sql)
-            fetched = cursor.fetchall() if cap is None else cursor.fetchmany(cap + 1)
+            fetched = self._fetch(cursor, cap)
             columns = [str(d[0]) for d in cursor.description or []]
+        except (OverflowError, ValueError, TypeError) as exc:  # a value Python cannot hold
+            raise EHRQueryError(f"query failed: a value cannot be read: {exc}") from exc
         except duckdb.InterruptException as exc:
             raise EHRQueryError(
                 f"query stopped: it ran past the {self.limits.timeout_s:g} s time limit"
