@@ -21,7 +21,6 @@ random: the same order on the same case always gives the same answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -355,8 +354,3 @@ def _scalar(value: Facts) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value).strip()
-
-
-def iter_leaves(entries: list[Entry]) -> Iterator[Entry]:
-    """Entries whose value is not a map (single results)."""
-    return (entry for entry in entries if not isinstance(entry.value, dict))

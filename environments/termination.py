@@ -12,6 +12,5 @@ class TerminationReason(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     MODEL_ERROR = "model_error"
     TOOL_ERROR = "tool_error"
-    INTERRUPTED = "interrupted"
     INTERNAL_ERROR = "internal_error"
     """A bug in clinsim or a plugin; the run goes on and the episode records the error."""

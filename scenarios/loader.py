@@ -16,7 +16,7 @@ from clinsim.scenarios.agentclinic import (
     nejm_to_scenario,
     osce_to_scenario,
 )
-from clinsim.scenarios.errors import RecordError, ScenarioLoadError, errors_from_validation
+from clinsim.scenarios.errors import RecordError, errors_from_validation
 from clinsim.scenarios.images import ImageDirectory, ImageMappingError, resolve_images
 from clinsim.scenarios.model import Provenance, Scenario
 
@@ -124,13 +124,6 @@ def load_file(
         ids.add(result.id)
         report.scenarios.append(result)
     return report
-
-
-def load_file_strict(path: str | Path, **kwargs: str | None) -> list[Scenario]:
-    report = load_file(path, **kwargs)
-    if report.errors:
-        raise ScenarioLoadError(report.errors)
-    return report.scenarios
 
 
 def write_scenarios(scenarios: list[Scenario], path: str | Path) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 
 from clinsim.cli.errors import fail
@@ -37,6 +38,7 @@ def build(
     ] = None,
 ) -> None:
     """Import MIMIC-IV's hosp and icu tables (CSV or CSV.gz) into a typed DuckDB file."""
+    _check_out(out)
     source = mimic_dir or demo_dir()
     started = time.perf_counter()
     try:
@@ -54,11 +56,22 @@ def synth(
     seed: Annotated[int, Opt(help="Random seed: the same seed gives the same database.")] = 0,
 ) -> None:
     """Write a synthetic EHR with the MIMIC-IV schema (for scale work)."""
+    _check_out(out)
     started = time.perf_counter()
-    counts = build_synthetic(out, patients, seed)
+    try:
+        counts = build_synthetic(out, patients, seed)
+    except (OSError, duckdb.Error) as exc:
+        fail(f"{out}: cannot write the database: {exc}")
     for name, count in counts.items():
         typer.echo(f"  {name}: {count:,} rows")
     typer.echo(f"wrote {out} in {time.perf_counter() - started:.1f} s")
+
+
+def _check_out(out: Path) -> None:
+    if out.is_dir():
+        fail(f"--out {out} is a folder; give the database file to write (e.g. {out}/ehr.duckdb)")
+    if not out.parent.is_dir():
+        fail(f"--out {out}: no such folder {out.parent}")
 
 
 def _parse_as_of(text: str) -> datetime:

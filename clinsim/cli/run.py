@@ -65,6 +65,9 @@ def run(
     ehr: Annotated[Path | None, Opt(help="EHR database for scenarios with an EHR link.")] = None,
     image_model: Annotated[str | None, Opt(help="SigLIP/MedSigLIP checkpoint dir.")] = None,
     image_dir: Annotated[Path | None, Opt(help="Folder holding scenario images.")] = None,
+    image_cache: Annotated[
+        Path | None, Opt(help="Keep image embeddings on disk here, across runs.")
+    ] = None,
     model_option: Annotated[
         list[str] | None,
         Opt(help="Backend setting KEY=VALUE (tool_choice, chat_template, gguf_file, ...)."),
@@ -137,7 +140,10 @@ def _build_config(given: dict[str, Any]) -> RunConfig:
             **model_extras,
         ),
         tools=ToolSettings(
-            ehr_db=given["ehr"], image_model=given["image_model"], image_dir=given["image_dir"]
+            ehr_db=given["ehr"],
+            image_model=given["image_model"],
+            image_dir=given["image_dir"],
+            image_cache_dir=given["image_cache"],
         ),
         **{name: given[name] for name in same},
     )

@@ -276,9 +276,6 @@ class SealedEHR:
             src.close()
         return cls(con, subject_id, moment, limits)
 
-    def tables(self) -> list[str]:
-        return [str(name) for (name,) in self.rows("SELECT table_name FROM duckdb_tables()")]
-
     def query(self, sql: str, max_rows: int | None = None) -> QueryResult:
         """Run the agent's SQL: exactly one SELECT, time-limited, row-capped."""
         self._check_statement(sql)

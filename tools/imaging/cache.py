@@ -4,6 +4,7 @@ so each image is encoded once per model; `embed_files` encodes the misses in one
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,7 +60,8 @@ class EmbeddingCache:
         file = self._file(model_id, digest)
         if file is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
-            partial = file.with_suffix(".tmp.npy")
+            # a name of its own: two threads may write the same embedding at once
+            partial = file.with_name(f"{file.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npy")
             np.save(partial, embedding)
             partial.replace(file)
 

@@ -25,9 +25,12 @@ class ImageLoadError(ValueError):
 def content_hash(path: str | Path) -> str:
     """SHA-256 of the file's bytes: the image's identity in the embedding cache."""
     digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with Path(path).open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ImageLoadError(f"{path}: cannot read image file: {exc}") from exc
     return digest.hexdigest()
 
 
@@ -59,7 +62,7 @@ def load_image(path: str | Path) -> Image.Image:
         with Image.open(path) as image:
             image.load()
             return to_rgb(image)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageLoadError(f"{path}: cannot read image: {exc}") from exc
 
 
@@ -81,7 +84,7 @@ def load_dicom(path: str | Path) -> Image.Image:
 
     try:
         dataset = pydicom.dcmread(path)
-    except (InvalidDicomError, OSError) as exc:
+    except (InvalidDicomError, OSError, ValueError, AttributeError) as exc:
         raise ImageLoadError(f"{path}: cannot read DICOM file: {exc}") from exc
     try:
         return dicom_to_image(dataset)
