@@ -44,7 +44,11 @@ def _resolve_db(ctx: ToolContext) -> Path:
     return path
 
 
-def _views(ctx: ToolContext) -> OrderedDict[tuple[str, str, str], SealedEHR]:
+ViewKey = tuple[str, str, int, int | None, str]
+"""(database, scenario, subject, admission, index time)"""
+
+
+def _views(ctx: ToolContext) -> OrderedDict[ViewKey, SealedEHR]:
     with _CACHE_LOCK:
         views = ctx.resources.get(CACHE_KEY)
         if not isinstance(views, OrderedDict):
@@ -59,7 +63,13 @@ def sealed_view(ctx: ToolContext) -> SealedEHR:
     if link is None:
         raise ToolError("this case is not linked to an EHR patient")
     db = _resolve_db(ctx)
-    key = (str(db), ctx.scenario_id, link.index_time.isoformat())
+    key: ViewKey = (
+        str(db),
+        ctx.scenario_id,
+        link.subject_id,
+        link.hadm_id,
+        link.index_time.isoformat(),
+    )
     views = _views(ctx)
     with _CACHE_LOCK:
         if key in views:
@@ -70,11 +80,12 @@ def sealed_view(ctx: ToolContext) -> SealedEHR:
     except EHRQueryError as exc:
         raise ToolError(str(exc)) from exc
     with _CACHE_LOCK:
-        views[key] = view
+        kept = views.setdefault(key, view)  # another thread may have sealed it meanwhile
         while len(views) > MAX_CACHED_VIEWS:
-            _, old = views.popitem(last=False)
-            old.close()
-    return view
+            views.popitem(last=False)  # not closed here: an episode may still be using it
+    if kept is not view:
+        view.close()
+    return kept
 
 
 def format_result(result: QueryResult) -> str:
