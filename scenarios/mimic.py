@@ -36,7 +36,7 @@ from clinsim.scenarios.model import (
     Provenance,
     Scenario,
 )
-from clinsim.scenarios.text import contains_phrase, terms
+from clinsim.scenarios.text import NameMatcher
 
 Phrase = Callable[[str], str]
 
@@ -278,9 +278,9 @@ def _extract(con: duckdb.DuckDBPyConnection) -> _Extracts:
 
 
 def _ehr_leak_tags(row: dict[str, Any], prior_dx: list[tuple[Any, ...]]) -> list[str]:
-    needle = terms(str(row["diagnosis"]))
-    seen = any(contains_phrase(terms(str(title)), needle) for _, title in prior_dx)
-    return [EHR_LEAK_TAG] if needle and seen else []
+    names = NameMatcher([str(row["diagnosis"])])  # the audit's names: main text and alias
+    seen = any(names.found_in(str(title)) for _, title in prior_dx)
+    return [EHR_LEAK_TAG] if seen else []
 
 
 def _scenario(

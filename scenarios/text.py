@@ -70,9 +70,19 @@ def split_parentheses(text: str) -> tuple[str, list[str]]:
     aliases = []
     if last and last[-1].end() == len(stripped):
         alias = (last[-1].group(1) or last[-1].group(2) or "").strip()
-        aliases = [alias] if alias else []
+        aliases = [alias] if _is_alias(alias) else []
     outer = " ".join(_PARENTHESES.sub(" ", stripped).split())
     return outer, aliases
+
+
+def _is_alias(text: str) -> bool:
+    """An abbreviation ('BPPV', 'CLL') or a name of two or more words; a single lower-case
+    qualifier ('postprocedural', 'congestive') is not another name of the diagnosis."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return False
+    upper = sum(c.isupper() for c in letters) / len(letters)
+    return (upper >= 0.6 and len(text) <= 8) or len(words(text)) >= 2
 
 
 def contains_phrase(haystack: Sequence[str], needle: Sequence[str]) -> bool:

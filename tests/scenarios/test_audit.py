@@ -139,3 +139,15 @@ def test_nejm_files() -> None:
     assert flagged(nejm) == set()
     assert len(flagged(ext, ["question-not-diagnosis"])) == 30
     assert flagged(ext, LEAKS) == set()
+
+
+def test_mimic_cases_whose_diagnosis_is_in_earlier_admissions_are_flagged() -> None:
+    from clinsim.scenarios.audit import audit_scenario
+    from clinsim.scenarios.sets import load_report
+
+    scenarios = load_report("mimic-iv-demo").scenarios
+    tagged = [s for s in scenarios if "diagnosis-in-ehr-history" in s.case.tags]
+    assert tagged
+    for scenario in tagged:
+        kinds = {f.kind for f in audit_scenario(scenario)}
+        assert "diagnosis-in-ehr" in kinds

@@ -38,3 +38,9 @@ def test_two_letter_aliases_do_not_collide_with_ordinary_words() -> None:
     assert not matcher.found_in("Dr. Agent will see you; PE lessons at school")
     assert matcher.found_in("signs of diabetic retinopathy")
     assert not NameMatcher(["PE"])
+
+
+def test_a_trailing_lower_case_qualifier_is_not_an_alias() -> None:
+    matcher = NameMatcher(["Peritoneal adhesions (postprocedural) (postinfection)"])
+    assert not matcher.found_in("postinfection fever")
+    assert matcher.found_in("known peritoneal adhesions")
