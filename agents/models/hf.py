@@ -103,8 +103,13 @@ class HFChatModel:
         with self._lock:
             started = time.perf_counter()
             model = self.loaded()
-            inputs, has_images = self._encode(model, request)
-            response = self._generate(model, request, inputs, reuse=not has_images)
+            try:
+                inputs, has_images = self._encode(model, request)
+                response = self._generate(model, request, inputs, reuse=not has_images)
+            except ModelError:
+                raise
+            except (RuntimeError, ValueError, OSError) as exc:  # out of memory, bad image, ...
+                raise ModelError(f"{self.address}: generation failed: {exc}") from exc
             response.latency_s = time.perf_counter() - started
             return response
 

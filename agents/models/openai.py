@@ -110,6 +110,8 @@ def _parse_tool_call(raw: Any, position: int) -> ToolCall:
     arguments: dict[str, Any] | str = arguments_text
     if isinstance(arguments_text, dict):
         arguments = arguments_text
+    elif not isinstance(arguments_text, str):
+        arguments = json.dumps(arguments_text)  # a list or number: kept as text for the parser
     else:
         try:
             parsed = json.loads(arguments_text) if arguments_text.strip() else {}
