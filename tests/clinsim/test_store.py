@@ -1,0 +1,70 @@
+"""The run store under a reader: `clinsim show` during a run makes the writer wait, not fail."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clinsim.environments.events import EpisodeEnded, EpisodeStarted, append_events
+from clinsim.environments.termination import TerminationReason
+from clinsim.store import EpisodeRecord, RunStore, StoreError
+
+
+def record(episode_id: str) -> EpisodeRecord:
+    return EpisodeRecord(
+        episode_id, 0, "s/1", "x", "diagnosed", "", "x", True, "rules", "", 1, 0, 0, 0.0, 0.0, 0
+    )
+
+
+def events() -> list:  # type: ignore[type-arg]
+    return append_events(
+        [],
+        [
+            EpisodeStarted(scenario_id="s/1", seed=0, max_turns=1),
+            EpisodeEnded(reason=TerminationReason.DIAGNOSED),
+        ],
+    )
+
+
+def hold_read_lock(path: Path, seconds: float) -> subprocess.Popen[bytes]:
+    code = (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1], read_only=True); "
+        "print('held', flush=True); time.sleep(float(sys.argv[2]))"
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", code, str(path), str(seconds)], stdout=subprocess.PIPE
+    )
+    assert reader.stdout is not None and reader.stdout.readline().strip() == b"held"
+    return reader
+
+
+def test_a_write_waits_for_a_reader_in_another_process(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    store.create("r", {"doctor": "oracle"})
+    reader = hold_read_lock(store.path, 1.0)
+    started = time.monotonic()
+    store.write_episode("r", record("e1"), events())
+    reader.wait(10)
+    assert time.monotonic() - started >= 0.5
+    assert [e.episode_id for e in store.episodes()] == ["e1"]
+    assert [e.kind for e in store.events("e1")] == ["episode_started", "episode_ended"]
+
+
+def test_a_store_that_stays_locked_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import clinsim.store
+
+    store = RunStore(tmp_path)
+    store.create("r", {})
+    monkeypatch.setattr(clinsim.store, "LOCK_WAIT_S", 0.3)
+    reader = hold_read_lock(store.path, 3.0)
+    try:
+        with pytest.raises(StoreError, match="cannot open the run store"):
+            store.write_episode("r", record("e1"), events())
+    finally:
+        reader.kill()
