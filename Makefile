@@ -4,19 +4,24 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+BASE := $(VENV)/.installed-base
+DEV := $(VENV)/.installed-test
 
 .PHONY: install run test lint vllm-env clean
 
-$(STAMP): pyproject.toml
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# CPU build of torch first, so nothing pulls a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -e .
+	touch $(BASE)
 
-install: $(STAMP)
+$(DEV): $(BASE)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(DEV)
+
+install: $(BASE)
 
 run: install
 	$(BIN)/clinsim run
@@ -24,12 +29,12 @@ run: install
 vllm-env:
 	bash scripts/setup-vllm.sh
 
-lint: install
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	MYPY=$(abspath $(BIN))/mypy bash scripts/typecheck.sh
 
-test: install vllm-env lint
+test: $(DEV) vllm-env lint
 	$(BIN)/pytest -q
 
 clean:
