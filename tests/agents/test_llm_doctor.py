@@ -7,17 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from llm_fakes import FakeModel, FakePool
 
 from clinsim.agents.llm.doctor import LLMDoctor, image_request
 from clinsim.agents.llm.factories import llm_doctor
 from clinsim.agents.models.base import (
-    ChatRequest,
     ChatResponse,
     ModelError,
     ToolCall,
-    Usage,
 )
-from clinsim.agents.models.registry import ModelPool
 from clinsim.agents.registry import AgentOptions, AgentRequest
 from clinsim.environments.actions import (
     AskPatient,
@@ -39,36 +37,6 @@ from clinsim.scenarios.model import (
 )
 
 SECRET = "Zorblaxitis"  # the diagnosis: a token that appears nowhere else
-
-
-class FakeModel:
-    """Answers with queued replies (text, ChatResponse or an exception to raise) and keeps
-    every request it was sent."""
-
-    def __init__(self, *replies: str | ChatResponse | Exception, address: str = "fake/doc"):
-        self.address = address
-        self.replies = list(replies)
-        self.requests: list[ChatRequest] = []
-
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        self.requests.append(request)
-        reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        if isinstance(reply, str):
-            return ChatResponse(text=reply, usage=Usage(prompt_tokens=11, completion_tokens=4))
-        return reply
-
-
-class FakePool(ModelPool):
-    def __init__(self, model: FakeModel):
-        super().__init__()
-        self.model = model
-        self.asked: list[str] = []
-
-    def get(self, address: str) -> FakeModel:  # type: ignore[override]
-        self.asked.append(address)
-        return self.model
 
 
 def tool_spec(name: str, properties: dict[str, object]) -> dict[str, object]:
@@ -151,7 +119,7 @@ async def test_json_protocol_turns_a_reply_into_one_recorded_action(tmp_path: Pa
     assert turn.failure is None
     [called] = turn.events
     assert isinstance(called, ModelCalled)
-    assert (called.role, called.model, called.call_id) == ("doctor", "fake/doc", "ep-1:doctor:0")
+    assert (called.role, called.model, called.call_id) == ("doctor", "fake/m", "ep-1:doctor:0")
     assert called.params["seed"] == 7 and called.params["tools"] == []
     assert model.requests[0].tools is None
     assert model.requests[0].context.role == "doctor"

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from llm_fakes import FakeModel, FakePool
 from pydantic import JsonValue
 
 from clinsim.agents.llm.factories import llm_judge, llm_measurement, llm_patient
@@ -27,7 +28,6 @@ from clinsim.agents.models.base import (
     ToolCall,
     Usage,
 )
-from clinsim.agents.models.registry import ModelPool
 from clinsim.agents.registry import AgentOptions, AgentRequest, Role, make_agent
 from clinsim.environments.actions import SubmitDiagnosis
 from clinsim.environments.encounter import EncounterParts
@@ -38,34 +38,6 @@ from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import AnswerKey, Case, PatientFacts, Provenance, Scenario
 
 SECRET = "Zorblaxitis"
-
-
-class FakeModel:
-    """Answers with queued replies (text, ChatResponse or an exception to raise) and keeps
-    every request it was sent."""
-
-    def __init__(self, *replies: str | ChatResponse | Exception, address: str = "fake/m"):
-        self.address = address
-        self.replies = list(replies)
-        self.requests: list[ChatRequest] = []
-
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        self.requests.append(request)
-        reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        if isinstance(reply, str):
-            return ChatResponse(text=reply, usage=Usage(prompt_tokens=9, completion_tokens=2))
-        return reply
-
-
-class FakePool(ModelPool):
-    def __init__(self, model: FakeModel):
-        super().__init__()
-        self.model = model
-
-    def get(self, address: str) -> FakeModel:  # type: ignore[override]
-        return self.model
 
 
 SCENARIO = Scenario(
