@@ -93,9 +93,15 @@ class EncounterParts:
     agents: dict[str, str] = field(default_factory=dict)
 
 
-def _fail(exc: RoleFailure, turn: int) -> dict[str, Any]:
+def at_turn(events: list[Event], turn: int) -> list[Event]:
+    """A role's events stamped with the turn they happened in."""
+    return [e.model_copy(update={"turn": turn}) for e in events]
+
+
+def _fail(exc: RoleFailure, turn: int, before: list[Event] | None = None) -> dict[str, Any]:
+    """The update that ends the episode with a role's failure (after `before`, if any)."""
     return {
-        "events": [e.model_copy(update={"turn": turn}) for e in exc.events],
+        "events": [*(before or []), *at_turn(exc.events, turn)],
         "outcome": Outcome(reason=exc.reason, detail=exc.detail),
         "turn": turn,
     }
@@ -148,7 +154,7 @@ class Encounter:
             result = await self.parts.doctor.act(self.view(state))
         except RoleFailure as exc:
             return _fail(exc, turn + 1)
-        events = [e.model_copy(update={"turn": turn + 1}) for e in result.events]
+        events = at_turn(result.events, turn + 1)
         if result.action is None:
             reason = result.failure or TerminationReason.PROTOCOL_ERROR
             detail = result.detail or "the doctor produced no action"
@@ -169,10 +175,8 @@ class Encounter:
         try:
             reply = await self.parts.patient.answer(action.question, history)
         except RoleFailure as exc:
-            failed = _fail(exc, turn)
-            failed["events"] = [asked, *failed["events"]]
-            return failed
-        events: list[Event] = [asked, *(e.model_copy(update={"turn": turn}) for e in reply.events)]
+            return _fail(exc, turn, before=[asked])
+        events: list[Event] = [asked, *at_turn(reply.events, turn)]
         events.append(PatientAnswered(turn=turn, answer=reply.answer, facts=reply.facts))
         return {"events": events, "history": [Exchange(action, reply.answer)], "pending": None}
 
@@ -185,12 +189,10 @@ class Encounter:
         try:
             report = await self.parts.measurement.report(action.test)
         except RoleFailure as exc:
-            failed = _fail(exc, turn)
-            failed["events"] = [ordered, *failed["events"]]
-            return failed
+            return _fail(exc, turn, before=[ordered])
         events: list[Event] = [
             ordered,
-            *(e.model_copy(update={"turn": turn}) for e in report.events),
+            *at_turn(report.events, turn),
         ]
         events.append(
             TestReported(
@@ -253,12 +255,12 @@ class Encounter:
             try:
                 verdict = await judge.judge(action, self.parts.answer)
             except RoleFailure as exc:
-                events += [e.model_copy(update={"turn": turn}) for e in exc.events]
+                events += at_turn(exc.events, turn)
                 return {
                     "events": events,
                     "outcome": Outcome(reason=exc.reason, detail=f"judge: {exc.detail}"),
                 }
-            events += [e.model_copy(update={"turn": turn}) for e in verdict.events]
+            events += at_turn(verdict.events, turn)
             events.append(
                 DiagnosisJudged(
                     turn=turn,
