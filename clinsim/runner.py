@@ -23,10 +23,11 @@ from pydantic import BaseModel, Field
 from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.models.registry import ModelPool
 from clinsim.agents.registry import AgentOptions, make_agent
+from clinsim.environments.ehr.demo import default_ehr_for
 from clinsim.environments.encounter import DEFAULT_MAX_TURNS, EncounterParts, EncounterSettings
 from clinsim.environments.events import EpisodeEnded, EpisodeStarted, Event, append_events
 from clinsim.environments.graph import Responder, run_encounter
-from clinsim.environments.prices import PriceTable
+from clinsim.environments.prices import run_price_table
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario
 from clinsim.store import EpisodeRecord, RunStore, StoreError
@@ -101,19 +102,6 @@ def summarise(
     )
 
 
-def _default_ehr(scenario: Scenario) -> Path | None:
-    try:
-        from clinsim.environments.ehr.demo import default_ehr_for
-    except ImportError:
-        return None
-    return default_ehr_for(scenario)
-
-
-def _cost_function(prices: Path | None) -> Callable[[str], float]:
-    table = PriceTable.load(prices) if prices else PriceTable.default()
-    return table.cost_of
-
-
 @dataclass
 class Runner:
     config: RunConfig
@@ -129,7 +117,7 @@ class Runner:
 
     def __post_init__(self) -> None:
         self.pool = ModelPool(self.config.models)
-        self.cost_of = _cost_function(self.config.prices)
+        self.cost_of = run_price_table(self.config.prices, self.resources).cost_of
 
     def parts(self, scenario: Scenario, episode_id: str, seed: int) -> EncounterParts:
         c = self.config
@@ -141,7 +129,7 @@ class Runner:
 
         settings = c.tools
         if settings.ehr_db is None and scenario.case.ehr is not None:
-            settings = settings.model_copy(update={"ehr_db": _default_ehr(scenario)})
+            settings = settings.model_copy(update={"ehr_db": default_ehr_for(scenario)})
         ctx = ToolContext(scenario.id, scenario.case, settings, self.resources)
         return EncounterParts(
             scenario_id=scenario.id,

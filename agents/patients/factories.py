@@ -9,12 +9,10 @@ Options read (`AgentOptions`, extra fields allowed):
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from clinsim.agents.patients.facts import FactPatient
 from clinsim.agents.registry import AgentRequest, register_agent
 from clinsim.environments.measurement import LookupMeasurement
-from clinsim.environments.prices import PriceTable
+from clinsim.environments.prices import run_price_table
 
 
 @register_agent("patient", "facts")
@@ -25,23 +23,10 @@ def fact_patient(request: AgentRequest) -> FactPatient:
     )
 
 
-def price_table(request: AgentRequest) -> PriceTable:
-    """The run's price table: `options.prices` when set, else the bundled one."""
-    path = getattr(request.options, "prices", None)
-    if not path:
-        return PriceTable.default()
-    key = f"prices:{Path(str(path)).resolve()}"
-    table = request.resources.get(key)
-    if not isinstance(table, PriceTable):
-        table = PriceTable.load(str(path))
-        request.resources[key] = table
-    return table
-
-
 @register_agent("measurement", "lookup")
 def lookup_measurement(request: AgentRequest) -> LookupMeasurement:
     return LookupMeasurement(
         request.scenario.case,
-        prices=price_table(request),
+        prices=run_price_table(getattr(request.options, "prices", None), request.resources),
         normal_readings=request.options.normal_readings,
     )
