@@ -11,17 +11,16 @@ diagnosis is among the knowledge file's diagnoses at all (rules-judge match).
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from clinsim.agents.doctors.knowledge import default_ranker
 from clinsim.agents.judges.rules import RulesJudge
+from clinsim.environments.events import DiagnosisJudged
+from clinsim.environments.run_store import RunStore
 from clinsim.scenarios.sets import bundled_sets, load_report
 
 CLINSIM = str(Path(sys.executable).with_name("clinsim"))
@@ -45,11 +44,12 @@ def run_set(set_name: str, max_turns: int) -> list[dict[str, Any]]:
         command = [CLINSIM, "run", set_name, "--doctor", "baseline"]
         command += ["--max-turns", str(max_turns), "--out", str(out)]
         subprocess.run(command, check=True, capture_output=True, text=True)
-        with duckdb.connect(str(out / "run.duckdb"), read_only=True) as db:
-            rows = db.execute(
-                "select payload from events where kind = 'diagnosis_judged' order by episode_id"
-            ).fetchall()
-    return [json.loads(payload) for (payload,) in rows]
+        store = RunStore(out)
+        verdicts = [
+            next(e for e in store.events(r.episode_id) if isinstance(e, DiagnosisJudged))
+            for r in sorted(store.episodes(), key=lambda r: r.episode_id)
+        ]
+    return [v.model_dump() for v in verdicts]
 
 
 def main() -> None:

@@ -51,9 +51,9 @@ async def model_level(base_url: str, n: int, episodes: int, calls: int) -> float
 
 def end_to_end(base_url: str, n: int, episodes: int, turns: int) -> tuple[float, int]:
     from clinsim.agents.registry import AgentOptions
+    from clinsim.environments.run_store import RunStore
     from clinsim.runner import RunConfig, Runner
     from clinsim.scenarios.sets import load_scenarios
-    from clinsim.store import RunStore
 
     config = RunConfig(
         sources=["agentclinic-medqa"],

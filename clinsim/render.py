@@ -4,77 +4,91 @@ from __future__ import annotations
 
 from collections import Counter
 
+from pydantic import BaseModel
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from clinsim.environments.events import Event
-from clinsim.store import EpisodeRecord
+from clinsim.environments.events import (
+    DiagnosisJudged,
+    DiagnosisSubmitted,
+    DoctorReplyRejected,
+    EpisodeEnded,
+    EpisodeStarted,
+    Event,
+    ImageShown,
+    ModelCalled,
+    PatientAnswered,
+    PatientLeakBlocked,
+    QuestionAsked,
+    TestOrdered,
+    TestReported,
+    ToolCalled,
+    ToolReturned,
+)
+from clinsim.environments.run_store import EpisodeRecord
 
-_STYLE = {
-    "question_asked": ("Doctor", "bold cyan"),
-    "patient_answered": ("Patient", "green"),
-    "test_ordered": ("Doctor", "bold cyan"),
-    "test_reported": ("Result", "yellow"),
-    "tool_called": ("Doctor", "bold cyan"),
-    "tool_returned": ("Tool", "magenta"),
-    "image_shown": ("Image", "blue"),
-    "diagnosis_submitted": ("Doctor", "bold cyan"),
-    "diagnosis_judged": ("Judge", "bold"),
-    "doctor_reply_rejected": ("Rejected", "red"),
-    "patient_leak_blocked": ("Blocked", "red"),
-    "model_called": ("Model", "dim"),
-    "episode_started": ("Start", "dim"),
-    "episode_ended": ("End", "bold"),
+_STYLE: dict[type[BaseModel], tuple[str, str]] = {
+    QuestionAsked: ("Doctor", "bold cyan"),
+    PatientAnswered: ("Patient", "green"),
+    TestOrdered: ("Doctor", "bold cyan"),
+    TestReported: ("Result", "yellow"),
+    ToolCalled: ("Doctor", "bold cyan"),
+    ToolReturned: ("Tool", "magenta"),
+    ImageShown: ("Image", "blue"),
+    DiagnosisSubmitted: ("Doctor", "bold cyan"),
+    DiagnosisJudged: ("Judge", "bold"),
+    DoctorReplyRejected: ("Rejected", "red"),
+    PatientLeakBlocked: ("Blocked", "red"),
+    ModelCalled: ("Model", "dim"),
+    EpisodeStarted: ("Start", "dim"),
+    EpisodeEnded: ("End", "bold"),
 }
 
 
 def event_text(event: Event) -> str:
     """One line (or a few) describing an event for a person."""
-    e = event
-    if e.kind == "question_asked":
-        return e.question
-    if e.kind == "patient_answered":
-        return e.answer
-    if e.kind == "test_ordered":
-        return f"orders {e.test}" + (f" (${e.cost:,.0f})" if e.cost else "")
-    if e.kind == "test_reported":
-        return e.result
-    if e.kind == "tool_called":
-        args = ", ".join(f"{k}={v!r}" for k, v in e.arguments.items())
-        return f"{e.tool}({args})"
-    if e.kind == "tool_returned":
-        return e.result
-    if e.kind == "image_shown":
-        return f"{e.image_id}" + (f" ({e.modality})" if e.modality else "")
-    if e.kind == "diagnosis_submitted":
-        extra = f"  [differential: {'; '.join(e.differential)}]" if e.differential else ""
-        return f"DIAGNOSIS: {e.diagnosis}{extra}"
-    if e.kind == "diagnosis_judged":
-        mark = "correct" if e.match else "incorrect"
-        return f"{mark} ({e.judge}): {e.reason}"
-    if e.kind == "doctor_reply_rejected":
-        return f"{e.error}: {e.reply[:200]!r}"
-    if e.kind == "patient_leak_blocked":
-        return e.reply
-    if e.kind == "model_called":
-        state = f" error: {e.error}" if e.error else ""
-        tokens = sum(e.usage.values()) if e.usage else 0
-        return f"{e.role} -> {e.model} ({tokens} tokens, {e.latency_s:.2f}s){state}"
-    if e.kind == "episode_started":
-        return f"{e.scenario_id} seed={e.seed} max_turns={e.max_turns}"
-    if e.kind == "episode_ended":
-        return f"{e.reason}" + (f": {e.detail}" if e.detail else "")
-    return e.model_dump_json()
+    match event:
+        case QuestionAsked(question=text) | PatientAnswered(answer=text):
+            return text
+        case TestOrdered():
+            return f"orders {event.test}" + (f" (${event.cost:,.0f})" if event.cost else "")
+        case TestReported(result=text) | ToolReturned(result=text):
+            return text
+        case ToolCalled():
+            args = ", ".join(f"{k}={v!r}" for k, v in event.arguments.items())
+            return f"{event.tool}({args})"
+        case ImageShown():
+            return event.image_id + (f" ({event.modality})" if event.modality else "")
+        case DiagnosisSubmitted():
+            differential = "; ".join(event.differential)
+            extra = f"  [differential: {differential}]" if differential else ""
+            return f"DIAGNOSIS: {event.diagnosis}{extra}"
+        case DiagnosisJudged():
+            mark = "correct" if event.match else "incorrect"
+            return f"{mark} ({event.judge}): {event.reason}"
+        case DoctorReplyRejected():
+            return f"{event.error}: {event.reply[:200]!r}"
+        case PatientLeakBlocked():
+            return event.reply
+        case ModelCalled():
+            state = f" error: {event.error}" if event.error else ""
+            tokens = sum(event.usage.values())
+            return f"{event.role} -> {event.model} ({tokens} tokens, {event.latency_s:.2f}s){state}"
+        case EpisodeStarted():
+            return f"{event.scenario_id} seed={event.seed} max_turns={event.max_turns}"
+        case EpisodeEnded():
+            return f"{event.reason}" + (f": {event.detail}" if event.detail else "")
+    return event.model_dump_json()
 
 
 def render_event(
     console: Console, event: Event, prefix: str = "", show_models: bool = False
 ) -> None:
-    if event.kind == "model_called" and not show_models:
+    if isinstance(event, ModelCalled) and not show_models:
         return
-    who, style = _STYLE.get(event.kind, (event.kind, ""))
+    who, style = _STYLE.get(type(event), (event.kind, ""))
     line = Text()
     if prefix:
         line.append(f"{prefix} ", style="dim")

@@ -17,25 +17,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from clinsim.agents.models.base import ChatModel, ChatRequest, ChatResponse
 from clinsim.agents.models.registry import ModelPool, is_model_provider, split_address
 from clinsim.agents.models.replay import ReplayDiverged, ReplayModel
 from clinsim.agents.registry import make_agent
 from clinsim.environments.encounter import EncounterParts
-from clinsim.environments.events import Event, comparable
+from clinsim.environments.events import EpisodeStarted, Event, ModelCalled, comparable
 from clinsim.environments.roles import Doctor, DoctorTurn, DoctorView
-from clinsim.runner import RunConfig, Runner, summarise
+from clinsim.environments.run_store import RUN_STORE_FILE, RunStore, StoreError, summarise
+from clinsim.runner import RunConfig, Runner
 from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.sets import load_scenarios
-from clinsim.store import RunStore, StoreError
 
-IGNORED = {"model_called": {"model"}, "episode_started": {"agents"}}
+IGNORED: dict[type[BaseModel], set[str]] = {ModelCalled: {"model"}, EpisodeStarted: {"agents"}}
 """Fields that name where an answer came from rather than what happened."""
 
 
 def _key(event: Event) -> dict[str, Any]:
     data = comparable(event)
-    for name in IGNORED.get(event.kind, ()):
+    for name in IGNORED.get(type(event), ()):
         data.pop(name, None)
     return data
 
@@ -147,11 +149,11 @@ class Stored:
 
 def _load(run_dir: Path, episode_id: str) -> Stored:
     store = RunStore(run_dir)
-    raw = store.run_info()["config"]
+    raw = store.run_info().config
     config = RunConfig.model_validate(raw)
     fork = Fork(**raw["forked_from"]) if raw.get("forked_from") else None
     original = store.events(episode_id)
-    started = next((e for e in original if e.kind == "episode_started"), None)
+    started = next((e for e in original if isinstance(e, EpisodeStarted)), None)
     if started is None:
         raise StoreError(f"episode {episode_id!r} has no start event")
     return Stored(config, _scenario(config, started.scenario_id), original, fork)
@@ -160,7 +162,7 @@ def _load(run_dir: Path, episode_id: str) -> Stored:
 def _prepare(runner: Runner, stored: Stored, episode_id: str, fork: Fork | None) -> EncounterParts:
     """The episode's parts, with the doctor handing over at the fork's turn if there is one."""
     events = stored.events
-    seed = events[0].seed if events and events[0].kind == "episode_started" else 0
+    seed = events[0].seed if events and isinstance(events[0], EpisodeStarted) else 0
     parts = runner.parts(stored.scenario, episode_id, seed)
     if fork is not None:
         new = make_agent(
@@ -207,7 +209,7 @@ async def fork_episode(
         raise ValueError("--fork-at counts doctor turns from 1")
     if doctor == "human":
         raise ValueError("a fork is played without a terminal: use a model or offline doctor")
-    if (out / "run.duckdb").exists():
+    if (out / RUN_STORE_FILE).exists():
         raise ValueError(f"{out} already holds a run; choose another --out")
     stored = _load(run_dir, episode_id)
     if stored.fork is not None:

@@ -28,9 +28,9 @@ from clinsim.environments.encounter import DEFAULT_MAX_TURNS, EncounterParts, En
 from clinsim.environments.events import EpisodeEnded, EpisodeStarted, Event, append_events
 from clinsim.environments.graph import Responder, run_encounter
 from clinsim.environments.prices import run_price_table
+from clinsim.environments.run_store import EpisodeRecord, RunStore, StoreError, summarise
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario
-from clinsim.store import EpisodeRecord, RunStore, StoreError
 from clinsim.tools.base import ToolContext, ToolSettings
 from clinsim.tools.toolbox import ToolBox
 
@@ -73,33 +73,6 @@ def episode_ids(scenarios: list[Scenario]) -> list[str]:
         n = seen[scenario.id]
         ids.append(scenario.id if n == 1 else f"{scenario.id}#{n}")
     return ids
-
-
-def summarise(
-    episode_id: str, position: int, scenario: Scenario, events: list[Event], wall_s: float
-) -> EpisodeRecord:
-    ended = next((e for e in reversed(events) if e.kind == "episode_ended"), None)
-    submitted = next((e for e in events if e.kind == "diagnosis_submitted"), None)
-    verdict = next((e for e in events if e.kind == "diagnosis_judged"), None)
-    started = next((e for e in events if e.kind == "episode_started"), None)
-    return EpisodeRecord(
-        episode_id=episode_id,
-        position=position,
-        scenario_id=scenario.id,
-        reference=scenario.answer.diagnosis,
-        termination=str(ended.reason) if ended else str(TerminationReason.INTERNAL_ERROR),
-        detail=ended.detail if ended else "no end event",
-        diagnosis=submitted.diagnosis if submitted else None,
-        correct=bool(verdict.match) if verdict else False,
-        judge=verdict.judge if verdict else "",
-        verdict_reason=verdict.reason if verdict else "",
-        turns=max((e.turn for e in events), default=0),
-        tests=sum(1 for e in events if e.kind == "test_ordered"),
-        tool_calls=sum(1 for e in events if e.kind == "tool_called"),
-        cost=sum(e.cost for e in events if e.kind == "test_ordered"),
-        wall_s=wall_s,
-        seed=started.seed if started else 0,
-    )
 
 
 @dataclass

@@ -1,9 +1,8 @@
 """Provider `replay`: answer each model call from a stored run.
 
 `replay/RUN`, where RUN is a run directory or a run id under `./runs` (setting `runs_dir`
-changes that). The run store is `<run_dir>/run.duckdb` with `events(run_id, episode_id, seq,
-kind, turn, payload JSON)`; each `model_called` event's payload holds the call's role, messages,
-output, tool calls, usage and error. A request is matched on its context (episode, role, index:
+changes that). The recorded `ModelCalled` events come from the run store
+(`clinsim.environments.run_store`). A request is matched on its context (episode, role, index:
 the index-th call of that role in that episode); when its messages differ from the recorded ones
 the replay has diverged and says where, rather than guessing. A recorded failure is replayed as
 the same `ModelError`.
@@ -14,7 +13,6 @@ episode id replays the original's calls up to the fork).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +25,8 @@ from clinsim.agents.models.base import (
     Usage,
 )
 from clinsim.agents.models.registry import register_provider
-
-DB_NAME = "run.duckdb"
+from clinsim.environments.events import ModelCalled
+from clinsim.environments.run_store import RunStore, StoreError, resolve_run_dir
 
 
 class ReplayDiverged(ModelError):
@@ -38,40 +36,18 @@ class ReplayDiverged(ModelError):
 CallKey = tuple[str, str, int]
 
 
-def resolve_run_dir(name: str, runs_dir: str | Path = "runs") -> Path:
-    for candidate in (Path(name).expanduser(), Path(runs_dir) / name):
-        if (candidate / DB_NAME).is_file():
-            return candidate
-    raise ModelError(
-        f"replay: no stored run {name!r} (looked for {Path(name) / DB_NAME} and "
-        f"{Path(runs_dir) / name / DB_NAME})"
-    )
-
-
-def load_calls(run_dir: Path) -> dict[CallKey, dict[str, Any]]:
+def load_calls(run_dir: Path) -> dict[CallKey, ModelCalled]:
     """Recorded model calls keyed by (episode id, role, index within that role)."""
-    import duckdb
-
-    database = run_dir / DB_NAME
     try:
-        with duckdb.connect(str(database), read_only=True) as connection:
-            run_ids = connection.execute("SELECT DISTINCT run_id FROM events").fetchall()
-            query = "SELECT episode_id, payload FROM events WHERE kind = 'model_called'"
-            parameters: list[str] = []
-            if len(run_ids) > 1:  # one run per directory is the rule; prefer the directory's
-                query += " AND run_id = ?"
-                parameters.append(run_dir.name)
-            rows = connection.execute(query + " ORDER BY episode_id, seq", parameters).fetchall()
-    except duckdb.Error as error:
-        raise ModelError(f"replay: cannot read {database}: {error}") from error
-    calls: dict[CallKey, dict[str, Any]] = {}
+        recorded = RunStore(run_dir).model_calls()
+    except StoreError as error:
+        raise ModelError(f"replay: {error}") from error
+    calls: dict[CallKey, ModelCalled] = {}
     counters: dict[tuple[str, str], int] = {}
-    for episode_id, payload in rows:
-        call = json.loads(payload) if isinstance(payload, str) else payload
-        role = str(call.get("role", ""))
-        index = counters.get((episode_id, role), 0)
-        counters[(episode_id, role)] = index + 1
-        calls[(str(episode_id), role, index)] = call
+    for episode_id, call in recorded:
+        index = counters.get((episode_id, call.role), 0)
+        counters[(episode_id, call.role)] = index + 1
+        calls[(episode_id, call.role, index)] = call
     return calls
 
 
@@ -89,16 +65,15 @@ def _difference(recorded: list[dict[str, Any]], now: list[dict[str, Any]]) -> st
     return f"recorded {len(recorded)} messages, now {len(now)}"
 
 
-def _tool_call(raw: dict[str, Any]) -> ToolCall:
-    return ToolCall.model_validate(raw)
-
-
 class ReplayModel:
     """Answers calls from the model_called events of one stored run."""
 
     def __init__(self, name: str, settings: ModelSettings):
         self.address = f"replay/{name}"
-        self.run_dir = resolve_run_dir(name, getattr(settings, "runs_dir", "runs"))
+        try:
+            self.run_dir = resolve_run_dir(name, getattr(settings, "runs_dir", "runs"))
+        except StoreError as error:
+            raise ModelError(f"replay: no stored run {name!r} ({error})") from None
         self.episode: str | None = getattr(settings, "replay_episode", None)
         self.calls = load_calls(self.run_dir)
 
@@ -110,23 +85,22 @@ class ReplayModel:
         if recorded is None:
             raise ReplayDiverged(f"replay diverged at {where}: the stored run has no such call")
         now = [message.model_dump(mode="json") for message in request.messages]
-        difference = _difference(list(recorded.get("messages") or []), now)
+        difference = _difference(recorded.messages, now)
         if difference is not None:
             raise ReplayDiverged(f"replay diverged at {where}: {difference}")
-        if recorded.get("error"):
-            raise ModelError(str(recorded["error"]), list(recorded.get("retries") or []))
-        usage = recorded.get("usage") or {}
+        if recorded.error:
+            raise ModelError(recorded.error, recorded.retries)
         return ChatResponse(
-            text=str(recorded.get("output") or ""),
-            tool_calls=[_tool_call(raw) for raw in recorded.get("tool_calls") or []],
+            text=recorded.output,
+            tool_calls=[ToolCall.model_validate(raw) for raw in recorded.tool_calls],
             usage=Usage(
-                prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                completion_tokens=int(usage.get("completion_tokens", 0)),
+                prompt_tokens=recorded.usage.get("prompt_tokens", 0),
+                completion_tokens=recorded.usage.get("completion_tokens", 0),
             ),
-            latency_s=float(recorded.get("latency_s") or 0.0),
-            thinking=recorded.get("thinking"),
-            finish_reason=recorded.get("finish_reason"),
-            retries=list(recorded.get("retries") or []),
+            latency_s=recorded.latency_s,
+            thinking=recorded.thinking,
+            finish_reason=recorded.finish_reason,
+            retries=list(recorded.retries),
         )
 
 

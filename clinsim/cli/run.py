@@ -16,13 +16,13 @@ from clinsim.agents.registry import AgentOptions
 from clinsim.cli.errors import fail
 from clinsim.cli.options import parse_key_values
 from clinsim.cli.terminal import terminal_responder
-from clinsim.environments.events import Event
+from clinsim.environments.events import Event, PatientLeakBlocked
+from clinsim.environments.run_store import EpisodeRecord, RunStore, StoreError
 from clinsim.render import episodes_table, render_event, summary_table
 from clinsim.runner import RunConfig, Runner, episode_ids, new_run_id
 from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
 from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.sets import load_scenarios
-from clinsim.store import EpisodeRecord, RunStore, StoreError
 from clinsim.tools.base import ToolSettings
 
 Opt = typer.Option
@@ -166,12 +166,12 @@ def _execute(
     try:
         skip = _resumable(store, config) if resume else _fresh(store)
         if skip:
-            run_id = store.run_info()["run_id"]
+            run_id = store.run_info().run_id
     except StoreError as exc:
         fail(str(exc))
 
     def show_event(episode_id: str, event: Event) -> None:
-        if interactive and event.kind == "patient_leak_blocked":
+        if interactive and isinstance(event, PatientLeakBlocked):
             return  # its text names the diagnosis: never in front of a person playing doctor
         render_event(console, event, prefix=episode_id)
 
@@ -226,7 +226,7 @@ def _resumable(store: RunStore, config: RunConfig) -> set[str]:
     """Finished episodes of a run to complete; its settings must match the new command's."""
     if not store.path.exists():
         return set()
-    stored = _set(store.run_info()["config"])
+    stored = _set(store.run_info().config)
     now = _set(config.model_dump(mode="json"))
     changed = sorted(k for k in now if k not in RESUME_MAY_CHANGE and stored.get(k) != now[k])
     if changed:

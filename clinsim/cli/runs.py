@@ -12,8 +12,8 @@ from rich.console import Console
 
 from clinsim.agents.models.base import ModelError
 from clinsim.cli.errors import fail
+from clinsim.environments.run_store import RunStore, StoreError, resolve_run_dir
 from clinsim.render import episodes_table, render_transcript, summary_table
-from clinsim.store import RunStore, StoreError, resolve_run_dir
 
 
 def _store(run: str) -> RunStore:
@@ -36,12 +36,12 @@ def show(
         fail(str(exc))
     if as_json:
         for record in records:
-            typer.echo(json.dumps({"run_id": info["run_id"], **record.as_dict()}))
+            typer.echo(json.dumps({"run_id": info.run_id, **record.model_dump()}))
         return
     console = Console()
-    config = info["config"]
+    config = info.config
     console.print(
-        f"Run {info['run_id']}  created {info['created']:%Y-%m-%d %H:%M}  "
+        f"Run {info.run_id}  created {info.created:%Y-%m-%d %H:%M}  "
         f"doctor={config.get('doctor')} patient={config.get('patient')} "
         f"judges={','.join(config.get('judges', []))} "
         f"sources={','.join(config.get('sources', []))}",

@@ -17,10 +17,10 @@ from clinsim.agents.doctors.knowledge import (
 from clinsim.environments.actions import SubmitDiagnosis, core_action_specs
 from clinsim.environments.events import DiagnosisJudged
 from clinsim.environments.roles import DoctorView, Exchange
+from clinsim.environments.run_store import RunStore
 from clinsim.runner import RunConfig, Runner
 from clinsim.scenarios.loader import load_file
 from clinsim.scenarios.sets import bundled_sets, find_scenario, get_set, load_report
-from clinsim.store import RunStore
 
 OBJECTIVE = "Evaluate the child with fever and a rash."
 KAWASAKI = "fever five day conjunctival injection strawberry tongue cracked lip desquamation"

@@ -9,9 +9,9 @@ from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.agents.registry import AgentOptions
 from clinsim.environments.events import ModelCalled
+from clinsim.environments.run_store import RunStore
 from clinsim.runner import RunConfig, Runner
 from clinsim.scenarios.sets import load_scenarios
-from clinsim.store import RunStore
 
 
 def _config(base_url: str) -> RunConfig:

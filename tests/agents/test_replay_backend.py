@@ -20,7 +20,7 @@ from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.agents.models.registry import load_model
 from clinsim.environments.events import ModelCalled
 from clinsim.environments.roles import RoleFailure
-from clinsim.store import EpisodeRecord, RunStore
+from clinsim.environments.run_store import EpisodeRecord, RunStore
 
 RUN_ID = "20260101-000000-test"
 
@@ -49,8 +49,10 @@ def _store(run_dir: Path, events: list[ModelCalled]) -> None:
     store.create(RUN_ID, {})
     numbered = [event.model_copy(update={"seq": seq}) for seq, event in enumerate(events)]
     record = EpisodeRecord(
-        "ep1", 0, "s1", "ref", "diagnosed", "", None, False, "rules", "", 1, 0, 0, 0.0, 0.0, 0
-    )
+        episode_id="ep1", position=0, scenario_id="s1", reference="ref",
+        termination="diagnosed", detail="", diagnosis=None, correct=False, judge="rules",
+        verdict_reason="", turns=1, tests=0, tool_calls=0, cost=0.0, wall_s=0.0, seed=0,
+    )  # fmt: skip
     store.write_episode(RUN_ID, record, list(numbered))
 
 

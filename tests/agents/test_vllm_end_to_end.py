@@ -12,7 +12,7 @@ import pytest
 
 from clinsim.agents.models.vllm_local import VLLMServer
 from clinsim.environments.events import ModelCalled
-from clinsim.store import RunStore
+from clinsim.environments.run_store import RunStore
 
 pytestmark = pytest.mark.vllm
 

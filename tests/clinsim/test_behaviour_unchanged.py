@@ -22,9 +22,9 @@ import pytest
 from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.environments.events import comparable
+from clinsim.environments.run_store import RunStore
 from clinsim.runner import RunConfig, Runner
 from clinsim.scenarios.sets import load_scenarios
-from clinsim.store import RunStore
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "behaviour"
 SCRIPT = DATA / "script.json"

@@ -12,7 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from clinsim.cli.main import app
-from clinsim.store import RunStore
+from clinsim.environments.run_store import RunStore
 from clinsim.tools.imaging.testing import build_tiny_siglip
 
 cli = CliRunner()
@@ -80,7 +80,7 @@ def test_nejm_images_resolve_from_an_image_dir(tmp_path: Path, siglip_dir: Path)
     assert result.exit_code == 0, result.output
     events = RunStore(out).events("nejm_synthetic/0001")
     assert any(e.kind == "image_shown" for e in events)
-    config = json.loads(json.dumps(RunStore(out).run_info()["config"]))
+    config = json.loads(json.dumps(RunStore(out).run_info().config))
     assert config["tools"]["image_dir"] == str(images)
     # a missing image is a load error naming scenario and image, before anything runs
     (images / "case-b.png").unlink()

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.cli.main import app
+from clinsim.environments.run_store import RunStore
 from clinsim.replaying import first_difference, fork_episode, rerun_episode
 from clinsim.runner import RunConfig, Runner
 from clinsim.scenarios.sets import load_scenarios
-from clinsim.store import RunStore
 
 cli = CliRunner()
 
@@ -146,7 +146,7 @@ def test_a_fork_reruns_from_its_own_recording(tmp_path: Path) -> None:
     args = ["replay", str(tmp_path / "r"), episode, "--fork-at", "2", "--doctor", "oracle"]
     out = cli.invoke(app, [*args, "--out", str(tmp_path / "f")])
     assert out.exit_code == 0, out.output
-    config = RunStore(tmp_path / "f").run_info()["config"]
+    config = RunStore(tmp_path / "f").run_info().config
     assert config["doctor"] == "openai/doc" and config["forked_from"]["doctor"] == "oracle"
     result = asyncio.run(rerun_episode(tmp_path / "f", episode))
     assert result.identical, result.difference

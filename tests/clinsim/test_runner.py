@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from clinsim.cli.main import app
 from clinsim.environments.events import comparable
+from clinsim.environments.run_store import RunStore
 from clinsim.runner import RunConfig, Runner, episode_seed
 from clinsim.scenarios.sets import load_scenarios
-from clinsim.store import RunStore
 
 cli = CliRunner()
 
@@ -134,7 +134,7 @@ def test_an_interrupted_run_keeps_finished_episodes_and_resumes(tmp_path: Path) 
         str(tmp_path / "r"),
     )
     assert len(store.episodes()) == 10
-    assert store.run_info()["run_id"] == "r"
+    assert store.run_info().run_id == "r"
 
 
 def test_replay_renders_and_dumps_the_stored_events(tmp_path: Path) -> None:
@@ -194,7 +194,7 @@ def test_key_value_options_reach_the_stored_config(tmp_path: Path) -> None:
         "--out",
         str(tmp_path / "r"),
     )
-    config = RunStore(tmp_path / "r").run_info()["config"]
+    config = RunStore(tmp_path / "r").run_info().config
     assert config["models"]["tool_choice"] == "required"
     assert config["models"]["max_retries"] == 5
     assert config["options"]["multimodal"] is False

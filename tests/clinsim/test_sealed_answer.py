@@ -19,12 +19,12 @@ from clinsim.agents.llm.doctor_prompts import doctor_messages
 from clinsim.environments.actions import Action, AskPatient, CallTool, OrderTest, SubmitDiagnosis
 from clinsim.environments.graph import run_encounter
 from clinsim.environments.roles import DoctorTurn, DoctorView
+from clinsim.environments.run_store import RunStore
 from clinsim.runner import RunConfig, Runner
 from clinsim.scenarios.audit import audit_scenario, diagnosis_names
 from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.sets import bundled_sets, load_report
 from clinsim.scenarios.text import contains_phrase, terms
-from clinsim.store import RunStore
 
 QUESTIONS = [
     "What brings you in today?",

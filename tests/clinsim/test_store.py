@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 
 from clinsim.environments.events import EpisodeEnded, EpisodeStarted, append_events
+from clinsim.environments.run_store import EpisodeRecord, RunStore, StoreError
 from clinsim.environments.termination import TerminationReason
-from clinsim.store import EpisodeRecord, RunStore, StoreError
 
 
 def record(episode_id: str) -> EpisodeRecord:
     return EpisodeRecord(
-        episode_id, 0, "s/1", "x", "diagnosed", "", "x", True, "rules", "", 1, 0, 0, 0.0, 0.0, 0
-    )
+        episode_id=episode_id, position=0, scenario_id="s/1", reference="x",
+        termination="diagnosed", detail="", diagnosis="x", correct=True, judge="rules",
+        verdict_reason="", turns=1, tests=0, tool_calls=0, cost=0.0, wall_s=0.0, seed=0,
+    )  # fmt: skip
 
 
 def events() -> list:  # type: ignore[type-arg]
@@ -57,11 +59,11 @@ def test_a_write_waits_for_a_reader_in_another_process(tmp_path: Path) -> None:
 def test_a_store_that_stays_locked_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import clinsim.store
+    import clinsim.environments.run_store
 
     store = RunStore(tmp_path)
     store.create("r", {})
-    monkeypatch.setattr(clinsim.store, "LOCK_WAIT_S", 0.3)
+    monkeypatch.setattr(clinsim.environments.run_store, "LOCK_WAIT_S", 0.3)
     reader = hold_read_lock(store.path, 3.0)
     try:
         with pytest.raises(StoreError, match="cannot open the run store"):
