@@ -70,7 +70,7 @@ class HumanDoctor:
             "turn": view.turn + 1,
             "turns_left": view.turns_left,
             "text": last,
-            "tools": [t.get("function", t).get("name", "?") for t in view.tools],
+            "tools": [spec.name for spec in view.tools],
             "help": DOCTOR_HELP,
         }
         for _ in range(MAX_ATTEMPTS):

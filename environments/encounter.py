@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
 from clinsim.environments.actions import (
+    CORE_ACTIONS,
     Action,
     AskPatient,
     CallTool,
     OrderTest,
     SubmitDiagnosis,
-    core_action_specs,
 )
 from clinsim.environments.events import (
     DiagnosisJudged,
@@ -139,7 +139,7 @@ class Encounter:
             objective=p.case.objective,
             turn=state["turn"],
             max_turns=p.settings.max_turns,
-            tools=tuple(core_action_specs() + p.tools.specs()),
+            tools=(*CORE_ACTIONS, *p.tools.specs()),
             history=tuple(state.get("history", [])),
             images=self.upfront,
             seed=p.seed,

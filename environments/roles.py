@@ -9,13 +9,14 @@ event list records everything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import JsonValue
 
 from clinsim.environments.actions import Action, SubmitDiagnosis
 from clinsim.environments.events import Event
 from clinsim.environments.termination import TerminationReason
+from clinsim.environments.tool_spec import ToolResult, ToolSpec
 from clinsim.scenarios.model import AnswerKey, ImageRef
 
 
@@ -37,7 +38,8 @@ class DoctorView:
     objective: str
     turn: int
     max_turns: int
-    tools: tuple[dict[str, Any], ...]
+    tools: tuple[ToolSpec, ...]
+    """The core actions, then the toolbox's tools offered in this episode."""
     history: tuple[Exchange, ...] = ()
     images: tuple[ImageRef, ...] = ()
     """Images shown up front (their ids appear in `history` when shown on request)."""
@@ -79,14 +81,6 @@ class Verdict:
     events: list[Event] = field(default_factory=list)
 
 
-@dataclass
-class ToolOutcome:
-    text: str
-    error: str | None = None
-    data: JsonValue = None
-    images: list[str] = field(default_factory=list)
-
-
 class Doctor(Protocol):
     async def act(self, view: DoctorView) -> DoctorTurn: ...
 
@@ -106,11 +100,11 @@ class Judge(Protocol):
 
 
 class ToolPort(Protocol):
-    def specs(self) -> list[dict[str, Any]]:
-        """OpenAI-style function specs of the tools offered in this episode."""
+    def specs(self) -> list[ToolSpec]:
+        """The tools offered in this episode."""
         ...
 
-    async def call(self, name: str, arguments: dict[str, JsonValue]) -> ToolOutcome:
+    async def call(self, name: str, arguments: dict[str, JsonValue]) -> ToolResult:
         """Run a tool. Problems the doctor should see come back in `error`; anything else
         raises and ends the episode."""
         ...

@@ -32,7 +32,7 @@ def check_recipe_tool() -> None:
     assert "get_allergies" in registered_tools()
     scenario = find_scenario("agentclinic-medqa/0001")
     box = ToolBox(ToolContext(scenario.id, scenario.case))
-    assert "get_allergies" in [s["function"]["name"] for s in box.specs()]
+    assert "get_allergies" in [spec.name for spec in box.specs()]
     outcome = asyncio.run(box.call("get_allergies", {}))
     assert outcome.error == "no allergy record for this patient"
 

@@ -1,24 +1,26 @@
-"""The doctor's toolbox: a tool is a named, described, JSON-schema'd async callable.
+"""The doctor's toolbox: a tool is an async callable described by a `ToolSpec` (name,
+description, pydantic argument model).
 
 Tool names are public API (prompts and stored transcripts depend on them): verb_object.
-A tool signals a problem the model should see by raising `ToolError` (or returning a result
-with `error` set); any other exception ends the episode with a recorded reason.
+Arguments arrive checked against the spec's model. A tool signals a problem the model should see
+by raising `ToolError` (or returning a result with `error` set); any other exception ends the
+episode with a recorded reason.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, JsonValue
 
+from clinsim.environments.tool_spec import ToolError, ToolResult, ToolSpec
 from clinsim.scenarios.model import Case
 
-
-class ToolError(Exception):
-    """A failure the doctor should see as the tool's result ("query refused: ...")."""
+__all__ = ["Tool", "ToolContext", "ToolError", "ToolResult", "ToolSettings", "ToolSpec"]
 
 
 class ToolSettings(BaseModel):
@@ -29,17 +31,6 @@ class ToolSettings(BaseModel):
     ehr_db: Path | None = None
     image_model: str | None = None
     image_dir: Path | None = None
-
-
-class ToolResult(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: str
-    error: str | None = None
-    data: JsonValue = None
-    images: list[str] = Field(
-        default_factory=list, description="Image ids to put in front of the doctor."
-    )
 
 
 @dataclass
@@ -53,43 +44,44 @@ class ToolContext:
     base_dir: Path | None = None
 
 
-class Tool(ABC):
-    name: ClassVar[str]
-    description: ClassVar[str]
-    parameters: ClassVar[dict[str, Any]]
+A = TypeVar("A", bound=BaseModel)
+
+
+class Tool(ABC, Generic[A]):
+    """A tool whose arguments are an `A` (the model named by `spec.arguments`)."""
+
+    spec: ClassVar[ToolSpec]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
     def available(self, ctx: ToolContext) -> bool:
         """Whether the doctor is offered this tool in this episode."""
         return True
 
     @abstractmethod
-    async def run(self, arguments: dict[str, JsonValue], ctx: ToolContext) -> ToolResult: ...
+    async def run(self, arguments: A, ctx: ToolContext) -> ToolResult: ...
 
-    def spec(self) -> dict[str, Any]:
-        """OpenAI-style function spec."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
+    async def call(self, raw: Mapping[str, JsonValue], ctx: ToolContext) -> ToolResult:
+        """Check `raw` against the spec (a `ToolError` when it does not fit), then run."""
+        return await self.run(cast(A, self.spec.parse(raw)), ctx)
 
 
-_TOOLS: dict[str, type[Tool]] = {}
-T = TypeVar("T", bound=type[Tool])
+_TOOLS: dict[str, type[Tool[Any]]] = {}
+T = TypeVar("T", bound=type[Tool[Any]])
 
 
 def register_tool(cls: T) -> T:
     """Class decorator: make a tool available by its name."""
-    if cls.name in _TOOLS and _TOOLS[cls.name] is not cls:
-        raise ValueError(f"tool {cls.name!r} is already registered")
-    _TOOLS[cls.name] = cls
+    name = cls.spec.name
+    if name in _TOOLS and _TOOLS[name] is not cls:
+        raise ValueError(f"tool {name!r} is already registered")
+    _TOOLS[name] = cls
     return cls
 
 
-def registered_tools() -> dict[str, type[Tool]]:
+def registered_tools() -> dict[str, type[Tool[Any]]]:
     _load_builtin_tools()
     return dict(_TOOLS)
 

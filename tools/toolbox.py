@@ -7,13 +7,15 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from clinsim.environments.roles import ToolOutcome
-from clinsim.tools.base import Tool, ToolContext, ToolError, registered_tools
+from clinsim.tools.base import Tool, ToolContext, ToolError, ToolResult, ToolSpec, registered_tools
 
 
 class ToolBox:
     def __init__(
-        self, ctx: ToolContext, tools: list[Tool] | None = None, allow: set[str] | None = None
+        self,
+        ctx: ToolContext,
+        tools: list[Tool[Any]] | None = None,
+        allow: set[str] | None = None,
     ):
         self.ctx = ctx
         candidates = tools if tools is not None else [cls() for cls in registered_tools().values()]
@@ -21,20 +23,17 @@ class ToolBox:
             t.name: t for t in candidates if (allow is None or t.name in allow) and t.available(ctx)
         }
 
-    def specs(self) -> list[dict[str, Any]]:
-        return [self.tools[name].spec() for name in sorted(self.tools)]
+    def specs(self) -> list[ToolSpec]:
+        return [self.tools[name].spec for name in sorted(self.tools)]
 
-    async def call(self, name: str, arguments: dict[str, JsonValue]) -> ToolOutcome:
+    async def call(self, name: str, arguments: dict[str, JsonValue]) -> ToolResult:
         tool = self.tools.get(name)
         if tool is None:
             offered = ", ".join(sorted(self.tools)) or "none"
-            return ToolOutcome(
+            return ToolResult(
                 text="", error=f"no such tool {name!r} in this encounter (offered: {offered})"
             )
         try:
-            result = await tool.run(arguments, self.ctx)
+            return await tool.call(arguments, self.ctx)
         except ToolError as exc:
-            return ToolOutcome(text="", error=str(exc))
-        return ToolOutcome(
-            text=result.text, error=result.error, data=result.data, images=list(result.images)
-        )
+            return ToolResult(text="", error=str(exc))

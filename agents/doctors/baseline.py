@@ -82,16 +82,6 @@ def default_policy() -> Policy:
     return policy_from_json(json.loads(text))
 
 
-def _required(spec: dict[str, Any]) -> list[str]:
-    function = spec.get("function", spec)
-    parameters = function.get("parameters") or {}
-    return list(parameters.get("required") or [])
-
-
-def _tool_name(spec: dict[str, Any]) -> str:
-    return str(spec.get("function", spec).get("name", ""))
-
-
 def image_ids(view: DoctorView) -> list[str]:
     """Images the doctor can see: shown up front or named ('image-2') in the objective."""
     ids = [image.id for image in view.images]
@@ -111,9 +101,9 @@ class BaselineDoctor:
 
     def tool_calls(self, view: DoctorView) -> list[Action]:
         calls: list[Action] = []
-        offered = {_tool_name(s): s for s in view.tools}
+        offered = {s.name: s for s in view.tools}
         for name, spec in sorted(offered.items()):
-            if name and name not in CORE_ACTIONS and not _required(spec):
+            if name not in CORE_ACTIONS and not spec.required:
                 calls.append(CallTool(tool=name))
         if self.policy.image_tool in offered:
             calls += [

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from clinsim.agents.llm.doctor_prompts import (
     IMAGE_TOOL,
@@ -31,12 +30,11 @@ ROLE = "doctor"
 def image_request(view: DoctorView, images: Mapping[str, ImageRef]) -> CallTool | None:
     """What AgentClinic's `REQUEST IMAGES` becomes: reading the case's first image, when
     `read_image` is offered and the case has images."""
-    specs = [s for s in view.tools if tool_names([s])[0] == IMAGE_TOOL]
+    specs = [s for s in view.tools if s.name == IMAGE_TOOL]
     if not specs or not images:
         return None
-    parameters = specs[0].get("function", specs[0]).get("parameters") or {}
-    properties = list(parameters.get("properties") or {})
-    required = list(parameters.get("required") or [])
+    properties = list(specs[0].arguments.model_fields)
+    required = list(specs[0].required)
     if "image_id" in properties or not (required or properties):
         key = "image_id"
     else:
@@ -89,9 +87,7 @@ class LLMDoctor:
 
     def _request(self, view: DoctorView) -> ChatRequest:
         messages = doctor_messages(view, self.protocol, self.bias, self.attachable(view))
-        tools: list[dict[str, Any]] | None = (
-            [dict(spec) for spec in view.tools] if self.protocol == "tools" else None
-        )
+        tools = list(view.tools) if self.protocol == "tools" else None
         return ChatRequest(
             messages=messages,
             tools=tools,

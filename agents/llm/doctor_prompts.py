@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from clinsim.agents.llm.parsing import CORE_ACTIONS, Protocol
 from clinsim.agents.models.base import ChatMessage, ToolCall
+from clinsim.agents.models.tool_schema import parameters
 from clinsim.environments.actions import Action, AskPatient, CallTool, OrderTest, SubmitDiagnosis
 from clinsim.environments.roles import DoctorView, Exchange
+from clinsim.environments.tool_spec import ToolSpec
 
 IMAGE_TOOL = "read_image"
 
@@ -44,24 +45,22 @@ REPAIR_FORMAT: dict[Protocol, str] = {
 }
 
 
-def _signature(spec: Mapping[str, Any]) -> str:
-    function = spec.get("function", spec)
-    parameters = function.get("parameters") or {}
-    required = set(parameters.get("required") or [])
+def _signature(spec: ToolSpec) -> str:
+    schema = parameters(spec)
+    required = set(schema.get("required") or [])
     fields = [
-        f"{name}{'' if name in required else '?'}: {schema.get('type', 'any')}"
-        for name, schema in (parameters.get("properties") or {}).items()
+        f"{name}{'' if name in required else '?'}: {field.get('type', 'any')}"
+        for name, field in schema["properties"].items()
     ]
-    description = str(function.get("description", "")).strip()
-    return f"- {function.get('name', '?')}({', '.join(fields)}): {description}"
+    return f"- {spec.name}({', '.join(fields)}): {spec.description.strip()}"
 
 
-def tool_names(tools: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [str(spec.get("function", spec).get("name", "")) for spec in tools]
+def tool_names(tools: Sequence[ToolSpec]) -> list[str]:
+    return [spec.name for spec in tools]
 
 
 def _json_prompt(view: DoctorView) -> str:
-    others = [s for s in view.tools if tool_names([s])[0] not in CORE_ACTIONS]
+    others = [s for s in view.tools if s.name not in CORE_ACTIONS]
     lines = [_JSON_FORMAT]
     if others:
         lines.append('{"action": "<tool>", "arguments": {...}} for one of these tools:')

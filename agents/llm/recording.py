@@ -27,7 +27,7 @@ def call_id(episode_id: str, role: str, index: int) -> str:
 
 def request_params(request: ChatRequest) -> dict[str, Any]:
     """The sampling parameters of a request, as recorded (tools by name)."""
-    tools = [spec.get("function", spec).get("name", "?") for spec in request.tools or []]
+    tools = [spec.name for spec in request.tools or []]
     return {
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,

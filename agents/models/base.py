@@ -1,8 +1,9 @@
 """The chat-model protocol every backend implements, and its message types.
 
-A backend turns a `ChatRequest` (messages with roles, optional images, optional tool
-schemas) into a `ChatResponse` (text and/or tool calls, token usage, latency). Backends are
-addressed as `provider/model` strings and read their own settings from `ModelSettings`.
+A backend turns a `ChatRequest` (messages with roles, optional images, optional tool specs that
+each backend writes in its own wire format) into a `ChatResponse` (text and/or tool calls, token
+usage, latency). Backends are addressed as `provider/model` strings and read their own settings
+from `ModelSettings`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from clinsim.environments.tool_spec import ToolSpec
 
 
 class ToolCall(BaseModel):
@@ -53,7 +56,7 @@ class ChatRequest(BaseModel):
 
     context: CallContext = Field(default_factory=CallContext, exclude=True)
     messages: list[ChatMessage]
-    tools: list[dict[str, Any]] | None = None
+    tools: list[ToolSpec] | None = None
     temperature: float = 0.0
     max_tokens: int = 512
     seed: int | None = None

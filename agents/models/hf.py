@@ -29,6 +29,7 @@ from clinsim.agents.models.images import open_image
 from clinsim.agents.models.prefix_cache import PrefixCache, cache_keyword
 from clinsim.agents.models.registry import register_provider
 from clinsim.agents.models.thinking import split_thinking
+from clinsim.agents.models.tool_schema import openai_tool
 
 
 def _tool_text(message: ChatMessage) -> tuple[str, str]:
@@ -120,7 +121,9 @@ class HFChatModel:
             raise ModelError(f"{self.address} is a text model; it cannot take images")
         messages, paths = template_messages(request, with_tools, multimodal)
         images = [open_image(path) for path in paths]
-        template_options: dict[str, Any] = {"tools": request.tools} if with_tools else {}
+        template_options: dict[str, Any] = {}
+        if with_tools and request.tools:
+            template_options["tools"] = [openai_tool(spec) for spec in request.tools]
         try:
             prompt = model.text_side.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True, **template_options

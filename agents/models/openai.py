@@ -30,6 +30,7 @@ from clinsim.agents.models.base import (
 from clinsim.agents.models.images import image_data_uri
 from clinsim.agents.models.registry import register_provider
 from clinsim.agents.models.thinking import split_thinking
+from clinsim.agents.models.tool_schema import openai_tool
 
 _MAX_BACKOFF_S = 30.0
 
@@ -71,13 +72,6 @@ def message_wire(message: ChatMessage) -> dict[str, Any]:
     return wire
 
 
-def tool_wire(tool: dict[str, Any]) -> dict[str, Any]:
-    """Accept both `{"type": "function", "function": {...}}` and a bare function schema."""
-    if tool.get("type") == "function":
-        return tool
-    return {"type": "function", "function": tool}
-
-
 def request_body(
     model: str, request: ChatRequest, settings: ModelSettings | None = None
 ) -> dict[str, Any]:
@@ -94,7 +88,7 @@ def request_body(
     if request.stop:
         body["stop"] = request.stop
     if request.tools:
-        body["tools"] = [tool_wire(tool) for tool in request.tools]
+        body["tools"] = [openai_tool(spec) for spec in request.tools]
         tool_choice = getattr(settings, "tool_choice", None)
         if tool_choice is not None:
             body["tool_choice"] = tool_choice

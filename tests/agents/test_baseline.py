@@ -10,19 +10,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import create_model
 
 from clinsim.agents.doctors.baseline import BaselineDoctor, default_policy, image_ids
 from clinsim.agents.doctors.knowledge import Case, DiagnosisRanker, load_cases
 from clinsim.agents.models.registry import ModelPool
 from clinsim.agents.registry import AgentOptions, make_agent
 from clinsim.environments.actions import (
+    CORE_ACTIONS,
     AskPatient,
     CallTool,
     OrderTest,
     SubmitDiagnosis,
-    core_action_specs,
 )
 from clinsim.environments.roles import DoctorView, Exchange
+from clinsim.environments.tool_spec import ToolSpec
 from clinsim.scenarios.model import AnswerKey, ImageRef, Scenario
 from clinsim.scenarios.sets import load_report
 
@@ -43,9 +45,10 @@ RANKER = DiagnosisRanker(
 )
 
 
-def _spec(name: str, required: list[str]) -> dict[str, object]:
-    params = {"type": "object", "properties": {}, "required": required}
-    return {"type": "function", "function": {"name": name, "parameters": params}}
+def _spec(name: str, required: list[str]) -> ToolSpec:
+    fields = {field: (str, ...) for field in required}
+    arguments = create_model(f"{name}_arguments", **fields)  # type: ignore[call-overload]
+    return ToolSpec(name=name, description=name, arguments=arguments)
 
 
 def _view(history: list[Exchange], max_turns: int = 20, **kw: object) -> DoctorView:
@@ -53,7 +56,7 @@ def _view(history: list[Exchange], max_turns: int = 20, **kw: object) -> DoctorV
         "scenario_id": "s/1",
         "episode_id": "e/1",
         "objective": "Evaluate the patient presenting with joint pain.",
-        "tools": tuple(core_action_specs()),
+        "tools": CORE_ACTIONS,
     }
     defaults.update(kw)
     return DoctorView(turn=len(history), max_turns=max_turns, history=tuple(history), **defaults)  # type: ignore[arg-type]
@@ -103,7 +106,7 @@ async def test_history_then_exams_then_targeted_then_panel_then_diagnosis() -> N
 
 async def test_calls_argument_free_tools_and_reads_each_visible_image() -> None:
     tools = (
-        *core_action_specs(),
+        *CORE_ACTIONS,
         _spec("get_patient_summary", []),
         _spec("query_ehr", ["sql"]),
         _spec("read_image", ["image_id"]),

@@ -14,7 +14,7 @@ from clinsim.agents.doctors.knowledge import (
     default_ranker,
     fingerprint,
 )
-from clinsim.environments.actions import SubmitDiagnosis, core_action_specs
+from clinsim.environments.actions import CORE_ACTIONS, SubmitDiagnosis
 from clinsim.environments.events import DiagnosisJudged
 from clinsim.environments.roles import DoctorView, Exchange
 from clinsim.environments.run_store import RunStore
@@ -41,7 +41,7 @@ def _view(scenario_id: str, objective: str = OBJECTIVE) -> DoctorView:
         objective=objective,
         turn=19,
         max_turns=20,
-        tools=tuple(core_action_specs()),
+        tools=CORE_ACTIONS,
         history=history,
     )
 

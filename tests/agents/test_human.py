@@ -11,8 +11,9 @@ from clinsim.agents.human import HumanDoctor, HumanInputError, HumanPatient, par
 from clinsim.environments.actions import AskPatient, CallTool, OrderTest, SubmitDiagnosis
 from clinsim.environments.encounter import EncounterParts
 from clinsim.environments.graph import run_encounter
-from clinsim.environments.roles import MeasurementTurn, PatientTurn, ToolOutcome, Verdict
+from clinsim.environments.roles import MeasurementTurn, PatientTurn, Verdict
 from clinsim.environments.termination import TerminationReason
+from clinsim.environments.tool_spec import ToolResult, ToolSpec
 from clinsim.scenarios.sets import find_scenario
 
 SCENARIO = find_scenario("demo/0001")
@@ -36,11 +37,11 @@ class Judge:
 
 
 class NoTools:
-    def specs(self) -> list[dict[str, Any]]:
+    def specs(self) -> list[ToolSpec]:
         return []
 
-    async def call(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
-        return ToolOutcome("", error="none")
+    async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        return ToolResult(text="", error="none")
 
 
 def parts(doctor: Any, patient: Any) -> EncounterParts:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from llm_fakes import FakeModel, FakePool
+from pydantic import create_model
 
 from clinsim.agents.llm.doctor import LLMDoctor, image_request
 from clinsim.agents.llm.factories import llm_doctor
@@ -18,15 +19,16 @@ from clinsim.agents.models.base import (
 )
 from clinsim.agents.registry import AgentOptions, AgentRequest
 from clinsim.environments.actions import (
+    CORE_ACTIONS,
     AskPatient,
     CallTool,
     OrderTest,
     SubmitDiagnosis,
-    core_action_specs,
 )
 from clinsim.environments.events import DoctorReplyRejected, ModelCalled
 from clinsim.environments.roles import DoctorView, Exchange, RoleFailure
 from clinsim.environments.termination import TerminationReason
+from clinsim.environments.tool_spec import ToolSpec
 from clinsim.scenarios.model import (
     AnswerKey,
     Case,
@@ -39,18 +41,12 @@ from clinsim.scenarios.model import (
 SECRET = "Zorblaxitis"  # the diagnosis: a token that appears nowhere else
 
 
-def tool_spec(name: str, properties: dict[str, object]) -> dict[str, object]:
-    parameters = {"type": "object", "properties": properties, "required": list(properties)}
-    return {
-        "type": "function",
-        "function": {"name": name, "description": f"The {name} tool.", "parameters": parameters},
-    }
+def tool_spec(name: str, *fields: str) -> ToolSpec:
+    arguments = create_model(f"{name}_arguments", **{f: (str, ...) for f in fields})  # type: ignore[call-overload]
+    return ToolSpec(name=name, description=f"The {name} tool.", arguments=arguments)
 
 
-EXTRA_TOOLS = [
-    tool_spec("query_ehr", {"table": {"type": "string"}}),
-    tool_spec("read_image", {"image_id": {"type": "string"}}),
-]
+EXTRA_TOOLS = [tool_spec("query_ehr", "table"), tool_spec("read_image", "image_id")]
 
 
 def make_scenario(tmp_path: Path) -> Scenario:
@@ -85,7 +81,7 @@ def make_view(
         objective="Evaluate the 34-year-old woman with a cough and reach a diagnosis.",
         turn=len(history) if turn is None else turn,
         max_turns=max_turns,
-        tools=tuple(core_action_specs() + EXTRA_TOOLS),
+        tools=(*CORE_ACTIONS, *EXTRA_TOOLS),
         history=history,
         images=images,
         seed=7,
@@ -159,7 +155,7 @@ def test_image_request_needs_the_read_image_tool_and_an_image() -> None:
     view = make_view()
     assert image_request(view, image) == CallTool(tool="read_image", arguments={"image_id": "a"})
     assert image_request(view, {}) is None
-    no_reader = DoctorView("s", "e", "o", 0, 5, tuple(core_action_specs()))
+    no_reader = DoctorView("s", "e", "o", 0, 5, CORE_ACTIONS)
     assert image_request(no_reader, image) is None
 
 

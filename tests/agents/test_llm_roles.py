@@ -29,12 +29,13 @@ from clinsim.agents.models.base import (
     Usage,
 )
 from clinsim.agents.registry import AgentOptions, AgentRequest, Role, make_agent
-from clinsim.environments.actions import SubmitDiagnosis
+from clinsim.environments.actions import ORDER_TEST, SubmitDiagnosis
 from clinsim.environments.encounter import EncounterParts
 from clinsim.environments.events import ModelCalled, PatientLeakBlocked
 from clinsim.environments.graph import run_encounter
-from clinsim.environments.roles import RoleFailure, ToolOutcome
+from clinsim.environments.roles import RoleFailure
 from clinsim.environments.termination import TerminationReason
+from clinsim.environments.tool_spec import ToolResult, ToolSpec
 from clinsim.scenarios.model import AnswerKey, Case, PatientFacts, Provenance, Scenario
 
 SECRET = "Zorblaxitis"
@@ -92,7 +93,7 @@ async def test_call_model_records_everything_needed_to_replay() -> None:
     model = FakeModel(reply, address="openai/medgemma")
     request = ChatRequest(
         messages=[ChatMessage(role="user", content="Hello")],
-        tools=[{"type": "function", "function": {"name": "order_test", "parameters": {}}}],
+        tools=[ORDER_TEST],
         temperature=0.2,
         max_tokens=64,
         seed=11,
@@ -322,11 +323,11 @@ def test_an_unknown_bias_name_fails_when_the_agent_is_made() -> None:
 
 
 class NoTools:
-    def specs(self) -> list[dict[str, Any]]:
+    def specs(self) -> list[ToolSpec]:
         return []
 
-    async def call(self, name: str, arguments: dict[str, JsonValue]) -> ToolOutcome:
-        return ToolOutcome(text="", error="no tools here")
+    async def call(self, name: str, arguments: dict[str, JsonValue]) -> ToolResult:
+        return ToolResult(text="", error="no tools here")
 
 
 def encounter_parts(

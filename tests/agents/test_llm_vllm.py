@@ -18,8 +18,9 @@ from clinsim.environments.actions import SubmitDiagnosis
 from clinsim.environments.encounter import EncounterParts, EncounterSettings
 from clinsim.environments.events import EpisodeEnded, ModelCalled
 from clinsim.environments.graph import run_encounter
-from clinsim.environments.roles import RoleFailure, ToolOutcome
+from clinsim.environments.roles import RoleFailure
 from clinsim.environments.termination import TerminationReason
+from clinsim.environments.tool_spec import ToolResult, ToolSpec
 from clinsim.scenarios.model import AnswerKey, Case, PatientFacts, Provenance, Scenario
 
 pytestmark = pytest.mark.vllm
@@ -37,11 +38,11 @@ SCENARIO = Scenario(
 
 
 class NoTools:
-    def specs(self) -> list[dict[str, Any]]:
+    def specs(self) -> list[ToolSpec]:
         return []
 
-    async def call(self, name: str, arguments: dict[str, JsonValue]) -> ToolOutcome:
-        return ToolOutcome(text="", error="no tools here")
+    async def call(self, name: str, arguments: dict[str, JsonValue]) -> ToolResult:
+        return ToolResult(text="", error="no tools here")
 
 
 def make(role: Role, pool: ModelPool, **options: Any) -> Any:

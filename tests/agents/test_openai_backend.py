@@ -22,6 +22,7 @@ from clinsim.agents.models.base import (
 from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.agents.models.openai import OpenAIChatModel
 from clinsim.agents.models.registry import load_model
+from clinsim.environments.actions import ORDER_TEST
 
 
 def _model(*urls: str, **options: Any) -> OpenAIChatModel:
@@ -69,13 +70,7 @@ async def test_tool_calls_in_and_out() -> None:
             ]
         }
 
-    tools = [
-        {
-            "name": "order_test",
-            "description": "Order a test",
-            "parameters": {"type": "object", "properties": {"test": {"type": "string"}}},
-        }
-    ]
+    tools = [ORDER_TEST]
     history = [
         ChatMessage(role="user", content="start"),
         ChatMessage(
@@ -93,6 +88,9 @@ async def test_tool_calls_in_and_out() -> None:
     sent = server.requests[0]
     assert sent["tools"][0]["type"] == "function"
     assert sent["tools"][0]["function"]["name"] == "order_test"
+    parameters = sent["tools"][0]["function"]["parameters"]
+    assert parameters["properties"]["test"]["type"] == "string"
+    assert parameters["required"] == ["test"] and "title" not in parameters
     assistant = sent["messages"][1]
     assert assistant["content"] is None
     assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == {"test": "CBC"}

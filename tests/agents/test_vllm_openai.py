@@ -10,18 +10,9 @@ import pytest
 from clinsim.agents.models.base import ChatMessage, ChatRequest, ModelError, ModelSettings
 from clinsim.agents.models.registry import load_model
 from clinsim.agents.models.vllm_local import VLLMServer
+from clinsim.environments.actions import ORDER_TEST
 
 pytestmark = pytest.mark.vllm
-
-ORDER_TEST = {
-    "name": "order_test",
-    "description": "Order a test or examination for the patient.",
-    "parameters": {
-        "type": "object",
-        "properties": {"test": {"type": "string"}},
-        "required": ["test"],
-    },
-}
 
 
 def _model(server: VLLMServer, **options: Any) -> Any:

@@ -60,8 +60,7 @@ class ProbeDoctor:
     def tool_calls(self, view: DoctorView) -> list[Action]:
         calls: list[Action] = []
         for spec in view.tools:
-            fn = spec["function"]
-            name, required = fn["name"], fn.get("parameters", {}).get("required", [])
+            name, required = spec.name, spec.required
             if name in {"ask_patient", "order_test", "submit_diagnosis"}:
                 continue
             if not required:

@@ -17,10 +17,10 @@ from clinsim.environments.roles import (
     MeasurementTurn,
     PatientTurn,
     RoleFailure,
-    ToolOutcome,
     Verdict,
 )
 from clinsim.environments.termination import TerminationReason
+from clinsim.environments.tool_spec import ToolResult, ToolSpec
 from clinsim.scenarios.sets import find_scenario
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "encounter.mmd"
@@ -45,13 +45,13 @@ class ExactJudge:
 
 
 class FakeTools:
-    def __init__(self, outcome: ToolOutcome | Exception):
+    def __init__(self, outcome: ToolResult | Exception):
         self.outcome = outcome
 
-    def specs(self) -> list[dict[str, Any]]:
-        return [{"type": "function", "function": {"name": "get_thing", "parameters": {}}}]
+    def specs(self) -> list[ToolSpec]:
+        return [ToolSpec(name="get_thing", description="A thing.")]
 
-    async def call(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+    async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
@@ -67,7 +67,7 @@ def parts(doctor: Any, tools: Any = None, **settings: Any) -> EncounterParts:
         patient=EchoPatient(),
         measurement=TableMeasurement(),
         judges=[ExactJudge()],
-        tools=tools or FakeTools(ToolOutcome("thing")),
+        tools=tools or FakeTools(ToolResult(text="thing")),
         cost_of=lambda test: 10.0,
         settings=EncounterSettings(**settings),
     )
@@ -163,7 +163,7 @@ async def test_a_tool_error_is_shown_to_the_doctor_and_the_episode_goes_on() -> 
     doctor = ScriptedDoctor(
         [CallTool(tool="get_thing"), SubmitDiagnosis(diagnosis="Myasthenia gravis")]
     )
-    events = await run_encounter(parts(doctor, FakeTools(ToolOutcome("", error="refused: x"))))
+    events = await run_encounter(parts(doctor, FakeTools(ToolResult(text="", error="refused: x"))))
     returned = next(e for e in events if e.kind == "tool_returned")
     assert returned.result == "error: refused: x"
     assert events[-1].reason == TerminationReason.DIAGNOSED
@@ -193,7 +193,7 @@ async def test_the_doctor_sees_its_history_and_never_the_answer_key() -> None:
     last = doctor.views[-1]
     assert [x.observation for x in last.history] == ["you asked: q0", "you asked: q1"]
     assert last.turns_left == 18
-    names = [t["function"]["name"] for t in last.tools]
+    names = [t.name for t in last.tools]
     assert names[:3] == ["ask_patient", "order_test", "submit_diagnosis"]
     assert "get_thing" in names
     assert SCENARIO.answer.diagnosis not in repr(last)

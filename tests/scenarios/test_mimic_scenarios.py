@@ -105,6 +105,6 @@ async def test_bundled_scenarios_are_playable_with_the_ehr_tools(
     for scenario in load_report("mimic-iv-demo").scenarios[:3]:
         db = default_ehr_for(scenario)
         ctx = ToolContext(scenario.id, scenario.case, ToolSettings(ehr_db=db))
-        summary = await registered_tools()["get_patient_summary"]().run({}, ctx)
+        summary = await registered_tools()["get_patient_summary"]().call({}, ctx)
         assert "(current admission)" in summary.text
         assert scenario.answer.diagnosis not in summary.text

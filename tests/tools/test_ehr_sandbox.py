@@ -44,7 +44,7 @@ def ctx(ehr_db: Path) -> ToolContext:
 
 
 async def query(ctx: ToolContext, sql: str) -> list[list[object]]:
-    result = await registered_tools()["query_ehr"]().run({"sql": sql}, ctx)
+    result = await registered_tools()["query_ehr"]().call({"sql": sql}, ctx)
     assert isinstance(result.data, dict)
     rows = result.data["rows"]
     assert isinstance(rows, list)
@@ -181,7 +181,7 @@ async def test_unbounded_cross_join_is_stopped_by_the_time_limit(ehr_db: Path) -
 
 async def test_cross_join_rows_are_capped_with_a_notice(ctx: ToolContext) -> None:
     tool = registered_tools()["query_ehr"]()
-    result = await tool.run({"sql": "SELECT * FROM labevents a, labevents b, labevents c"}, ctx)
+    result = await tool.call({"sql": "SELECT * FROM labevents a, labevents b, labevents c"}, ctx)
     assert isinstance(result.data, dict) and result.data["truncated"] is True
     assert len(result.data["rows"]) == 200  # type: ignore[arg-type]
     assert "truncated" in result.text
@@ -191,7 +191,7 @@ async def test_view_is_built_once_per_encounter(ctx: ToolContext) -> None:
     await query(ctx, "SELECT 1")
     views = ctx.resources[ehr_tools.CACHE_KEY]
     first = next(iter(views.values()))
-    await registered_tools()["get_latest_labs"]().run({}, ctx)
+    await registered_tools()["get_latest_labs"]().call({}, ctx)
     assert len(views) == 1 and next(iter(views.values())) is first
 
 

@@ -39,7 +39,7 @@ def ctx(ehr_db: Path) -> ToolContext:
 
 
 async def call(ctx: ToolContext, tool: str, **arguments: object) -> str:
-    result = await registered_tools()[tool]().run(arguments, ctx)  # type: ignore[arg-type]
+    result = await registered_tools()[tool]().call(arguments, ctx)  # type: ignore[arg-type]
     return result.text
 
 

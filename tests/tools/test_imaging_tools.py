@@ -71,7 +71,7 @@ def by_hand(siglip_dir: Path, image: Path, labels: list[str]) -> np.ndarray:
 
 async def test_read_image_probabilities_match_hand_computation(siglip_dir: Path) -> None:
     labels = ["pneumonia", "normal chest x-ray", "cardiomegaly", "pleural effusion"]
-    result = await tool("read_image").run(
+    result = await tool("read_image").call(
         {"image_id": "image-1", "labels": labels}, context(siglip_dir, refs())
     )
     expected = dict(zip(labels, by_hand(siglip_dir, CXR, labels), strict=True))
@@ -84,7 +84,7 @@ async def test_read_image_probabilities_match_hand_computation(siglip_dir: Path)
 
 
 async def test_read_image_default_vocabulary_for_the_modality(siglip_dir: Path) -> None:
-    result = await tool("read_image").run({"image_id": "image-2"}, context(siglip_dir, refs()))
+    result = await tool("read_image").call({"image_id": "image-2"}, context(siglip_dir, refs()))
     findings = result.data["findings"]
     assert len(findings) == 5
     assert {f["label"] for f in findings} <= set(VOCABULARIES["dermatology"])
@@ -94,7 +94,7 @@ async def test_read_image_default_vocabulary_for_the_modality(siglip_dir: Path) 
 
 
 async def test_read_image_accepts_comma_separated_labels_and_top_k(siglip_dir: Path) -> None:
-    result = await tool("read_image").run(
+    result = await tool("read_image").call(
         {"image_id": "image-3", "labels": "a, b, c", "top_k": 2}, context(siglip_dir, refs())
     )
     assert len(result.data["findings"]) == 2
@@ -102,18 +102,18 @@ async def test_read_image_accepts_comma_separated_labels_and_top_k(siglip_dir: P
 
 async def test_read_image_without_a_model_is_a_tool_error() -> None:
     with pytest.raises(ToolError, match="no image model configured: pass --image-model DIR"):
-        await tool("read_image").run({"image_id": "image-1"}, context(None, refs()))
+        await tool("read_image").call({"image_id": "image-1"}, context(None, refs()))
 
 
 async def test_read_image_errors_the_doctor_sees(siglip_dir: Path, tmp_path: Path) -> None:
     ctx = context(siglip_dir, refs())
     with pytest.raises(ToolError, match=r"no image 'x-ray'.*image-1, image-2, image-3"):
-        await tool("read_image").run({"image_id": "x-ray"}, ctx)
+        await tool("read_image").call({"image_id": "x-ray"}, ctx)
     with pytest.raises(ToolError, match="labels must be"):
-        await tool("read_image").run({"image_id": "image-1", "labels": 3}, ctx)
+        await tool("read_image").call({"image_id": "image-1", "labels": 3}, ctx)
     missing = [ImageRef(id="image-9", path=str(tmp_path / "gone.png"))]
     with pytest.raises(ToolError, match=r"scenario 't/1', image 'image-9': no such file"):
-        await tool("read_image").run({"image_id": "image-9"}, context(siglip_dir, missing))
+        await tool("read_image").call({"image_id": "image-9"}, context(siglip_dir, missing))
 
 
 def test_tools_are_offered_only_with_images(siglip_dir: Path) -> None:
@@ -126,7 +126,7 @@ def test_tools_are_offered_only_with_images(siglip_dir: Path) -> None:
 async def test_encoder_is_loaded_once_and_cache_avoids_reencoding(siglip_dir: Path) -> None:
     ctx = context(siglip_dir, refs())
     read = tool("read_image")
-    await read.run({"image_id": "image-1"}, ctx)
+    await read.call({"image_id": "image-1"}, ctx)
     encoder = ctx.resources["imaging.encoders"][str(siglip_dir)]
     cache = ctx.resources["imaging.cache"]
     assert cache.encoded == 1
@@ -135,7 +135,7 @@ async def test_encoder_is_loaded_once_and_cache_avoids_reencoding(siglip_dir: Pa
         raise AssertionError("re-encoded a cached image")
 
     encoder.encode_images = refuse
-    again = await read.run({"image_id": "image-1", "labels": ["pneumonia"]}, ctx)
+    again = await read.call({"image_id": "image-1", "labels": ["pneumonia"]}, ctx)
     assert again.data["findings"][0]["label"] == "pneumonia"
     assert ctx.resources["imaging.encoders"][str(siglip_dir)] is encoder
     assert cache.encoded == 1 and cache.hits >= 1
@@ -172,14 +172,14 @@ async def test_similar_images_and_text_search_rank_by_embeddings(
     ctx = context(siglip_dir, refs())
     paths = [image_path(r) for r in refs()]
     embeddings = embed_files(encoder, EmbeddingCache(), paths)
-    similar = await tool("find_similar_images").run({"image_id": "image-1"}, ctx)
+    similar = await tool("find_similar_images").call({"image_id": "image-1"}, ctx)
     cosines = {"image-2": embeddings[1] @ embeddings[0], "image-3": embeddings[2] @ embeddings[0]}
     ranked = similar.data["similar"]
     assert [r["image_id"] for r in ranked] == sorted(cosines, key=lambda k: -cosines[k])
     for row in ranked:
         assert row["similarity"] == pytest.approx(cosines[row["image_id"]], abs=1e-4)
 
-    search = await tool("search_images").run({"text": "melanoma", "top_k": 3}, ctx)
+    search = await tool("search_images").call({"text": "melanoma", "top_k": 3}, ctx)
     probs = encoder.probabilities(embeddings, encoder.encode_texts(["melanoma"]))[:, 0]
     expected = [f"image-{i + 1}" for i in np.argsort(-probs)]
     assert [m["image_id"] for m in search.data["matches"]] == expected
@@ -223,5 +223,5 @@ async def test_an_unloadable_model_is_a_tool_error_tried_once(tmp_path: Path) ->
     ctx = context(tmp_path / "no-model", refs())
     for _ in range(2):
         with pytest.raises(ToolError, match=r"image model unavailable: .*does not exist"):
-            await tool("read_image").run({"image_id": "image-1"}, ctx)
+            await tool("read_image").call({"image_id": "image-1"}, ctx)
     assert isinstance(ctx.resources["imaging.encoders"][str(tmp_path / "no-model")], Exception)

@@ -13,11 +13,12 @@ import threading
 from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, TypeVar
 
-from pydantic import JsonValue
+from pydantic import BaseModel, Field, field_validator
 
-from clinsim.tools.base import Tool, ToolContext, ToolError, ToolResult, register_tool
+from clinsim.environments.tool_spec import Arguments, NoArguments
+from clinsim.tools.base import Tool, ToolContext, ToolError, ToolResult, ToolSpec, register_tool
 from clinsim.tools.ehr import canned
 from clinsim.tools.ehr.sealed import EHRQueryError, QueryResult, SealedEHR
 
@@ -25,6 +26,7 @@ CACHE_KEY = "clinsim.tools.ehr.sealed"
 MAX_CACHED_VIEWS = 32
 MAX_CELL_CHARS = 200
 _CACHE_LOCK = threading.Lock()
+A = TypeVar("A", bound=BaseModel)
 
 _TABLES_HELP = (
     "Tables (MIMIC-IV names and columns): patients, admissions, diagnoses_icd (+ d_icd_diagnoses "
@@ -107,16 +109,16 @@ def format_result(result: QueryResult) -> str:
     return "\n".join(lines)
 
 
-class EHRTool(Tool):
+class EHRTool(Tool[A]):
     """Offered only when the case links to an EHR patient and the run has an EHR database."""
 
     def available(self, ctx: ToolContext) -> bool:
         return ctx.case.ehr is not None and ctx.settings.ehr_db is not None
 
-    def answer(self, view: SealedEHR, arguments: dict[str, JsonValue]) -> ToolResult:
+    def answer(self, view: SealedEHR, arguments: A) -> ToolResult:
         raise NotImplementedError
 
-    async def run(self, arguments: dict[str, JsonValue], ctx: ToolContext) -> ToolResult:
+    async def run(self, arguments: A, ctx: ToolContext) -> ToolResult:
         view = await asyncio.to_thread(sealed_view, ctx)
         try:
             return await asyncio.to_thread(self.answer, view, arguments)
@@ -124,92 +126,104 @@ class EHRTool(Tool):
             raise ToolError(str(exc)) from exc
 
 
-_NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+class QueryArguments(Arguments):
+    sql: str = Field(description="One SELECT statement.")
+
+    @field_validator("sql")
+    @classmethod
+    def _statement(cls, sql: str) -> str:
+        if not sql.strip():
+            raise ValueError("give one SELECT statement")
+        return sql
 
 
 @register_tool
-class QueryEHR(EHRTool):
-    name: ClassVar[str] = "query_ehr"
-    description: ClassVar[str] = (
-        "Run one read-only SQL SELECT (DuckDB dialect) on this patient's electronic health "
-        "record. Only this patient's rows recorded before the current encounter exist. "
-        + _TABLES_HELP
-        + " Results are capped at 200 rows."
+class QueryEHR(EHRTool[QueryArguments]):
+    spec = ToolSpec(
+        name="query_ehr",
+        description=(
+            "Run one read-only SQL SELECT (DuckDB dialect) on this patient's electronic health "
+            "record. Only this patient's rows recorded before the current encounter exist. "
+            + _TABLES_HELP
+            + " Results are capped at 200 rows."
+        ),
+        arguments=QueryArguments,
     )
-    parameters: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {"sql": {"type": "string", "description": "One SELECT statement."}},
-        "required": ["sql"],
-        "additionalProperties": False,
-    }
 
-    def answer(self, view: SealedEHR, arguments: dict[str, JsonValue]) -> ToolResult:
-        sql = arguments.get("sql")
-        if not isinstance(sql, str) or not sql.strip():
-            raise ToolError("query_ehr needs 'sql': one SELECT statement")
-        result = view.query(sql)
+    def answer(self, view: SealedEHR, arguments: QueryArguments) -> ToolResult:
+        result = view.query(arguments.sql)
         return ToolResult(text=format_result(result), data=result.to_json())
 
 
-def _parse_time(arguments: dict[str, JsonValue], key: str) -> datetime | None:
-    raw = arguments.get(key)
+def _parse_time(raw: object) -> datetime | None:
     if raw is None or raw == "":
         return None
+    if isinstance(raw, datetime):
+        return raw
     if not isinstance(raw, str):
-        raise ToolError(f"'{key}' must be an ISO date or date-time string such as 2180-05-06")
+        raise ValueError("must be an ISO date or date-time string such as 2180-05-06")
     try:
         return datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise ToolError(
-            f"'{key}' is not an ISO date or date-time: {raw!r} (use e.g. 2180-05-06 or "
-            "2180-05-06 14:30)"
+        raise ValueError(
+            f"not an ISO date or date-time: {raw!r} (use e.g. 2180-05-06 or 2180-05-06 14:30)"
         ) from None
 
 
+class LabHistoryArguments(Arguments):
+    name: str = Field(description="Lab test name or part of it.")
+    start: datetime | None = Field(default=None, description="Optional ISO date/time (inclusive).")
+    end: datetime | None = Field(default=None, description="Optional ISO date/time (exclusive).")
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("give a lab test name, e.g. 'creatinine'")
+        return name
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _time(cls, raw: object) -> datetime | None:
+        return _parse_time(raw)
+
+
 @register_tool
-class GetLabHistory(EHRTool):
-    name: ClassVar[str] = "get_lab_history"
-    description: ClassVar[str] = (
-        "Timeline of one lab test in this patient's record (e.g. 'creatinine', 'hemoglobin'), "
-        "optionally within a time window."
+class GetLabHistory(EHRTool[LabHistoryArguments]):
+    spec = ToolSpec(
+        name="get_lab_history",
+        description=(
+            "Timeline of one lab test in this patient's record (e.g. 'creatinine', "
+            "'hemoglobin'), optionally within a time window."
+        ),
+        arguments=LabHistoryArguments,
     )
-    parameters: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "description": "Lab test name or part of it."},
-            "start": {"type": "string", "description": "Optional ISO date/time (inclusive)."},
-            "end": {"type": "string", "description": "Optional ISO date/time (exclusive)."},
-        },
-        "required": ["name"],
-        "additionalProperties": False,
-    }
 
-    def answer(self, view: SealedEHR, arguments: dict[str, JsonValue]) -> ToolResult:
-        name = arguments.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise ToolError("get_lab_history needs 'name', e.g. 'creatinine'")
-        start, end = _parse_time(arguments, "start"), _parse_time(arguments, "end")
-        return ToolResult(text=canned.lab_history(view, name, start, end))
+    def answer(self, view: SealedEHR, arguments: LabHistoryArguments) -> ToolResult:
+        text = canned.lab_history(view, arguments.name, arguments.start, arguments.end)
+        return ToolResult(text=text)
 
 
-class CannedEHRTool(EHRTool):
+class CannedEHRTool(EHRTool[NoArguments]):
     """A parameter-free read of the record."""
-
-    parameters: ClassVar[dict[str, Any]] = _NO_PARAMETERS
 
     def read(self, view: SealedEHR) -> str:
         raise NotImplementedError
 
-    def answer(self, view: SealedEHR, arguments: dict[str, JsonValue]) -> ToolResult:
+    def answer(self, view: SealedEHR, arguments: NoArguments) -> ToolResult:
         return ToolResult(text=self.read(view))
+
+
+def _canned(name: str, description: str) -> ToolSpec:
+    return ToolSpec(name=name, description=description)
 
 
 @register_tool
 class GetPatientSummary(CannedEHRTool):
-    name: ClassVar[str] = "get_patient_summary"
-    description: ClassVar[str] = (
+    spec = _canned(
+        "get_patient_summary",
         "Demographics, the timeline of hospital admissions and what the record holds, "
-        "as of the current encounter."
+        "as of the current encounter.",
     )
 
     def read(self, view: SealedEHR) -> str:
@@ -218,8 +232,7 @@ class GetPatientSummary(CannedEHRTool):
 
 @register_tool
 class GetLatestLabs(CannedEHRTool):
-    name: ClassVar[str] = "get_latest_labs"
-    description: ClassVar[str] = "The most recent value of every lab test on record."
+    spec = _canned("get_latest_labs", "The most recent value of every lab test on record.")
 
     def read(self, view: SealedEHR) -> str:
         return canned.latest_labs(view)
@@ -227,8 +240,9 @@ class GetLatestLabs(CannedEHRTool):
 
 @register_tool
 class GetMedications(CannedEHRTool):
-    name: ClassVar[str] = "get_medications"
-    description: ClassVar[str] = "Drugs prescribed to this patient before now, most recent first."
+    spec = _canned(
+        "get_medications", "Drugs prescribed to this patient before now, most recent first."
+    )
 
     def read(self, view: SealedEHR) -> str:
         return canned.medications(view)
@@ -236,8 +250,9 @@ class GetMedications(CannedEHRTool):
 
 @register_tool
 class GetPriorDiagnoses(CannedEHRTool):
-    name: ClassVar[str] = "get_prior_diagnoses"
-    description: ClassVar[str] = "Coded diagnoses (ICD) of this patient's earlier admissions."
+    spec = _canned(
+        "get_prior_diagnoses", "Coded diagnoses (ICD) of this patient's earlier admissions."
+    )
 
     def read(self, view: SealedEHR) -> str:
         return canned.prior_diagnoses(view)
@@ -245,8 +260,9 @@ class GetPriorDiagnoses(CannedEHRTool):
 
 @register_tool
 class GetMicrobiology(CannedEHRTool):
-    name: ClassVar[str] = "get_microbiology"
-    description: ClassVar[str] = "Microbiology specimens and results on record, most recent first."
+    spec = _canned(
+        "get_microbiology", "Microbiology specimens and results on record, most recent first."
+    )
 
     def read(self, view: SealedEHR) -> str:
         return canned.microbiology(view)
@@ -254,9 +270,9 @@ class GetMicrobiology(CannedEHRTool):
 
 @register_tool
 class GetVitals(CannedEHRTool):
-    name: ClassVar[str] = "get_vitals"
-    description: ClassVar[str] = (
-        "Charted vital signs (latest value and range) and outpatient measurements on record."
+    spec = _canned(
+        "get_vitals",
+        "Charted vital signs (latest value and range) and outpatient measurements on record.",
     )
 
     def read(self, view: SealedEHR) -> str:

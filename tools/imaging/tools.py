@@ -1,19 +1,19 @@
 """The doctor's imaging tools: read_image, find_similar_images, search_images.
 
 Tool names are public API. Each is offered only when the case has images. Scores come from a
-MedSigLIP-compatible encoder (ctx.settings.image_model); without one the tools answer with a
+MedSigLIP-compatible encoder (the `image_model` setting); without one the tools answer with a
 ToolError the doctor sees, and the episode goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import JsonValue
+from pydantic import Field, JsonValue, field_validator
 
-from clinsim.tools.base import Tool, ToolContext, ToolError, ToolResult, register_tool
+from clinsim.environments.tool_spec import Arguments
+from clinsim.tools.base import Tool, ToolContext, ToolError, ToolResult, ToolSpec, register_tool
 from clinsim.tools.imaging.session import ImagingSession, find_image
 from clinsim.tools.imaging.vocabularies import default_labels, normalise_modality
 from clinsim.tools.imaging.zero_shot import rank_labels
@@ -22,32 +22,54 @@ MAX_LABELS = 64
 DEFAULT_TOP_K = 5
 
 
-def _labels_argument(value: JsonValue) -> list[str] | None:
+def _labels(value: object) -> list[str] | None:
     """A list of labels or one comma-separated string; None when not given."""
     if value is None or value == "" or value == []:
         return None
     if isinstance(value, str):
-        items: list[Any] = value.split(",")
+        items: list[object] = list(value.split(","))
     elif isinstance(value, list):
         items = value
     else:
-        raise ToolError("labels must be a list of strings or a comma-separated string")
+        raise ValueError("labels must be a list of strings or a comma-separated string")
     if not all(isinstance(item, str) for item in items):
-        raise ToolError("labels must be a list of strings")
-    labels = list(dict.fromkeys(item.strip() for item in items if item.strip()))
+        raise ValueError("labels must be a list of strings")
+    labels = list(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
     if not labels:
         return None
     if len(labels) > MAX_LABELS:
-        raise ToolError(f"at most {MAX_LABELS} labels per call (got {len(labels)})")
+        raise ValueError(f"at most {MAX_LABELS} labels per call (got {len(labels)})")
     return labels
 
 
-def _top_k(value: JsonValue, default: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ToolError("top_k must be a positive integer")
-    return value
+class ReadImageArguments(Arguments):
+    image_id: str = Field(description="Id of the image, e.g. image-1.")
+    labels: list[str] | None = Field(
+        default=None, description="Candidate findings to score (optional)."
+    )
+    top_k: int | None = Field(default=None, ge=1, strict=True, description="Findings to return.")
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _label_list(cls, value: object) -> list[str] | None:
+        return _labels(value)
+
+
+class SimilarArguments(Arguments):
+    image_id: str = Field(description="Id of the query image.")
+    top_k: int | None = Field(default=None, ge=1, strict=True, description="How many to return.")
+
+
+class SearchArguments(Arguments):
+    text: str = Field(description="What to look for, e.g. 'pleural effusion'.")
+    top_k: int | None = Field(default=None, ge=1, strict=True, description="How many to return.")
+
+    @field_validator("text")
+    @classmethod
+    def _query(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text must be a non-empty string")
+        return text.strip()
 
 
 def _has_images(ctx: ToolContext) -> bool:
@@ -55,41 +77,31 @@ def _has_images(ctx: ToolContext) -> bool:
 
 
 @register_tool
-class ReadImage(Tool):
-    name: ClassVar[str] = "read_image"
-    description: ClassVar[str] = (
-        "Read one of the case's medical images with a MedSigLIP image model: returns the most "
-        "likely findings with zero-shot probabilities (independent sigmoid scores). Give "
-        "`labels` to score your own candidate findings; otherwise a default vocabulary for the "
-        "image's modality is used."
+class ReadImage(Tool[ReadImageArguments]):
+    spec = ToolSpec(
+        name="read_image",
+        description=(
+            "Read one of the case's medical images with a MedSigLIP image model: returns the "
+            "most likely findings with zero-shot probabilities (independent sigmoid scores). "
+            "Give `labels` to score your own candidate findings; otherwise a default vocabulary "
+            "for the image's modality is used."
+        ),
+        arguments=ReadImageArguments,
     )
-    parameters: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "image_id": {"type": "string", "description": "Id of the image, e.g. image-1."},
-            "labels": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Candidate findings to score (optional).",
-            },
-            "top_k": {"type": "integer", "minimum": 1, "description": "Findings to return."},
-        },
-        "required": ["image_id"],
-    }
 
     def available(self, ctx: ToolContext) -> bool:
         return _has_images(ctx)
 
-    async def run(self, arguments: dict[str, JsonValue], ctx: ToolContext) -> ToolResult:
-        ref = find_image(ctx, arguments.get("image_id"))
-        labels = _labels_argument(arguments.get("labels"))
+    async def run(self, arguments: ReadImageArguments, ctx: ToolContext) -> ToolResult:
+        ref = find_image(ctx, arguments.image_id)
+        labels = arguments.labels
         session = await ImagingSession.open(ctx)
         if labels is None:
             vocabulary, labels = default_labels(ref.modality)
             source, default_k = f"default {vocabulary} vocabulary", DEFAULT_TOP_K
         else:
             source, default_k = "requested labels", len(labels)
-        top_k = _top_k(arguments.get("top_k"), default_k)
+        top_k = arguments.top_k or default_k
         image = await session.embed([ref])
         ranked = (await asyncio.to_thread(rank_labels, session.encoder, image, labels))[0]
         findings: list[JsonValue] = [
@@ -112,30 +124,25 @@ class ReadImage(Tool):
 
 
 @register_tool
-class FindSimilarImages(Tool):
-    name: ClassVar[str] = "find_similar_images"
-    description: ClassVar[str] = (
-        "Rank the case's other images by visual similarity to one image (cosine similarity of "
-        "MedSigLIP image embeddings)."
+class FindSimilarImages(Tool[SimilarArguments]):
+    spec = ToolSpec(
+        name="find_similar_images",
+        description=(
+            "Rank the case's other images by visual similarity to one image (cosine similarity "
+            "of MedSigLIP image embeddings)."
+        ),
+        arguments=SimilarArguments,
     )
-    parameters: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "image_id": {"type": "string", "description": "Id of the query image."},
-            "top_k": {"type": "integer", "minimum": 1},
-        },
-        "required": ["image_id"],
-    }
 
     def available(self, ctx: ToolContext) -> bool:
         return len(ctx.case.images) > 1
 
-    async def run(self, arguments: dict[str, JsonValue], ctx: ToolContext) -> ToolResult:
-        query = find_image(ctx, arguments.get("image_id"))
+    async def run(self, arguments: SimilarArguments, ctx: ToolContext) -> ToolResult:
+        query = find_image(ctx, arguments.image_id)
         others = [ref for ref in ctx.case.images if ref.id != query.id]
         if not others:
             raise ToolError("this case has no other image to compare with")
-        top_k = _top_k(arguments.get("top_k"), len(others))
+        top_k = arguments.top_k or len(others)
         session = await ImagingSession.open(ctx)
         embeddings = await session.embed([query, *others])
         similarity = embeddings[1:] @ embeddings[0]
@@ -151,33 +158,26 @@ class FindSimilarImages(Tool):
 
 
 @register_tool
-class SearchImages(Tool):
-    name: ClassVar[str] = "search_images"
-    description: ClassVar[str] = (
-        "Rank the case's images by how well they match a text description (MedSigLIP "
-        "text-to-image retrieval), with the sigmoid probability that each image shows it."
+class SearchImages(Tool[SearchArguments]):
+    spec = ToolSpec(
+        name="search_images",
+        description=(
+            "Rank the case's images by how well they match a text description (MedSigLIP "
+            "text-to-image retrieval), with the sigmoid probability that each image shows it."
+        ),
+        arguments=SearchArguments,
     )
-    parameters: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "text": {"type": "string", "description": "What to look for, e.g. 'pleural effusion'."},
-            "top_k": {"type": "integer", "minimum": 1},
-        },
-        "required": ["text"],
-    }
 
     def available(self, ctx: ToolContext) -> bool:
         return _has_images(ctx)
 
-    async def run(self, arguments: dict[str, JsonValue], ctx: ToolContext) -> ToolResult:
-        query = arguments.get("text")
-        if not isinstance(query, str) or not query.strip():
-            raise ToolError("text must be a non-empty string")
+    async def run(self, arguments: SearchArguments, ctx: ToolContext) -> ToolResult:
+        query = arguments.text
         refs = list(ctx.case.images)
-        top_k = _top_k(arguments.get("top_k"), len(refs))
+        top_k = arguments.top_k or len(refs)
         session = await ImagingSession.open(ctx)
         images = await session.embed(refs)
-        text = await session.embed_texts([query.strip()])
+        text = await session.embed_texts([query])
         scores = session.encoder.probabilities(images, text)[:, 0]
         order = np.argsort(-scores, kind="stable")[:top_k]
         ranked = [
@@ -185,6 +185,6 @@ class SearchImages(Tool):
         ]
         listed = "; ".join(f"{r['image_id']} {r['probability']:.2f}" for r in ranked)
         return ToolResult(
-            text=f"Images matching {query.strip()!r}: {listed}.",
-            data={"text": query.strip(), "matches": list(ranked)},
+            text=f"Images matching {query!r}: {listed}.",
+            data={"text": query, "matches": list(ranked)},
         )
