@@ -17,7 +17,8 @@ from langgraph.types import interrupt
 
 from clinsim.agents.registry import AgentRequest, register_agent
 from clinsim.environments.actions import Action, AskPatient, CallTool, OrderTest, SubmitDiagnosis
-from clinsim.environments.roles import DoctorTurn, DoctorView, PatientTurn
+from clinsim.environments.context import current_episode
+from clinsim.environments.roles import DoctorView, PatientTurn
 
 DOCTOR_HELP = (
     "type a question for the patient, or /test NAME, /tool NAME {json}, "
@@ -62,11 +63,11 @@ def parse_doctor_input(text: str) -> Action:
 
 
 class HumanDoctor:
-    async def act(self, view: DoctorView) -> DoctorTurn:
+    async def act(self, view: DoctorView) -> Action:
         last = view.history[-1].observation if view.history else view.objective
         prompt: dict[str, Any] = {
             "role": "doctor",
-            "episode_id": view.episode_id,
+            "episode_id": current_episode().episode_id,
             "turn": view.turn + 1,
             "turns_left": view.turns_left,
             "text": last,
@@ -76,10 +77,10 @@ class HumanDoctor:
         for _ in range(MAX_ATTEMPTS):
             reply = str(interrupt(prompt))
             try:
-                return DoctorTurn(parse_doctor_input(reply))
+                return parse_doctor_input(reply)
             except HumanInputError as exc:
                 prompt = {**prompt, "text": f"{exc}; {DOCTOR_HELP}"}
-        return DoctorTurn(AskPatient(question=reply or "..."))
+        return AskPatient(question=reply or "...")
 
 
 class HumanPatient:

@@ -42,7 +42,6 @@ class AgentRequest:
     provider: str
     name: str
     scenario: Scenario
-    episode_id: str
     seed: int
     options: AgentOptions
     models: ModelPool
@@ -85,7 +84,6 @@ def make_agent(
     role: Role,
     address: str,
     scenario: Scenario,
-    episode_id: str,
     seed: int,
     options: AgentOptions,
     models: ModelPool,
@@ -105,7 +103,6 @@ def make_agent(
         provider,
         name,
         scenario,
-        episode_id,
         seed,
         options,
         models,

@@ -23,9 +23,10 @@ from clinsim.agents.models.base import ChatModel, ChatRequest, ChatResponse
 from clinsim.agents.models.registry import ModelPool, is_model_provider, split_address
 from clinsim.agents.models.replay import ReplayDiverged, ReplayModel
 from clinsim.agents.registry import make_agent
+from clinsim.environments.actions import Action
 from clinsim.environments.encounter import EncounterParts
 from clinsim.environments.events import EpisodeStarted, Event, ModelCalled, comparable
-from clinsim.environments.roles import Doctor, DoctorTurn, DoctorView
+from clinsim.environments.roles import Doctor, DoctorView
 from clinsim.environments.run_store import RUN_STORE_FILE, RunStore, StoreError, summarise
 from clinsim.runner import RunConfig, Runner
 from clinsim.scenarios.model import Scenario
@@ -97,7 +98,7 @@ class ForkDoctor:
     def __init__(self, original: Doctor, new: Doctor, turn: int):
         self.original, self.new, self.turn = original, new, turn
 
-    async def act(self, view: DoctorView) -> DoctorTurn:
+    async def act(self, view: DoctorView) -> Action:
         # view.turn counts finished turns: turn N (1-based) is played when view.turn == N - 1
         doctor = self.original if view.turn + 1 < self.turn else self.new
         return await doctor.act(view)
@@ -169,7 +170,6 @@ def _prepare(runner: Runner, stored: Stored, episode_id: str, fork: Fork | None)
             "doctor",
             fork.doctor,
             stored.scenario,
-            episode_id,
             seed,
             stored.config.options,
             runner.pool,

@@ -96,9 +96,7 @@ class Runner:
         c = self.config
 
         def agent(role: Any, address: str) -> Any:
-            return make_agent(
-                role, address, scenario, episode_id, seed, c.options, self.pool, self.resources
-            )
+            return make_agent(role, address, scenario, seed, c.options, self.pool, self.resources)
 
         settings = c.tools
         if settings.ehr_db is None and scenario.case.ehr is not None:

@@ -19,6 +19,7 @@ from clinsim.environments.actions import (
     OrderTest,
     SubmitDiagnosis,
 )
+from clinsim.environments.context import Episode, record
 from clinsim.environments.events import (
     DiagnosisJudged,
     DiagnosisSubmitted,
@@ -48,6 +49,7 @@ from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import AnswerKey, Case, ImageRef
 
 DEFAULT_MAX_TURNS = 20
+NO_DIAGNOSIS = "no diagnosis submitted"
 
 
 class Outcome(TypedDict):
@@ -91,20 +93,16 @@ class EncounterParts:
     seed: int = 0
     settings: EncounterSettings = field(default_factory=EncounterSettings)
     agents: dict[str, str] = field(default_factory=dict)
+    episode: Episode = field(init=False)
+    """The episode's context (turn, recorder, call numbering) that every role can read."""
+
+    def __post_init__(self) -> None:
+        self.episode = Episode(self.episode_id)
 
 
-def at_turn(events: list[Event], turn: int) -> list[Event]:
-    """A role's events stamped with the turn they happened in."""
-    return [e.model_copy(update={"turn": turn}) for e in events]
-
-
-def _fail(exc: RoleFailure, turn: int, before: list[Event] | None = None) -> dict[str, Any]:
-    """The update that ends the episode with a role's failure (after `before`, if any)."""
-    return {
-        "events": [*(before or []), *at_turn(exc.events, turn)],
-        "outcome": Outcome(reason=exc.reason, detail=exc.detail),
-        "turn": turn,
-    }
+def _fail(exc: RoleFailure, events: list[Event], prefix: str = "") -> dict[str, Any]:
+    """The update that ends the episode with a role's failure, after the step's events."""
+    return {"events": events, "outcome": Outcome(reason=exc.reason, detail=prefix + exc.detail)}
 
 
 class Encounter:
@@ -120,22 +118,23 @@ class Encounter:
 
     async def start(self, state: EncounterState) -> dict[str, Any]:
         p = self.parts
-        events: list[Event] = [
-            EpisodeStarted(
-                scenario_id=p.scenario_id,
-                seed=p.seed,
-                max_turns=p.settings.max_turns,
-                agents=p.agents,
+        with p.episode.step(0) as events:
+            record(
+                EpisodeStarted(
+                    scenario_id=p.scenario_id,
+                    seed=p.seed,
+                    max_turns=p.settings.max_turns,
+                    agents=p.agents,
+                )
             )
-        ]
-        events += [ImageShown(image_id=i.id, modality=i.modality) for i in self.upfront]
+            for image in self.upfront:
+                record(ImageShown(image_id=image.id, modality=image.modality))
         return {"events": events, "turn": 0, "cost": 0.0, "outcome": None, "pending": None}
 
     def view(self, state: EncounterState) -> DoctorView:
         p = self.parts
         return DoctorView(
             scenario_id=p.scenario_id,
-            episode_id=p.episode_id,
             objective=p.case.objective,
             turn=state["turn"],
             max_turns=p.settings.max_turns,
@@ -150,17 +149,12 @@ class Encounter:
         if turn >= self.parts.settings.max_turns:
             detail = f"no diagnosis after {turn} doctor turns"
             return {"outcome": Outcome(reason=TerminationReason.TURN_LIMIT, detail=detail)}
-        try:
-            result = await self.parts.doctor.act(self.view(state))
-        except RoleFailure as exc:
-            return _fail(exc, turn + 1)
-        events = at_turn(result.events, turn + 1)
-        if result.action is None:
-            reason = result.failure or TerminationReason.PROTOCOL_ERROR
-            detail = result.detail or "the doctor produced no action"
-            outcome = Outcome(reason=reason, detail=detail)
-            return {"events": events, "outcome": outcome, "turn": turn + 1}
-        return {"events": events, "pending": result.action, "turn": turn + 1}
+        with self.parts.episode.step(turn + 1) as events:
+            try:
+                action = await self.parts.doctor.act(self.view(state))
+            except RoleFailure as exc:
+                return {**_fail(exc, events), "turn": turn + 1}
+        return {"events": events, "pending": action, "turn": turn + 1}
 
     async def patient(self, state: EncounterState) -> dict[str, Any]:
         action = state["pending"]
@@ -171,13 +165,13 @@ class Encounter:
             for x in state.get("history", [])
             if isinstance(x.action, AskPatient)
         ]
-        asked = QuestionAsked(turn=turn, question=action.question)
-        try:
-            reply = await self.parts.patient.answer(action.question, history)
-        except RoleFailure as exc:
-            return _fail(exc, turn, before=[asked])
-        events: list[Event] = [asked, *at_turn(reply.events, turn)]
-        events.append(PatientAnswered(turn=turn, answer=reply.answer, facts=reply.facts))
+        with self.parts.episode.step(turn) as events:
+            record(QuestionAsked(question=action.question))
+            try:
+                reply = await self.parts.patient.answer(action.question, history)
+            except RoleFailure as exc:
+                return _fail(exc, events)
+            record(PatientAnswered(answer=reply.answer, facts=reply.facts))
         return {"events": events, "history": [Exchange(action, reply.answer)], "pending": None}
 
     async def measurement(self, state: EncounterState) -> dict[str, Any]:
@@ -185,24 +179,20 @@ class Encounter:
         assert isinstance(action, OrderTest)
         turn = state["turn"]
         cost = float(self.parts.cost_of(action.test))
-        ordered = TestOrdered(turn=turn, test=action.test, cost=cost)
-        try:
-            report = await self.parts.measurement.report(action.test)
-        except RoleFailure as exc:
-            return _fail(exc, turn, before=[ordered])
-        events: list[Event] = [
-            ordered,
-            *at_turn(report.events, turn),
-        ]
-        events.append(
-            TestReported(
-                turn=turn,
-                test=action.test,
-                matched=report.matched,
-                available=report.available,
-                result=report.result,
+        with self.parts.episode.step(turn) as events:
+            record(TestOrdered(test=action.test, cost=cost))
+            try:
+                report = await self.parts.measurement.report(action.test)
+            except RoleFailure as exc:
+                return _fail(exc, events)
+            record(
+                TestReported(
+                    test=action.test,
+                    matched=report.matched,
+                    available=report.available,
+                    result=report.result,
+                )
             )
-        )
         total = state.get("cost", 0.0) + cost
         update: dict[str, Any] = {
             "events": events,
@@ -219,57 +209,41 @@ class Encounter:
     async def tool(self, state: EncounterState) -> dict[str, Any]:
         action = state["pending"]
         assert isinstance(action, CallTool)
-        turn = state["turn"]
-        called = ToolCalled(turn=turn, tool=action.tool, arguments=action.arguments)
-        try:
-            out = await self.parts.tools.call(action.tool, action.arguments)
-        except Exception as exc:  # a tool bug, not a doctor mistake: end with a reason
-            detail = f"tool {action.tool!r} failed: {type(exc).__name__}: {exc}"
-            return {
-                "events": [called],
-                "outcome": Outcome(reason=TerminationReason.TOOL_ERROR, detail=detail),
-            }
-        text = f"error: {out.error}" if out.error else out.text
-        events: list[Event] = [
-            called,
-            ToolReturned(turn=turn, tool=action.tool, result=text, error=out.error, data=out.data),
-        ]
         known = {i.id: i for i in self.parts.case.images}
-        events += [
-            ImageShown(turn=turn, image_id=i, modality=known[i].modality if i in known else None)
-            for i in out.images
-        ]
+        with self.parts.episode.step(state["turn"]) as events:
+            record(ToolCalled(tool=action.tool, arguments=action.arguments))
+            try:
+                out = await self.parts.tools.call(action.tool, action.arguments)
+            except Exception as exc:  # a tool bug, not a doctor mistake: end with a reason
+                detail = f"tool {action.tool!r} failed: {type(exc).__name__}: {exc}"
+                outcome = Outcome(reason=TerminationReason.TOOL_ERROR, detail=detail)
+                return {"events": events, "outcome": outcome}
+            text = f"error: {out.error}" if out.error else out.text
+            record(ToolReturned(tool=action.tool, result=text, error=out.error, data=out.data))
+            for image in out.images:
+                modality = known[image].modality if image in known else None
+                record(ImageShown(image_id=image, modality=modality))
         exchange = Exchange(action, text, tuple(out.images))
         return {"events": events, "history": [exchange], "pending": None}
 
     async def judge(self, state: EncounterState) -> dict[str, Any]:
         action = state["pending"]
         assert isinstance(action, SubmitDiagnosis)
-        turn = state["turn"]
-        events: list[Event] = [
-            DiagnosisSubmitted(
-                turn=turn, diagnosis=action.diagnosis, differential=action.differential
-            )
-        ]
-        for judge in self.parts.judges:
-            try:
-                verdict = await judge.judge(action, self.parts.answer)
-            except RoleFailure as exc:
-                events += at_turn(exc.events, turn)
-                return {
-                    "events": events,
-                    "outcome": Outcome(reason=exc.reason, detail=f"judge: {exc.detail}"),
-                }
-            events += at_turn(verdict.events, turn)
-            events.append(
-                DiagnosisJudged(
-                    turn=turn,
-                    judge=judge.name,
-                    match=verdict.match,
-                    reason=verdict.reason,
-                    rank=verdict.rank,
+        with self.parts.episode.step(state["turn"]) as events:
+            record(DiagnosisSubmitted(diagnosis=action.diagnosis, differential=action.differential))
+            for judge in self.parts.judges:
+                try:
+                    verdict = await judge.judge(action, self.parts.answer)
+                except RoleFailure as exc:
+                    return _fail(exc, events, prefix="judge: ")
+                record(
+                    DiagnosisJudged(
+                        judge=judge.name,
+                        match=verdict.match,
+                        reason=verdict.reason,
+                        rank=verdict.rank,
+                    )
                 )
-            )
         outcome = Outcome(reason=TerminationReason.DIAGNOSED, detail="")
         return {"events": events, "outcome": outcome, "pending": None}
 
@@ -277,17 +251,16 @@ class Encounter:
         outcome = state.get("outcome") or Outcome(
             reason=TerminationReason.PROTOCOL_ERROR, detail="episode ended without a reason"
         )
-        turn = state.get("turn", 0)
-        events: list[Event] = []
         judged = any(isinstance(e, DiagnosisJudged) for e in state.get("events", []))
-        if not judged:
-            events += [
-                DiagnosisJudged(
-                    turn=turn, judge=j.name, match=False, reason="no diagnosis submitted"
-                )
-                for j in self.parts.judges
-            ]
-        events.append(EpisodeEnded(turn=turn, reason=outcome["reason"], detail=outcome["detail"]))
+        with self.parts.episode.step(state.get("turn", 0)) as events:
+            if not judged:
+                for judge in self.parts.judges:
+                    record(
+                        DiagnosisJudged(
+                            judge=judge.name, match=False, reason="no diagnosis submitted"
+                        )
+                    )
+            record(EpisodeEnded(reason=outcome["reason"], detail=outcome["detail"]))
         return {"events": events, "outcome": outcome}
 
     # ---------------------------------------------------------------- routers

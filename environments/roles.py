@@ -1,9 +1,10 @@
 """The contracts between the encounter and whoever plays each role.
 
 The encounter graph only knows these protocols; `clinsim.agents` implements them (offline
-agents, LLM agents, humans) and `clinsim.tools` implements the tool port. Every role returns
-the events it produced besides its answer (model calls, rejected replies), so the episode's
-event list records everything.
+agents, LLM agents, humans) and `clinsim.tools` implements the tool port. A role returns its
+answer and nothing else; what it observes on the way (model calls, rejected replies) it records
+in the episode context (`clinsim.environments.context.record`). A role that cannot answer raises
+`RoleFailure`, which ends the episode with its reason.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Protocol
 from pydantic import JsonValue
 
 from clinsim.environments.actions import Action, SubmitDiagnosis
-from clinsim.environments.events import Event
 from clinsim.environments.termination import TerminationReason
 from clinsim.environments.tool_spec import ToolResult, ToolSpec
 from clinsim.scenarios.model import AnswerKey, ImageRef
@@ -34,7 +34,6 @@ class DoctorView:
     """Everything the doctor may see at a turn. Built from the case, never the answer key."""
 
     scenario_id: str
-    episode_id: str
     objective: str
     turn: int
     max_turns: int
@@ -51,18 +50,9 @@ class DoctorView:
 
 
 @dataclass
-class DoctorTurn:
-    action: Action | None
-    events: list[Event] = field(default_factory=list)
-    failure: TerminationReason | None = None
-    detail: str = ""
-
-
-@dataclass
 class PatientTurn:
     answer: str
     facts: list[str] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
 
 
 @dataclass
@@ -70,7 +60,6 @@ class MeasurementTurn:
     matched: str | None
     available: bool
     result: str
-    events: list[Event] = field(default_factory=list)
 
 
 @dataclass
@@ -78,11 +67,10 @@ class Verdict:
     match: bool
     reason: str
     rank: int | None = None
-    events: list[Event] = field(default_factory=list)
 
 
 class Doctor(Protocol):
-    async def act(self, view: DoctorView) -> DoctorTurn: ...
+    async def act(self, view: DoctorView) -> Action: ...
 
 
 class Patient(Protocol):
@@ -113,8 +101,7 @@ class ToolPort(Protocol):
 class RoleFailure(Exception):
     """A role could not produce an answer (dead server, broken reply after repairs)."""
 
-    def __init__(self, reason: TerminationReason, detail: str, events: list[Event] | None = None):
+    def __init__(self, reason: TerminationReason, detail: str):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
-        self.events = events or []

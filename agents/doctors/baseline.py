@@ -37,7 +37,7 @@ from clinsim.environments.actions import (
     OrderTest,
     SubmitDiagnosis,
 )
-from clinsim.environments.roles import DoctorTurn, DoctorView
+from clinsim.environments.roles import DoctorView
 
 POLICY_FILE = "baseline_policy.json"
 CORE_ACTIONS = frozenset({"ask_patient", "order_test", "submit_diagnosis"})
@@ -144,14 +144,14 @@ class BaselineDoctor:
             return SubmitDiagnosis(diagnosis=UNKNOWN)
         return SubmitDiagnosis(diagnosis=ranked[0], differential=ranked[1:])
 
-    async def act(self, view: DoctorView) -> DoctorTurn:
+    async def act(self, view: DoctorView) -> Action:
         if view.turns_left <= 1:
-            return DoctorTurn(self.diagnose(view))
+            return self.diagnose(view)
         taken = [x.action for x in view.history]
         for action in self.plan(view):
             if action not in taken:
-                return DoctorTurn(action)
-        return DoctorTurn(self.diagnose(view))
+                return action
+        return self.diagnose(view)
 
 
 @register_agent("doctor", "baseline")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from clinsim.agents.registry import AgentRequest, register_agent
 from clinsim.environments.actions import Action, OrderTest, SubmitDiagnosis
-from clinsim.environments.roles import DoctorTurn, DoctorView
+from clinsim.environments.roles import DoctorView
 from clinsim.scenarios.model import Scenario
 
 
@@ -18,11 +18,11 @@ class OracleDoctor:
         self.orders: list[Action] = [OrderTest(test=name.replace("_", " ")) for name in names]
         self.diagnosis = SubmitDiagnosis(diagnosis=scenario.answer.diagnosis)
 
-    async def act(self, view: DoctorView) -> DoctorTurn:
+    async def act(self, view: DoctorView) -> Action:
         last_turn = view.turns_left <= 1
         if view.turn < len(self.orders) and not last_turn:
-            return DoctorTurn(self.orders[view.turn])
-        return DoctorTurn(self.diagnosis)
+            return self.orders[view.turn]
+        return self.diagnosis
 
 
 @register_agent("doctor", "oracle")

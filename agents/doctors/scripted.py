@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from clinsim.agents.registry import AgentRequest, register_agent
 from clinsim.environments.actions import ACTION_ADAPTER, Action
-from clinsim.environments.roles import DoctorTurn, DoctorView
+from clinsim.environments.roles import DoctorView, RoleFailure
 from clinsim.environments.termination import TerminationReason
 
 
@@ -32,14 +32,14 @@ class ScriptedDoctor:
         self.actions = actions
         self.repeat = repeat
 
-    async def act(self, view: DoctorView) -> DoctorTurn:
+    async def act(self, view: DoctorView) -> Action:
         index = view.turn
         if self.repeat:
             index %= len(self.actions)
         if index >= len(self.actions):
             detail = f"script exhausted after {len(self.actions)} actions"
-            return DoctorTurn(None, failure=TerminationReason.PROTOCOL_ERROR, detail=detail)
-        return DoctorTurn(self.actions[index])
+            raise RoleFailure(TerminationReason.PROTOCOL_ERROR, detail)
+        return self.actions[index]
 
 
 def load_script(path: str | Path) -> ScriptedDoctor:

@@ -1,7 +1,8 @@
 """The LLM doctor: each turn, a prompt rebuilt from the `DoctorView`, one model reply, one typed
 action through the run's protocol. An unparseable reply gets a bounded number of repair
 prompts (each rejection recorded as `DoctorReplyRejected` next to its `ModelCalled`); after the
-last one the turn fails with `PROTOCOL_ERROR`. A failed model call raises `RoleFailure`."""
+last one the turn fails with `RoleFailure(PROTOCOL_ERROR)`. A failed model call raises
+`RoleFailure(MODEL_ERROR)`."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from clinsim.agents.llm.doctor_prompts import (
     tool_names,
 )
 from clinsim.agents.llm.parsing import Protocol, ReplyParseError, parse_reply
-from clinsim.agents.llm.recording import CallCounter, RecordedModel
+from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatModel, ChatRequest
-from clinsim.environments.actions import CallTool
-from clinsim.environments.events import DoctorReplyRejected, Event
-from clinsim.environments.roles import DoctorTurn, DoctorView
+from clinsim.environments.actions import Action, CallTool
+from clinsim.environments.context import record
+from clinsim.environments.events import DoctorReplyRejected
+from clinsim.environments.roles import DoctorView, RoleFailure
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import ImageRef
 
@@ -47,13 +49,12 @@ class LLMDoctor:
 
     `images` are the case's images (id -> ref; never the answer key): the ones the doctor is
     shown are attached as local files when `multimodal` and the file exists. Calls are
-    numbered per instance: `<episode>:doctor:<n>`, n = 0, 1, ... including repairs.
+    numbered per episode: `<episode>:doctor:<n>`, n = 0, 1, ... including repairs.
     """
 
     def __init__(
         self,
         model: ChatModel,
-        episode_id: str,
         protocol: Protocol = "json",
         bias: str | None = None,
         images: Mapping[str, ImageRef] | None = None,
@@ -62,9 +63,8 @@ class LLMDoctor:
         max_tokens: int = 512,
         seed: int | None = None,
         repair_attempts: int = 2,
-        counter: CallCounter | None = None,
     ):
-        self.model = RecordedModel(model, ROLE, episode_id, counter)
+        self.model = RecordedModel(model, ROLE)
         self.protocol: Protocol = protocol
         self.bias = bias
         self.images = dict(images or {})
@@ -96,28 +96,22 @@ class LLMDoctor:
             seed=self.seed,
         )
 
-    async def act(self, view: DoctorView) -> DoctorTurn:
+    async def act(self, view: DoctorView) -> Action:
         request = self._request(view)
         offered = tool_names(view.tools)
         images = image_request(view, self.images)
-        events: list[Event] = []
         error = ""
         for _attempt in range(self.repair_attempts + 1):
-            response = await self.model.chat(request, events, view.turn)
+            response = await self.model.chat(request)
             try:
-                action = parse_reply(
+                return parse_reply(
                     self.protocol, response.text, response.tool_calls, offered, images
                 )
             except ReplyParseError as exc:
                 error = str(exc)
                 calls = [c.model_dump(mode="json") for c in response.tool_calls]
-                reply = response.text or json.dumps(calls)
-                events.append(DoctorReplyRejected(turn=view.turn, reply=reply, error=error))
+                record(DoctorReplyRejected(reply=response.text or json.dumps(calls), error=error))
                 extra = repair_messages(response.text, response.tool_calls, error, self.protocol)
                 request = request.model_copy(update={"messages": [*request.messages, *extra]})
-                continue
-            return DoctorTurn(action=action, events=events)
         detail = f"no usable {self.protocol} reply after {self.repair_attempts} repairs: {error}"
-        return DoctorTurn(
-            action=None, events=events, failure=TerminationReason.PROTOCOL_ERROR, detail=detail
-        )
+        raise RoleFailure(TerminationReason.PROTOCOL_ERROR, detail)

@@ -15,7 +15,6 @@ from clinsim.agents.llm.judge import LLMJudge
 from clinsim.agents.llm.measurement import LLMMeasurement
 from clinsim.agents.llm.options import LLMOptions
 from clinsim.agents.llm.patient import LLMPatient, leak_matcher
-from clinsim.agents.llm.recording import CallCounter
 from clinsim.agents.registry import AgentRequest, register_agent
 
 
@@ -27,7 +26,6 @@ def llm_doctor(request: AgentRequest) -> LLMDoctor:
     multimodal = options.multimodal and bool(getattr(model, "accepts_images", True))
     return LLMDoctor(
         model,
-        request.episode_id,
         protocol=options.doctor_protocol,
         bias=resolve_bias("doctor", options.doctor_bias),
         images={image.id: image for image in request.scenario.case.images},
@@ -35,7 +33,6 @@ def llm_doctor(request: AgentRequest) -> LLMDoctor:
         temperature=options.temperature,
         max_tokens=options.max_tokens,
         seed=request.seed,
-        counter=_counter(request),
         repair_attempts=options.repair_attempts,
     )
 
@@ -46,14 +43,12 @@ def llm_patient(request: AgentRequest) -> LLMPatient:
     answer = request.scenario.answer  # read only for the leak check, never prompted
     return LLMPatient(
         request.models.get(request.address),
-        request.episode_id,
         request.scenario.case.patient,
         leak_matcher(answer.diagnosis, answer.synonyms),
         bias=resolve_bias("patient", options.patient_bias),
         temperature=options.temperature,
         max_tokens=options.max_tokens,
         seed=request.seed,
-        counter=_counter(request),
         leak_retries=options.leak_retries,
     )
 
@@ -63,12 +58,10 @@ def llm_measurement(request: AgentRequest) -> LLMMeasurement:
     options = LLMOptions.from_agent_options(request.options)
     return LLMMeasurement(
         request.models.get(request.address),
-        request.episode_id,
         request.scenario.case,
         temperature=options.temperature,
         max_tokens=options.max_tokens,
         seed=request.seed,
-        counter=_counter(request),
     )
 
 
@@ -77,17 +70,8 @@ def llm_judge(request: AgentRequest) -> LLMJudge:
     options = LLMOptions.from_agent_options(request.options)
     return LLMJudge(
         request.models.get(request.address),
-        request.episode_id,
         temperature=options.temperature,
         max_tokens=options.max_tokens,
         seed=request.seed,
-        counter=_counter(request),
         retries=options.judge_retries,
     )
-
-
-def _counter(request: AgentRequest) -> CallCounter:
-    """One call counter per run, shared by every LLM agent (see CallCounter)."""
-    counter = request.resources.setdefault("clinsim.agents.llm.calls", CallCounter())
-    assert isinstance(counter, CallCounter)
-    return counter

@@ -9,10 +9,9 @@ import re
 from typing import Any
 
 from clinsim.agents.llm.parsing import json_objects
-from clinsim.agents.llm.recording import CallCounter, RecordedModel
+from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
 from clinsim.environments.actions import SubmitDiagnosis
-from clinsim.environments.events import Event
 from clinsim.environments.roles import RoleFailure, Verdict
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import AnswerKey
@@ -94,14 +93,12 @@ class LLMJudge:
     def __init__(
         self,
         model: ChatModel,
-        episode_id: str,
         temperature: float = 0.0,
         max_tokens: int = 128,
         seed: int | None = None,
         retries: int = 2,
-        counter: CallCounter | None = None,
     ):
-        self.model = RecordedModel(model, ROLE, episode_id, counter)
+        self.model = RecordedModel(model, ROLE)
         self.name = f"llm:{model.address}"
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -113,7 +110,6 @@ class LLMJudge:
             ChatMessage(role="system", content=JUDGE_SYSTEM),
             ChatMessage(role="user", content=judge_prompt(submission, key)),
         ]
-        events: list[Event] = []
         error = ""
         for _attempt in range(self.retries + 1):
             request = ChatRequest(
@@ -122,7 +118,7 @@ class LLMJudge:
                 max_tokens=self.max_tokens,
                 seed=self.seed,
             )
-            response = await self.model.chat(request, events)
+            response = await self.model.chat(request)
             try:
                 match, reason = parse_verdict(response.text)
             except VerdictParseError as exc:
@@ -133,6 +129,6 @@ class LLMJudge:
                     ChatMessage(role="user", content=_RETRY),
                 ]
                 continue
-            return Verdict(match=match, reason=reason, rank=1 if match else None, events=events)
+            return Verdict(match=match, reason=reason, rank=1 if match else None)
         detail = f"judge {self.model.address} gave no verdict after {self.retries} retries: {error}"
-        raise RoleFailure(TerminationReason.MODEL_ERROR, detail, events)
+        raise RoleFailure(TerminationReason.MODEL_ERROR, detail)

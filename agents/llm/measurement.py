@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 
 from clinsim.agents.llm.patient import render_facts
-from clinsim.agents.llm.recording import CallCounter, RecordedModel
+from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
-from clinsim.environments.events import Event
 from clinsim.environments.roles import MeasurementTurn
 from clinsim.scenarios.model import Case
 
@@ -44,14 +43,12 @@ class LLMMeasurement:
     def __init__(
         self,
         model: ChatModel,
-        episode_id: str,
         case: Case,
         temperature: float = 0.0,
         max_tokens: int = 256,
         seed: int | None = None,
-        counter: CallCounter | None = None,
     ):
-        self.model = RecordedModel(model, ROLE, episode_id, counter)
+        self.model = RecordedModel(model, ROLE)
         self.system = measurement_system_prompt(case)
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -67,7 +64,6 @@ class LLMMeasurement:
             max_tokens=self.max_tokens,
             seed=self.seed,
         )
-        events: list[Event] = []
-        response = await self.model.chat(request, events)
+        response = await self.model.chat(request)
         available, result = read_report(response.text)
-        return MeasurementTurn(matched=None, available=available, result=result, events=events)
+        return MeasurementTurn(matched=None, available=available, result=result)

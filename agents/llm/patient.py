@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from clinsim.agents.llm.recording import CallCounter, RecordedModel
+from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
-from clinsim.environments.events import Event, PatientLeakBlocked
+from clinsim.environments.context import record
+from clinsim.environments.events import PatientLeakBlocked
 from clinsim.environments.roles import PatientTurn
 from clinsim.scenarios.model import Facts, PatientFacts
 from clinsim.scenarios.text import NameMatcher
@@ -79,7 +80,6 @@ class LLMPatient:
     def __init__(
         self,
         model: ChatModel,
-        episode_id: str,
         facts: PatientFacts,
         leaks: NameMatcher,
         bias: str | None = None,
@@ -87,9 +87,8 @@ class LLMPatient:
         max_tokens: int = 256,
         seed: int | None = None,
         leak_retries: int = 2,
-        counter: CallCounter | None = None,
     ):
-        self.model = RecordedModel(model, ROLE, episode_id, counter)
+        self.model = RecordedModel(model, ROLE)
         self.system = patient_system_prompt(facts, bias)
         self.leaks = leaks
         self.temperature = temperature
@@ -111,12 +110,11 @@ class LLMPatient:
         )
 
     async def answer(self, question: str, history: list[tuple[str, str]]) -> PatientTurn:
-        events: list[Event] = []
         for attempt in range(self.leak_retries + 1):
             request = self._request(question, history, attempt)
-            response = await self.model.chat(request, events)
+            response = await self.model.chat(request)
             reply = response.text.strip()
             if not self.leaks.found_in(reply):
-                return PatientTurn(answer=reply or NEUTRAL_ANSWER, events=events)
-            events.append(PatientLeakBlocked(reply=reply))
-        return PatientTurn(answer=NEUTRAL_ANSWER, events=events)
+                return PatientTurn(answer=reply or NEUTRAL_ANSWER)
+            record(PatientLeakBlocked(reply=reply))
+        return PatientTurn(answer=NEUTRAL_ANSWER)

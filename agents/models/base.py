@@ -43,18 +43,9 @@ class Usage(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
 
-class CallContext(BaseModel):
-    """Where a call comes from; not sent to the model. Replay matches calls on it."""
-
-    episode_id: str = ""
-    role: str = ""
-    index: int = 0
-
-
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    context: CallContext = Field(default_factory=CallContext, exclude=True)
     messages: list[ChatMessage]
     tools: list[ToolSpec] | None = None
     temperature: float = 0.0

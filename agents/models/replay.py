@@ -2,8 +2,9 @@
 
 `replay/RUN`, where RUN is a run directory or a run id under `./runs` (setting `runs_dir`
 changes that). The recorded `ModelCalled` events come from the run store
-(`clinsim.environments.run_store`). A request is matched on its context (episode, role, index:
-the index-th call of that role in that episode); when its messages differ from the recorded ones
+(`clinsim.environments.run_store`). A request is matched on the model call in progress
+(`clinsim.environments.context.current_call`: episode, role, index: the index-th call of that
+role in that episode); when its messages differ from the recorded ones
 the replay has diverged and says where, rather than guessing. A recorded failure is replayed as
 the same `ModelError`.
 
@@ -25,6 +26,7 @@ from clinsim.agents.models.base import (
     Usage,
 )
 from clinsim.agents.models.registry import register_provider
+from clinsim.environments.context import current_call
 from clinsim.environments.events import ModelCalled
 from clinsim.environments.run_store import RunStore, StoreError, resolve_run_dir
 
@@ -78,10 +80,12 @@ class ReplayModel:
         self.calls = load_calls(self.run_dir)
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        context = request.context
-        episode = self.episode or context.episode_id
-        where = f"episode {episode} role {context.role} call {context.index}"
-        recorded = self.calls.get((episode, context.role, context.index))
+        call = current_call()
+        if call is None:
+            raise ReplayDiverged("replay answers the calls of a role playing an episode only")
+        episode = self.episode or call.episode_id
+        where = f"episode {episode} role {call.role} call {call.index}"
+        recorded = self.calls.get((episode, call.role, call.index))
         if recorded is None:
             raise ReplayDiverged(f"replay diverged at {where}: the stored run has no such call")
         now = [message.model_dump(mode="json") for message in request.messages]

@@ -54,7 +54,6 @@ def _spec(name: str, required: list[str]) -> ToolSpec:
 def _view(history: list[Exchange], max_turns: int = 20, **kw: object) -> DoctorView:
     defaults: dict[str, object] = {
         "scenario_id": "s/1",
-        "episode_id": "e/1",
         "objective": "Evaluate the patient presenting with joint pain.",
         "tools": CORE_ACTIONS,
     }
@@ -66,9 +65,7 @@ async def _play(doctor: BaselineDoctor, max_turns: int = 20, **kw: object) -> li
     """Drive the doctor with canned observations until it submits."""
     history: list[Exchange] = []
     while True:
-        turn = await doctor.act(_view(history, max_turns, **kw))
-        action = turn.action
-        assert action is not None
+        action = await doctor.act(_view(history, max_turns, **kw))
         if isinstance(action, SubmitDiagnosis):
             return [*(x.action for x in history), action]
         if isinstance(action, AskPatient):
@@ -84,7 +81,7 @@ def test_it_is_built_without_any_scenario() -> None:
     params = inspect.signature(BaselineDoctor).parameters
     assert set(params) == {"policy", "ranker"}
     scenario = load_report("agentclinic-medqa").scenarios[0]
-    doctor = make_agent("doctor", "baseline", scenario, "e1", 0, AgentOptions(), ModelPool())
+    doctor = make_agent("doctor", "baseline", scenario, 0, AgentOptions(), ModelPool())
     assert isinstance(doctor, BaselineDoctor)
     held = [v for v in vars(doctor).values() if isinstance(v, Scenario | AnswerKey)]
     assert held == []

@@ -37,7 +37,6 @@ def _view(scenario_id: str, objective: str = OBJECTIVE) -> DoctorView:
     history = (Exchange(SubmitDiagnosis(diagnosis="x"), TRANSCRIPT),)
     return DoctorView(
         scenario_id=scenario_id,
-        episode_id="e",
         objective=objective,
         turn=19,
         max_turns=20,
@@ -53,9 +52,9 @@ def _named(action: SubmitDiagnosis) -> list[str]:
 @pytest.mark.parametrize("scenario_id", ["set-a/0007", "set-b/0031"])
 async def test_the_played_scenario_and_its_duplicates_are_never_used(scenario_id: str) -> None:
     doctor = BaselineDoctor(ranker=DiagnosisRanker(CASES))
-    elsewhere = (await doctor.act(_view("set-c/0001"))).action
+    elsewhere = await doctor.act(_view("set-c/0001"))
     assert isinstance(elsewhere, SubmitDiagnosis) and elsewhere.diagnosis == "Kawasaki disease"
-    played = (await doctor.act(_view(scenario_id))).action
+    played = await doctor.act(_view(scenario_id))
     assert isinstance(played, SubmitDiagnosis)
     assert "Kawasaki disease" not in _named(played)
     assert played.diagnosis == "Scarlet fever"  # the next closest case, deterministically

@@ -219,7 +219,7 @@ def test_a_text_model_doctor_gets_findings_not_pictures(
     scenario = find_scenario("images/fundus-dr-01")
     pool = ModelPool(ModelSettings())
     doctors = {
-        kind: make_agent("doctor", f"hf/{directory}", scenario, "e", 0, AgentOptions(), pool)
+        kind: make_agent("doctor", f"hf/{directory}", scenario, 0, AgentOptions(), pool)
         for kind, directory in (("text", text_dir), ("multimodal", multimodal_dir))
     }
     assert doctors["text"].multimodal is False

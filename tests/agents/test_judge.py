@@ -90,7 +90,7 @@ async def test_answer_key_synonyms_are_accepted() -> None:
 
 def test_registered_as_rules(tmp_path: Path) -> None:
     scenario = load_report("agentclinic-medqa").scenarios[0]
-    judge = make_agent("judge", "rules", scenario, "e1", 0, AgentOptions(), ModelPool())
+    judge = make_agent("judge", "rules", scenario, 0, AgentOptions(), ModelPool())
     assert isinstance(judge, RulesJudge) and judge.name == "rules"
 
 

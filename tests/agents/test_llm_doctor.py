@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from episodes import in_episode
 from llm_fakes import FakeModel, FakePool
 from pydantic import create_model
 
@@ -77,7 +78,6 @@ def make_view(
 ) -> DoctorView:
     return DoctorView(
         scenario_id="test/1",
-        episode_id="ep-1",
         objective="Evaluate the 34-year-old woman with a cough and reach a diagnosis.",
         turn=len(history) if turn is None else turn,
         max_turns=max_turns,
@@ -92,7 +92,7 @@ def make_doctor(model: FakeModel, tmp_path: Path, **kwargs: object) -> LLMDoctor
     scenario = make_scenario(tmp_path)
     options = AgentOptions(**kwargs)  # type: ignore[arg-type]
     request = AgentRequest(
-        "doctor", model.address, "fake", "doc", scenario, "ep-1", 7, options, FakePool(model)
+        "doctor", model.address, "fake", "doc", scenario, 7, options, FakePool(model)
     )
     return llm_doctor(request)
 
@@ -110,15 +110,15 @@ HISTORY = (
 async def test_json_protocol_turns_a_reply_into_one_recorded_action(tmp_path: Path) -> None:
     model = FakeModel('```json\n{"action": "order_test", "test": "Sputum culture"}\n```')
     doctor = make_doctor(model, tmp_path)
-    turn = await doctor.act(make_view())
-    assert turn.action == OrderTest(test="Sputum culture")
-    assert turn.failure is None
-    [called] = turn.events
+    with in_episode() as events:
+        action = await doctor.act(make_view())
+    assert action == OrderTest(test="Sputum culture")
+    [called] = events
     assert isinstance(called, ModelCalled)
     assert (called.role, called.model, called.call_id) == ("doctor", "fake/m", "ep-1:doctor:0")
+    assert called.turn == 1
     assert called.params["seed"] == 7 and called.params["tools"] == []
     assert model.requests[0].tools is None
-    assert model.requests[0].context.role == "doctor"
 
 
 async def test_tools_protocol_sends_the_tools_and_maps_calls(tmp_path: Path) -> None:
@@ -126,10 +126,11 @@ async def test_tools_protocol_sends_the_tools_and_maps_calls(tmp_path: Path) -> 
     model = FakeModel(ChatResponse(tool_calls=[call]))
     doctor = make_doctor(model, tmp_path, doctor_protocol="tools")
     view = make_view()
-    turn = await doctor.act(view)
-    assert turn.action == CallTool(tool="query_ehr", arguments={"table": "labs"})
+    with in_episode() as events:
+        action = await doctor.act(view)
+    assert action == CallTool(tool="query_ehr", arguments={"table": "labs"})
     assert model.requests[0].tools == list(view.tools)
-    called = turn.events[0]
+    called = events[0]
     assert isinstance(called, ModelCalled)
     assert called.tool_calls == [{"id": "x", "name": "query_ehr", "arguments": {"table": "labs"}}]
     assert called.params["tools"] == [
@@ -144,8 +145,9 @@ async def test_tools_protocol_sends_the_tools_and_maps_calls(tmp_path: Path) -> 
 async def test_agentclinic_image_request_reads_the_first_image(tmp_path: Path) -> None:
     model = FakeModel("Let me look. REQUEST IMAGES")
     doctor = make_doctor(model, tmp_path, doctor_protocol="agentclinic")
-    turn = await doctor.act(make_view())
-    assert turn.action == CallTool(tool="read_image", arguments={"image_id": "cxr-1"})
+    with in_episode():
+        action = await doctor.act(make_view())
+    assert action == CallTool(tool="read_image", arguments={"image_id": "cxr-1"})
     system = model.requests[0].messages[0].content
     assert "DIAGNOSIS READY: [diagnosis here]" in system and "REQUEST IMAGES" in system
 
@@ -155,7 +157,7 @@ def test_image_request_needs_the_read_image_tool_and_an_image() -> None:
     view = make_view()
     assert image_request(view, image) == CallTool(tool="read_image", arguments={"image_id": "a"})
     assert image_request(view, {}) is None
-    no_reader = DoctorView("s", "e", "o", 0, 5, CORE_ACTIONS)
+    no_reader = DoctorView("s", "o", 0, 5, CORE_ACTIONS)
     assert image_request(no_reader, image) is None
 
 
@@ -165,11 +167,12 @@ def test_image_request_needs_the_read_image_tool_and_an_image() -> None:
 async def test_a_broken_reply_is_repaired(tmp_path: Path) -> None:
     model = FakeModel("I think we should run some labs.", '{"action": "order_test", "test": "CBC"}')
     doctor = make_doctor(model, tmp_path)
-    turn = await doctor.act(make_view())
-    assert turn.action == OrderTest(test="CBC")
-    kinds = [e.kind for e in turn.events]
+    with in_episode() as events:
+        action = await doctor.act(make_view())
+    assert action == OrderTest(test="CBC")
+    kinds = [e.kind for e in events]
     assert kinds == ["model_called", "doctor_reply_rejected", "model_called"]
-    rejected = turn.events[1]
+    rejected = events[1]
     assert isinstance(rejected, DoctorReplyRejected)
     assert rejected.reply == "I think we should run some labs."
     assert "no JSON object" in rejected.error
@@ -180,7 +183,7 @@ async def test_a_broken_reply_is_repaired(tmp_path: Path) -> None:
         "I think we should run some labs.",
     )
     assert second[-1].role == "user" and "could not be used: no JSON object" in second[-1].content
-    assert [e.call_id for e in turn.events if isinstance(e, ModelCalled)] == [
+    assert [e.call_id for e in events if isinstance(e, ModelCalled)] == [
         "ep-1:doctor:0",
         "ep-1:doctor:1",
     ]
@@ -192,8 +195,9 @@ async def test_a_rejected_tool_call_is_answered_before_the_repair_prompt(tmp_pat
         tool_calls=[ToolCall(id="t2", name="order_test", arguments={"test": "CBC"})]
     )
     model = FakeModel(bad, good)
-    turn = await make_doctor(model, tmp_path, doctor_protocol="tools").act(make_view())
-    assert turn.action == OrderTest(test="CBC")
+    with in_episode():
+        action = await make_doctor(model, tmp_path, doctor_protocol="tools").act(make_view())
+    assert action == OrderTest(test="CBC")
     tail = model.requests[1].messages[-3:]
     assert [m.role for m in tail] == ["assistant", "tool", "user"]
     assert tail[0].tool_calls[0].id == "t1" and tail[1].tool_call_id == "t1"
@@ -201,31 +205,32 @@ async def test_a_rejected_tool_call_is_answered_before_the_repair_prompt(tmp_pat
 
 async def test_repairs_are_bounded_then_the_turn_fails_as_a_protocol_error(tmp_path: Path) -> None:
     model = FakeModel("hmm", "still thinking", "no idea")
-    turn = await make_doctor(model, tmp_path).act(make_view())
-    assert turn.action is None
-    assert turn.failure is TerminationReason.PROTOCOL_ERROR
-    assert "after 2 repairs" in turn.detail and "no JSON object" in turn.detail
-    assert [e.kind for e in turn.events] == ["model_called", "doctor_reply_rejected"] * 3
+    with in_episode() as events, pytest.raises(RoleFailure) as info:
+        await make_doctor(model, tmp_path).act(make_view())
+    assert info.value.reason is TerminationReason.PROTOCOL_ERROR
+    assert "after 2 repairs" in info.value.detail and "no JSON object" in info.value.detail
+    assert [e.kind for e in events] == ["model_called", "doctor_reply_rejected"] * 3
     assert len(model.requests) == 3
 
 
 async def test_repair_attempts_option(tmp_path: Path) -> None:
     model = FakeModel("hmm")
-    turn = await make_doctor(model, tmp_path, repair_attempts=0).act(make_view())
-    assert turn.failure is TerminationReason.PROTOCOL_ERROR
+    with in_episode(), pytest.raises(RoleFailure) as info:
+        await make_doctor(model, tmp_path, repair_attempts=0).act(make_view())
+    assert info.value.reason is TerminationReason.PROTOCOL_ERROR
     assert len(model.requests) == 1
 
 
 async def test_a_model_error_raises_role_failure_with_every_event_so_far(tmp_path: Path) -> None:
     model = FakeModel("unusable", ModelError("HTTP 500 after 3 tries"))
-    with pytest.raises(RoleFailure) as info:
+    with in_episode() as events, pytest.raises(RoleFailure) as info:
         await make_doctor(model, tmp_path).act(make_view())
     failure = info.value
     assert failure.reason is TerminationReason.MODEL_ERROR
     assert "HTTP 500" in failure.detail
-    kinds = [e.kind for e in failure.events]
+    kinds = [e.kind for e in events]
     assert kinds == ["model_called", "doctor_reply_rejected", "model_called"]
-    failed = failure.events[-1]
+    failed = events[-1]
     assert isinstance(failed, ModelCalled)
     assert failed.error == "HTTP 500 after 3 tries" and failed.call_id == "ep-1:doctor:1"
 
@@ -237,7 +242,8 @@ async def test_a_model_error_raises_role_failure_with_every_event_so_far(tmp_pat
 async def test_messages_are_rebuilt_from_the_view(tmp_path: Path, protocol: str) -> None:
     model = FakeModel('{"action": "ask_patient", "question": "Any fever?"}')
     doctor = make_doctor(model, tmp_path, doctor_protocol=protocol)
-    await doctor.act(make_view(HISTORY))
+    with in_episode():
+        await doctor.act(make_view(HISTORY))
     messages = model.requests[0].messages
     assert messages[0].role == "system"
     assert "Evaluate the 34-year-old woman" in messages[0].content
@@ -246,13 +252,15 @@ async def test_messages_are_rebuilt_from_the_view(tmp_path: Path, protocol: str)
     assert "[Turn 4 of 10; 7 left.]" in messages[-1].content
     # the same view gives the same prompt: stateless, so replays and forks see what we saw
     again = FakeModel('{"action": "ask_patient", "question": "Any fever?"}')
-    await make_doctor(again, tmp_path, doctor_protocol=protocol).act(make_view(HISTORY))
+    with in_episode():
+        await make_doctor(again, tmp_path, doctor_protocol=protocol).act(make_view(HISTORY))
     assert again.requests[0].messages == messages
 
 
 async def test_json_history_shows_past_actions_in_canonical_form(tmp_path: Path) -> None:
     model = FakeModel('{"action": "ask_patient", "question": "Any fever?"}')
-    await make_doctor(model, tmp_path).act(make_view(HISTORY))
+    with in_episode():
+        await make_doctor(model, tmp_path).act(make_view(HISTORY))
     roles = [m.role for m in model.requests[0].messages]
     assert roles == [
         "system",
@@ -280,7 +288,8 @@ async def test_tools_history_uses_tool_messages(tmp_path: Path) -> None:
         )
     )
     doctor = make_doctor(model, tmp_path, doctor_protocol="tools")
-    await doctor.act(make_view(HISTORY[:2]))
+    with in_episode():
+        await doctor.act(make_view(HISTORY[:2]))
     messages = model.requests[0].messages
     assert [m.role for m in messages] == [
         "system",
@@ -300,7 +309,8 @@ async def test_tools_history_uses_tool_messages(tmp_path: Path) -> None:
 async def test_agentclinic_history_is_dialogue(tmp_path: Path) -> None:
     model = FakeModel("Any fever?")
     doctor = make_doctor(model, tmp_path, doctor_protocol="agentclinic")
-    await doctor.act(make_view(HISTORY))
+    with in_episode():
+        await doctor.act(make_view(HISTORY))
     assistant = [m.content for m in model.requests[0].messages if m.role == "assistant"]
     assert assistant == ["What brings you in?", "REQUEST TEST: Chest X-ray", "REQUEST IMAGES"]
 
@@ -308,14 +318,16 @@ async def test_agentclinic_history_is_dialogue(tmp_path: Path) -> None:
 async def test_the_last_turn_asks_for_the_diagnosis(tmp_path: Path) -> None:
     model = FakeModel("DIAGNOSIS READY: Tuberculosis")
     doctor = make_doctor(model, tmp_path, doctor_protocol="agentclinic")
-    turn = await doctor.act(make_view(HISTORY, max_turns=4))
-    assert turn.action == SubmitDiagnosis(diagnosis="Tuberculosis")
+    with in_episode():
+        action = await doctor.act(make_view(HISTORY, max_turns=4))
+    assert action == SubmitDiagnosis(diagnosis="Tuberculosis")
     assert "This is your last turn" in model.requests[0].messages[-1].content
 
 
 async def test_bias_text_goes_into_the_system_prompt(tmp_path: Path) -> None:
     model = FakeModel('{"action": "ask_patient", "question": "Hi?"}')
-    await make_doctor(model, tmp_path, doctor_bias="confirmation").act(make_view())
+    with in_episode():
+        await make_doctor(model, tmp_path, doctor_bias="confirmation").act(make_view())
     assert (
         "initially confident that the patient has cancer" in model.requests[0].messages[0].content
     )
@@ -329,7 +341,8 @@ async def test_images_with_a_local_file_are_attached(tmp_path: Path) -> None:
     upfront = tuple(scenario.case.images)
     model = FakeModel('{"action": "ask_patient", "question": "Hi?"}')
     doctor = make_doctor(model, tmp_path)
-    await doctor.act(make_view(HISTORY, images=upfront))
+    with in_episode():
+        await doctor.act(make_view(HISTORY, images=upfront))
     messages = model.requests[0].messages
     path = str(tmp_path / "cxr.png")
     assert messages[1].images == [path]  # cxr-2's file is missing: named, not attached
@@ -342,7 +355,8 @@ async def test_text_only_doctors_get_no_images(tmp_path: Path) -> None:
     scenario = make_scenario(tmp_path)
     model = FakeModel('{"action": "ask_patient", "question": "Hi?"}')
     doctor = make_doctor(model, tmp_path, multimodal=False)
-    await doctor.act(make_view(HISTORY, images=tuple(scenario.case.images)))
+    with in_episode():
+        await doctor.act(make_view(HISTORY, images=tuple(scenario.case.images)))
     assert all(not m.images for m in model.requests[0].messages)
     assert "Opacity." in model.requests[0].messages[-1].content
 
@@ -356,7 +370,8 @@ async def test_no_doctor_request_contains_the_diagnosis(tmp_path: Path, protocol
     replies = ["not parseable"] * 2 + ['{"action": "ask_patient", "question": "Hi?"}']
     model = FakeModel(*replies)
     doctor = make_doctor(model, tmp_path, doctor_protocol=protocol, doctor_bias="recency")
-    await doctor.act(make_view(HISTORY, images=tuple(scenario.case.images)))
+    with in_episode():
+        await doctor.act(make_view(HISTORY, images=tuple(scenario.case.images)))
     sent = json.dumps([r.model_dump(mode="json") for r in model.requests])
     assert len(model.requests) >= 1
     assert SECRET.lower() not in sent.lower()
@@ -368,10 +383,10 @@ async def test_factory_uses_the_pool_and_options(tmp_path: Path) -> None:
     pool = FakePool(model)
     options = AgentOptions(doctor_protocol="tools", temperature=0.3, max_tokens=99)
     request = AgentRequest(
-        "doctor", "openai/m", "openai", "m", make_scenario(tmp_path), "ep-9", 5, options, pool
+        "doctor", "openai/m", "openai", "m", make_scenario(tmp_path), 5, options, pool
     )
     doctor = llm_doctor(request)
     assert pool.asked == ["openai/m"]
     assert (doctor.protocol, doctor.temperature, doctor.max_tokens) == ("tools", 0.3, 99)
-    assert doctor.seed == 5 and doctor.model.episode_id == "ep-9"
+    assert doctor.seed == 5 and doctor.model.role == "doctor"
     assert list(doctor.images) == ["cxr-1", "cxr-2"]

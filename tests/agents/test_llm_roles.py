@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from episodes import in_episode
 from llm_fakes import FakeModel, FakePool
 from pydantic import JsonValue
 
@@ -30,6 +31,7 @@ from clinsim.agents.models.base import (
 )
 from clinsim.agents.registry import AgentOptions, AgentRequest, Role, make_agent
 from clinsim.environments.actions import ORDER_TEST, SubmitDiagnosis
+from clinsim.environments.context import Episode, ModelCall, current_call
 from clinsim.environments.encounter import EncounterParts
 from clinsim.environments.events import ModelCalled, PatientLeakBlocked
 from clinsim.environments.graph import run_encounter
@@ -67,7 +69,6 @@ def agent_request(role: Role, model: FakeModel, **options: Any) -> AgentRequest:
         "fake",
         "m",
         SCENARIO,
-        "ep-1",
         3,
         AgentOptions(**options),
         FakePool(model),
@@ -98,10 +99,18 @@ async def test_call_model_records_everything_needed_to_replay() -> None:
         max_tokens=64,
         seed=11,
     )
-    response, event = await call_model(model, request, "doctor", "ep-7", 4, turn=2)
+    episode = Episode("ep-7")
+    with episode.step(1):  # four earlier doctor calls in this episode
+        for _ in range(4):
+            episode.next_call("doctor")
+    seen: list[ModelCall | None] = []
+    model.on_request = lambda _request: seen.append(current_call())
+    with episode.step(2) as events:
+        response = await call_model(model, request, "doctor")
     assert response is reply
-    sent = model.requests[0]
-    assert (sent.context.episode_id, sent.context.role, sent.context.index) == ("ep-7", "doctor", 4)
+    assert seen == [ModelCall("ep-7", "doctor", 4)]  # what replay matches the call on
+    [event] = events
+    assert isinstance(event, ModelCalled)
     assert event.call_id == "ep-7:doctor:4" and event.role == "doctor" and event.turn == 2
     assert event.model == "openai/medgemma"
     assert event.messages == [m.model_dump(mode="json") for m in request.messages]
@@ -125,11 +134,11 @@ async def test_call_model_turns_a_model_error_into_a_recorded_role_failure() -> 
     error.retries = ["attempt 1: connection refused"]  # type: ignore[attr-defined]
     model = FakeModel(error, address="openai/x")
     request = ChatRequest(messages=[ChatMessage(role="user", content="Hi")])
-    with pytest.raises(RoleFailure) as info:
-        await call_model(model, request, "patient", "ep-2", 0)
+    with in_episode("ep-2") as events, pytest.raises(RoleFailure) as info:
+        await call_model(model, request, "patient")
     assert info.value.reason is TerminationReason.MODEL_ERROR
     assert info.value.detail == "patient model openai/x failed: connection refused"
-    [event] = info.value.events
+    [event] = events
     assert isinstance(event, ModelCalled)
     assert (event.error, event.call_id, event.output) == (
         "connection refused",
@@ -171,9 +180,10 @@ def test_leak_check_uses_normalised_containment(reply: str, leaks: bool) -> None
 async def test_patient_answers_in_character_from_its_facts() -> None:
     model = FakeModel("  It started two days ago.  ")
     patient = llm_patient(agent_request("patient", model))
-    turn = await patient.answer("When did it start?", [("Hello?", "Hi doctor.")])
+    with in_episode() as events:
+        turn = await patient.answer("When did it start?", [("Hello?", "Hi doctor.")])
     assert turn.answer == "It started two days ago."
-    [called] = turn.events
+    [called] = events
     assert isinstance(called, ModelCalled) and called.call_id == "ep-1:patient:0"
     messages = model.requests[0].messages
     assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
@@ -187,10 +197,11 @@ async def test_patient_answers_in_character_from_its_facts() -> None:
 async def test_a_leaking_reply_is_regenerated_and_recorded() -> None:
     model = FakeModel(f"Doctor, I am sure it is acute {SECRET}.", "My toe is red and hot.")
     patient = llm_patient(agent_request("patient", model))
-    turn = await patient.answer("What do you think it is?", [])
+    with in_episode() as events:
+        turn = await patient.answer("What do you think it is?", [])
     assert turn.answer == "My toe is red and hot."
-    assert [e.kind for e in turn.events] == ["model_called", "patient_leak_blocked", "model_called"]
-    blocked = turn.events[1]
+    assert [e.kind for e in events] == ["model_called", "patient_leak_blocked", "model_called"]
+    blocked = events[1]
     assert isinstance(blocked, PatientLeakBlocked) and SECRET in blocked.reply
     first, second = model.requests
     assert "do not name any disease" in second.messages[0].content
@@ -202,25 +213,27 @@ async def test_a_leaking_reply_is_regenerated_and_recorded() -> None:
 async def test_a_patient_that_keeps_leaking_says_it_is_not_sure() -> None:
     model = FakeModel(*[f"It's {SECRET}."] * 3)
     patient = llm_patient(agent_request("patient", model))
-    turn = await patient.answer("What is it?", [])
+    with in_episode() as events:
+        turn = await patient.answer("What is it?", [])
     assert turn.answer == NEUTRAL_ANSWER
-    assert [e.kind for e in turn.events].count("patient_leak_blocked") == 3
+    assert [e.kind for e in events].count("patient_leak_blocked") == 3
     assert len(model.requests) == 3
 
 
 async def test_patient_bias_goes_into_the_system_prompt() -> None:
     model = FakeModel("Fine.")
     patient = llm_patient(agent_request("patient", model, patient_bias="self_diagnosis"))
-    await patient.answer("How are you?", [])
+    with in_episode():
+        await patient.answer("How are you?", [])
     assert "convinced you have cancer" in model.requests[0].messages[0].content
 
 
 async def test_patient_model_error_is_a_role_failure() -> None:
     model = FakeModel(f"It's {SECRET}.", ModelError("timeout"))
-    patient = LLMPatient(model, "ep-1", SCENARIO.case.patient, leak_matcher(SECRET))
-    with pytest.raises(RoleFailure) as info:
+    patient = LLMPatient(model, SCENARIO.case.patient, leak_matcher(SECRET))
+    with in_episode() as events, pytest.raises(RoleFailure):
         await patient.answer("What is it?", [])
-    assert [e.kind for e in info.value.events] == [
+    assert [e.kind for e in events] == [
         "model_called",
         "patient_leak_blocked",
         "model_called",
@@ -234,13 +247,14 @@ async def test_judge_returns_a_verdict_with_its_reason_and_call() -> None:
     model = FakeModel("**Yes** - the same disease under another name.", address="openai/judge")
     judge = llm_judge(agent_request("judge", model))
     assert judge.name == "llm:openai/judge"
-    verdict = await judge.judge(
-        SubmitDiagnosis(diagnosis="Gout"),
-        AnswerKey(diagnosis="Podagra", synonyms=["Gouty arthritis"]),
-    )
+    with in_episode() as events:
+        verdict = await judge.judge(
+            SubmitDiagnosis(diagnosis="Gout"),
+            AnswerKey(diagnosis="Podagra", synonyms=["Gouty arthritis"]),
+        )
     assert (verdict.match, verdict.rank) == (True, 1)
     assert verdict.reason == "the same disease under another name."
-    [called] = verdict.events
+    [called] = events
     assert isinstance(called, ModelCalled) and called.role == "judge"
     prompt = model.requests[0].messages[1].content
     assert "correct diagnosis: Podagra (also called: Gouty arthritis)" in prompt
@@ -248,23 +262,24 @@ async def test_judge_returns_a_verdict_with_its_reason_and_call() -> None:
 
 async def test_judge_asks_again_when_the_reply_is_unclear() -> None:
     model = FakeModel("Hard to say.", "No, different joints.")
-    verdict = await LLMJudge(model, "ep").judge(
-        SubmitDiagnosis(diagnosis="Septic arthritis"), AnswerKey(diagnosis="Gout")
-    )
+    with in_episode() as events:
+        verdict = await LLMJudge(model).judge(
+            SubmitDiagnosis(diagnosis="Septic arthritis"), AnswerKey(diagnosis="Gout")
+        )
     assert (verdict.match, verdict.rank, verdict.reason) == (False, None, "different joints.")
-    assert len(verdict.events) == 2
+    assert len(events) == 2
     retry = model.requests[1].messages
     assert [m.role for m in retry[-2:]] == ["assistant", "user"]
 
 
 async def test_judge_gives_up_with_a_model_error_after_bounded_retries() -> None:
     model = FakeModel("Hmm.", "Perhaps.", "Unclear.")
-    judge = LLMJudge(model, "ep", retries=2)
-    with pytest.raises(RoleFailure) as info:
+    judge = LLMJudge(model, retries=2)
+    with in_episode() as events, pytest.raises(RoleFailure) as info:
         await judge.judge(SubmitDiagnosis(diagnosis="X"), AnswerKey(diagnosis="Y"))
     assert info.value.reason is TerminationReason.MODEL_ERROR
     assert "no verdict after 2 retries" in info.value.detail
-    assert len(info.value.events) == 3
+    assert len(events) == 3
 
 
 # ------------------------------------------------------------------ measurement
@@ -289,7 +304,8 @@ async def test_measurement_reader_sees_the_case_results_but_not_the_answer() -> 
     model = FakeModel("RESULTS: 9.8 mg/dL")
     reader = llm_measurement(agent_request("measurement", model))
     assert isinstance(reader, LLMMeasurement)
-    turn = await reader.report("Serum uric acid")
+    with in_episode():
+        turn = await reader.report("Serum uric acid")
     assert (turn.available, turn.result, turn.matched) == (True, "9.8 mg/dL", None)
     system = model.requests[0].messages[0].content
     assert "needle-shaped crystals" in system and "Right First MTP" in system
@@ -310,7 +326,7 @@ def test_any_model_address_gets_the_llm_agents() -> None:
     }
     pool = FakePool(FakeModel())
     for role, cls in expected.items():
-        agent = make_agent(role, "openai/m", SCENARIO, "ep", 1, AgentOptions(), pool)  # type: ignore[arg-type]
+        agent = make_agent(role, "openai/m", SCENARIO, 1, AgentOptions(), pool)  # type: ignore[arg-type]
         assert type(agent).__name__ == cls
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from episodes import in_episode
 from pydantic import JsonValue
 
 from clinsim.agents.llm.factories import llm_doctor, llm_judge, llm_measurement, llm_patient
@@ -58,7 +59,6 @@ def make(role: Role, pool: ModelPool, **options: Any) -> Any:
         "openai",
         "tiny",
         SCENARIO,
-        "ep-v",
         1,
         AgentOptions(max_tokens=24, **options),
         pool,
@@ -108,12 +108,10 @@ async def test_the_judge_on_vllm_gives_a_verdict_or_a_recorded_failure(
     pool = ModelPool(ModelSettings(base_urls=[vllm_server.base_url]))
     judge = make("judge", pool, judge_retries=1)
     submission, key = SubmitDiagnosis(diagnosis="Asthma"), AnswerKey(diagnosis="Asthma")
-    try:
-        verdict = await judge.judge(submission, key)
-    except RoleFailure as failure:
-        assert failure.reason is TerminationReason.MODEL_ERROR
-        events = failure.events
-        assert len(events) == 2
-    else:
-        events = verdict.events
+    with in_episode("ep-v") as events:
+        try:
+            await judge.judge(submission, key)
+        except RoleFailure as failure:
+            assert failure.reason is TerminationReason.MODEL_ERROR
+            assert len(events) == 2
     assert all(isinstance(e, ModelCalled) and e.role == "judge" and e.output for e in events)

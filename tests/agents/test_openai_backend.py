@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 
 from clinsim.agents.models.base import (
-    CallContext,
     ChatMessage,
     ChatRequest,
     ModelError,
@@ -40,7 +39,6 @@ async def test_text_reply_usage_and_request_shape() -> None:
     async with LoopbackServer() as server:
         model = _model(server.base_url)
         request = _ask("chest pain since morning", max_tokens=7, seed=3, stop=["\n"])
-        request.context = CallContext(episode_id="e1", role="doctor", index=0)
         reply = await model.chat(request)
     assert reply.text == "echo: chest pain since morning"
     assert reply.finish_reason == "stop"

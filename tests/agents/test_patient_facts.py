@@ -156,7 +156,7 @@ def test_answers_are_deterministic() -> None:
 
 async def test_answer_is_the_async_protocol_method() -> None:
     turn = await FactPatient(FACTS).answer("How old are you?", [("Hi", "Hello")])
-    assert turn.facts == ["demographics"] and turn.events == []
+    assert turn.facts == ["demographics"]
 
 
 # ------------------------------------------------------------ scans over real scenarios
@@ -236,9 +236,9 @@ def _scenario() -> Scenario:
 def test_registered_as_patient_facts_and_measurement_lookup(tmp_path: Path) -> None:
     scenario = _scenario()
     pool = ModelPool()
-    patient = make_agent("patient", "facts", scenario, "ep", 0, AgentOptions(), pool)
+    patient = make_agent("patient", "facts", scenario, 0, AgentOptions(), pool)
     assert isinstance(patient, FactPatient)
-    measurement = make_agent("measurement", "lookup", scenario, "ep", 0, AgentOptions(), pool)
+    measurement = make_agent("measurement", "lookup", scenario, 0, AgentOptions(), pool)
     assert isinstance(measurement, LookupMeasurement)
     assert measurement.lookup("no such test at all").result != NORMAL_READINGS
 
@@ -246,7 +246,7 @@ def test_registered_as_patient_facts_and_measurement_lookup(tmp_path: Path) -> N
     prices.write_text('{"default_cost": 3, "categories": []}')
     options = AgentOptions(normal_readings=True, prices=str(prices))  # type: ignore[call-arg]
     resources: dict[str, object] = {}
-    compatible = make_agent("measurement", "lookup", scenario, "ep", 0, options, pool, resources)
+    compatible = make_agent("measurement", "lookup", scenario, 0, options, pool, resources)
     assert compatible.lookup("no such test at all").result == NORMAL_READINGS
     assert compatible.cost_of("Chest CT") == 3
     assert len(resources) == 1  # the price file is read once per run

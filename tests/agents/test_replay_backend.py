@@ -3,6 +3,7 @@ store, identically; a different prompt at the same position is reported as a div
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,6 @@ import pytest
 
 from clinsim.agents.llm.recording import call_model
 from clinsim.agents.models.base import (
-    CallContext,
     ChatMessage,
     ChatRequest,
     ModelError,
@@ -18,6 +18,7 @@ from clinsim.agents.models.base import (
 )
 from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.agents.models.registry import load_model
+from clinsim.environments.context import Episode, ModelCall, calling
 from clinsim.environments.events import ModelCalled
 from clinsim.environments.roles import RoleFailure
 from clinsim.environments.run_store import EpisodeRecord, RunStore
@@ -60,34 +61,21 @@ PLAN = [("doctor", "Any chest pain?"), ("patient", "order an ECG"), ("doctor", "
 
 
 async def _record(run_dir: Path, faults: list[str]) -> list[ModelCalled]:
-    events: list[ModelCalled] = []
-    counters: dict[str, int] = {}
     async with LoopbackServer(responder=_tool_reply, faults=faults) as server:
         settings = ModelSettings(base_urls=[server.base_url], retry_backoff_s=0.01, max_retries=1)
-        live = load_model("openai/medgemma", settings)
-        for role, text in PLAN:
-            index = counters.get(role, 0)
-            counters[role] = index + 1
-            try:
-                _, event = await call_model(live, _request(text), role, "ep1", index)
-            except RoleFailure as failure:
-                event = failure.events[-1]
-            assert isinstance(event, ModelCalled)
-            events.append(event)
+        events = await _replay(load_model("openai/medgemma", settings), PLAN)
     _store(run_dir, events)
     return events
 
 
 async def _replay(model: Any, plan: list[tuple[str, str]]) -> list[ModelCalled]:
+    """Each call of `plan` made by its role in episode ep1, numbered per role as in a run."""
+    episode = Episode("ep1")
     events: list[ModelCalled] = []
-    counters: dict[str, int] = {}
     for role, text in plan:
-        index = counters.get(role, 0)
-        counters[role] = index + 1
-        try:
-            _, event = await call_model(model, _request(text), role, "ep1", index)
-        except RoleFailure as failure:
-            event = failure.events[-1]
+        with episode.step(1) as recorded, contextlib.suppress(RoleFailure):
+            await call_model(model, _request(text), role)
+        [event] = recorded
         assert isinstance(event, ModelCalled)
         events.append(event)
     return events
@@ -110,12 +98,11 @@ async def test_replay_reproduces_recorded_calls(tmp_path: Path) -> None:
 async def test_replay_by_run_id_under_runs_dir(tmp_path: Path) -> None:
     await _record(tmp_path / RUN_ID, faults=[])
     replay = load_model(f"replay/{RUN_ID}", ModelSettings(runs_dir=str(tmp_path)))
-    response = await replay.chat(
-        _request("Any chest pain?").model_copy(
-            update={"context": CallContext(episode_id="ep1", role="doctor", index=0)}
-        )
-    )
+    with calling(ModelCall(episode_id="ep1", role="doctor", index=0)):
+        response = await replay.chat(_request("Any chest pain?"))
     assert response.text == "echo: Any chest pain?"
+    with pytest.raises(ModelError, match="replay answers the calls of a role playing an episode"):
+        await replay.chat(_request("Any chest pain?"))
 
 
 async def test_recorded_failure_is_replayed_as_the_same_error(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 from clinsim.agents.llm.doctor_prompts import doctor_messages
 from clinsim.environments.actions import Action, AskPatient, CallTool, OrderTest, SubmitDiagnosis
 from clinsim.environments.graph import run_encounter
-from clinsim.environments.roles import DoctorTurn, DoctorView
+from clinsim.environments.roles import DoctorView
 from clinsim.environments.run_store import RunStore
 from clinsim.runner import RunConfig, Runner
 from clinsim.scenarios.audit import audit_scenario, diagnosis_names
@@ -49,13 +49,13 @@ class ProbeDoctor:
         self.images = [i.id for i in scenario.case.images]
         self.views: list[DoctorView] = []
 
-    async def act(self, view: DoctorView) -> DoctorTurn:
+    async def act(self, view: DoctorView) -> Action:
         self.views.append(view)
         if view.turn == 0:
             self.plan += self.tool_calls(view)
         if view.turn < len(self.plan) and view.turns_left > 1:
-            return DoctorTurn(self.plan[view.turn])
-        return DoctorTurn(SubmitDiagnosis(diagnosis="undetermined"))
+            return self.plan[view.turn]
+        return SubmitDiagnosis(diagnosis="undetermined")
 
     def tool_calls(self, view: DoctorView) -> list[Action]:
         calls: list[Action] = []

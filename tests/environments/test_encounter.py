@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from clinsim.agents.doctors.scripted import ScriptedDoctor
-from clinsim.environments.actions import AskPatient, CallTool, OrderTest, SubmitDiagnosis
+from clinsim.environments.actions import Action, AskPatient, CallTool, OrderTest, SubmitDiagnosis
+from clinsim.environments.context import current_episode, record
 from clinsim.environments.encounter import EncounterParts, EncounterSettings
+from clinsim.environments.events import DoctorReplyRejected, PatientLeakBlocked
 from clinsim.environments.graph import build_graph, run_encounter
 from clinsim.environments.roles import (
-    DoctorTurn,
     DoctorView,
     MeasurementTurn,
     PatientTurn,
@@ -148,7 +149,8 @@ async def test_script_exhaustion_is_a_protocol_error() -> None:
 
 
 class FailingDoctor:
-    async def act(self, view: DoctorView) -> DoctorTurn:
+    async def act(self, view: DoctorView) -> Action:
+        record(DoctorReplyRejected(reply="???", error="not an action"))
         raise RoleFailure(TerminationReason.MODEL_ERROR, "server at 127.0.0.1:9 refused")
 
 
@@ -157,6 +159,33 @@ async def test_a_role_failure_ends_the_episode_with_its_reason() -> None:
     assert events[-1].reason == TerminationReason.MODEL_ERROR
     assert events[-1].turn == 1
     assert "refused" in events[-1].detail
+    rejected = events[-3]  # what the doctor recorded before failing is kept, then the verdict
+    assert isinstance(rejected, DoctorReplyRejected) and rejected.turn == 1
+
+
+class CountingPatient:
+    """Records one event per answer and numbers its calls through the episode context."""
+
+    async def answer(self, question: str, history: list[tuple[str, str]]) -> PatientTurn:
+        call = current_episode().next_call("patient")
+        record(PatientLeakBlocked(reply=f"{call.call_id} for {question}"))
+        return PatientTurn("fine")
+
+
+async def test_roles_record_in_the_episode_context_stamped_with_the_turn() -> None:
+    doctor = ScriptedDoctor(
+        [AskPatient(question="a"), OrderTest(test="CBC"), AskPatient(question="b")], repeat=True
+    )
+    encounter = parts(doctor, max_turns=3)
+    encounter.patient = CountingPatient()
+    events = await run_encounter(encounter)
+    blocked = [e for e in events if isinstance(e, PatientLeakBlocked)]
+    assert [(e.turn, e.reply) for e in blocked] == [
+        (1, "e1:patient:0 for a"),
+        (3, "e1:patient:1 for b"),
+    ]
+    asked = [kinds(events).index("question_asked"), kinds(events).index("patient_leak_blocked")]
+    assert asked[0] < asked[1] < kinds(events).index("patient_answered")
 
 
 async def test_a_tool_error_is_shown_to_the_doctor_and_the_episode_goes_on() -> None:
@@ -180,11 +209,11 @@ class RecordingDoctor:
     def __init__(self) -> None:
         self.views: list[DoctorView] = []
 
-    async def act(self, view: DoctorView) -> DoctorTurn:
+    async def act(self, view: DoctorView) -> Action:
         self.views.append(view)
         if view.turn < 2:
-            return DoctorTurn(AskPatient(question=f"q{view.turn}"))
-        return DoctorTurn(SubmitDiagnosis(diagnosis="x"))
+            return AskPatient(question=f"q{view.turn}")
+        return SubmitDiagnosis(diagnosis="x")
 
 
 async def test_the_doctor_sees_its_history_and_never_the_answer_key() -> None:

@@ -3,6 +3,8 @@ kept."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from clinsim.agents.models.base import ChatRequest, ChatResponse, Usage
 from clinsim.agents.models.registry import ModelPool
 
@@ -15,9 +17,11 @@ class FakeModel:
         self.address = address
         self.replies = list(replies)
         self.requests: list[ChatRequest] = []
+        self.on_request: Callable[[ChatRequest], object] = lambda _request: None
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         self.requests.append(request)
+        self.on_request(request)
         reply = self.replies.pop(0)
         if isinstance(reply, Exception):
             raise reply
