@@ -15,10 +15,11 @@ from typing import Any
 
 from langgraph.types import interrupt
 
-from clinsim.agents.registry import AgentRequest, register_agent
 from clinsim.environments.actions import Action, AskPatient, CallTool, OrderTest, SubmitDiagnosis
 from clinsim.environments.context import current_episode
+from clinsim.environments.factories import RoleRequest, doctor, patient
 from clinsim.environments.roles import DoctorView, PatientTurn
+from clinsim.plugins import NoConfig
 
 DOCTOR_HELP = (
     "type a question for the patient, or /test NAME, /tool NAME {json}, "
@@ -91,11 +92,13 @@ class HumanPatient:
         return PatientTurn(reply.strip() or "...")
 
 
-@register_agent("doctor", "human")
-def _doctor(request: AgentRequest) -> HumanDoctor:
+@doctor("human")
+def human_doctor(request: RoleRequest, config: NoConfig) -> HumanDoctor:
+    """A person at the terminal plays the doctor."""
     return HumanDoctor()
 
 
-@register_agent("patient", "human")
-def _patient(request: AgentRequest) -> HumanPatient:
+@patient("human")
+def human_patient(request: RoleRequest, config: NoConfig) -> HumanPatient:
+    """A person at the terminal plays the patient."""
     return HumanPatient()

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from clinsim.agents.models.base import ChatMessage, ChatRequest, ModelSettings
+from clinsim.agents.models.base import ChatMessage, ChatRequest
 from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.agents.models.registry import load_model
 
@@ -37,7 +37,7 @@ async def _episode(model: object, calls: int, episode: int) -> None:
 
 
 async def model_level(base_url: str, n: int, episodes: int, calls: int) -> float:
-    model = load_model("openai/bench", ModelSettings(base_urls=[base_url], max_concurrency=64))
+    model = load_model("openai/bench", {"base_urls": [base_url], "max_concurrency": 64})
     slots = asyncio.Semaphore(n)
 
     async def one(episode: int) -> None:
@@ -50,9 +50,10 @@ async def model_level(base_url: str, n: int, episodes: int, calls: int) -> float
 
 
 def end_to_end(base_url: str, n: int, episodes: int, turns: int) -> tuple[float, int]:
-    from clinsim.agents.registry import AgentOptions
+    from clinsim.components import resolve
+    from clinsim.config import RunConfig
     from clinsim.environments.run_store import RunStore
-    from clinsim.runner import RunConfig, Runner
+    from clinsim.runner import Runner
     from clinsim.scenarios.sets import load_scenarios
 
     config = RunConfig(
@@ -61,14 +62,15 @@ def end_to_end(base_url: str, n: int, episodes: int, turns: int) -> tuple[float,
         patient="openai/patient",
         max_turns=turns,
         max_concurrency=n,
-        options=AgentOptions(doctor_protocol="agentclinic"),
-        models=ModelSettings(base_urls=[base_url], max_concurrency=64),
+        agent_options={"doctor.protocol": "agentclinic"},
+        model_options={"base_urls": [base_url], "max_concurrency": 64},
     )
     scenarios = load_scenarios(config.sources)[:episodes]
     with tempfile.TemporaryDirectory() as tmp:
         store = RunStore(Path(tmp) / "bench")
-        store.create("bench", config.model_dump(mode="json"))
-        runner = Runner(config, store, "bench")
+        plan = resolve(config)
+        store.create("bench", plan.stored().model_dump(mode="json"))
+        runner = Runner(plan, store, "bench")
         started = time.perf_counter()
         records = asyncio.run(runner.run(scenarios))
         rate = len(records) / (time.perf_counter() - started)

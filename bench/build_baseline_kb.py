@@ -2,6 +2,9 @@
 
     python bench/build_baseline_kb.py [--medqa PATH] [--out agents/data/baseline_kb.json]
 
+`--medqa` defaults to ../shared/datasets/medqa/medqa_us_4options_test.jsonl next to the
+repository (MedQA's US 4-option test split, MIT licence).
+
 1. MedQA: keeps each US test question that asks for the most likely diagnosis, as (correct
    option's text, case text without the final question), and leaves out every question that is
    the source of a bundled scenario (AgentClinic's MedQA sets were generated from MedQA
@@ -43,11 +46,15 @@ from clinsim.agents.doctors.knowledge import (
     words,
 )
 from clinsim.scenarios.model import Scenario
-from clinsim.scenarios.sets import bundled_sets, load_report
+from clinsim.scenarios.sets import get_set, load_report
 from clinsim.scenarios.text import iter_text
 
-MEDQA = Path("/work/shared/datasets/medqa/medqa_us_4options_test.jsonl")
-OUT = Path(__file__).resolve().parents[1] / "agents" / "data" / "baseline_kb.json"
+ROOT = Path(__file__).resolve().parents[1]
+MEDQA = ROOT.parent / "shared" / "datasets" / "medqa" / "medqa_us_4options_test.jsonl"
+OUT = ROOT / "agents" / "data" / "baseline_kb.json"
+SETS = ("demo", "agentclinic-medqa", "agentclinic-medqa-ext", "mimic-iv-demo", "images")
+"""The scenario sets the knowledge is built from, in the order the file lists them (the order
+decides which scenario of a group is its source, so it is part of the file's definition)."""
 ASKS = re.compile(r"most likely diagnosis|most consistent with which diagnosis", re.I)
 NOT_ASKING = re.compile(
     r"confirm|treatment|associated|characteristic|risk|medication|step|support|finding|test",
@@ -211,9 +218,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--medqa", type=Path, default=MEDQA)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--sets", nargs="+", default=list(SETS), help="Scenario sets, in order.")
     args = parser.parse_args()
+    if not args.medqa.is_file():
+        parser.error(f"--medqa {args.medqa}: no such file (MedQA's US 4-option test split)")
     questions = diagnosis_questions(args.medqa)
-    sets = bundled_sets()
+    sets = [get_set(name) for name in args.sets]
     scenarios = [s for ss in sets for s in load_report(ss.name).scenarios]
     texts = [scenario_text(s) for s in scenarios]
     excluded = scenario_sources(questions, texts, [s.id for s in scenarios])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from rich import box
@@ -27,7 +28,9 @@ from clinsim.environments.events import (
     ToolCalled,
     ToolReturned,
 )
-from clinsim.environments.run_store import EpisodeRecord
+
+if TYPE_CHECKING:
+    from clinsim.environments.run_store import EpisodeRecord
 
 _STYLE: dict[type[BaseModel], tuple[str, str]] = {
     QuestionAsked: ("Doctor", "bold cyan"),

@@ -17,18 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from clinsim.agents.models.base import ChatModel, ChatRequest, ChatResponse
-from clinsim.agents.models.registry import ModelPool, is_model_provider, split_address
-from clinsim.agents.models.replay import ReplayDiverged, ReplayModel
-from clinsim.agents.registry import make_agent
+from clinsim.agents.models.registry import ModelPool, config_key, is_model_address
+from clinsim.agents.models.replay import ReplayConfig, ReplayDiverged, ReplayModel
+from clinsim.components import resolve, resolve_doctor
+from clinsim.config import Fork, RunConfig, StoredRun
 from clinsim.environments.actions import Action
 from clinsim.environments.encounter import EncounterParts
 from clinsim.environments.events import EpisodeStarted, Event, ModelCalled, comparable
+from clinsim.environments.graph import Responder
 from clinsim.environments.roles import Doctor, DoctorView
 from clinsim.environments.run_store import RUN_STORE_FILE, RunStore, StoreError, summarise
-from clinsim.runner import RunConfig, Runner
+from clinsim.runner import EventSink, Runner
 from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.sets import load_scenarios
 
@@ -54,8 +56,9 @@ def first_difference(old: list[Event], new: list[Event]) -> int | None:
 class ReplayThenLive:
     """Answers from the recording while the conversation matches it, then from the live model."""
 
-    def __init__(self, replay: ChatModel, live: ModelPool | None, address: str):
-        self.replay, self.live_pool, self.address = replay, live, address
+    def __init__(self, address: str, replay: ChatModel, live: ChatModel | None):
+        self.address = address  # the role's own address: its judge name and records keep it
+        self.replay, self.live = replay, live
         self.diverged = False
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
@@ -63,35 +66,32 @@ class ReplayThenLive:
             try:
                 return await self.replay.chat(request)
             except ReplayDiverged:
-                if self.live_pool is None:
+                if self.live is None:
                     raise
                 self.diverged = True
-        assert self.live_pool is not None
-        return await self.live_pool.get(self.address).chat(request)
+        assert self.live is not None
+        return await self.live.chat(request)
 
 
 class RecordedPool(ModelPool):
-    """Hands out recorded answers for the addresses the original run used."""
+    """Hands out recorded answers for the addresses the original run used; `live`: after the
+    conversation leaves the recording, the address's live model answers."""
 
-    def __init__(
-        self, base: ModelPool, run_dir: Path, episode: str, recorded: set[str], live: bool
-    ):
-        super().__init__(base.settings)
-        self.base, self.recorded, self.live = base, recorded, live
-        settings = base.settings.model_copy(update={"replay_episode": episode})
-        self.replay = ReplayModel(str(run_dir.resolve()), settings)
-        self._wrapped: dict[str, ChatModel] = {}
+    def __init__(self, run_dir: Path, episode: str, recorded: set[str], live: bool):
+        super().__init__()
+        self.recorded, self.live = recorded, live
+        config = ReplayConfig(replay_episode=episode)
+        self.replay = ReplayModel(str(run_dir.resolve()), config)
+        self._wrapped: dict[tuple[str, str], ChatModel] = {}
 
-    async def aclose(self) -> None:
-        await self.base.aclose()
-
-    def get(self, address: str) -> ChatModel:
+    def get(self, address: str, config: BaseModel | None = None) -> ChatModel:
         if address not in self.recorded:
-            return self.base.get(address)
-        if address not in self._wrapped:
-            live = self.base if self.live else None
-            self._wrapped[address] = ReplayThenLive(self.replay, live, address)
-        return self._wrapped[address]
+            return super().get(address, config)
+        key = (address, config_key(config))
+        if key not in self._wrapped:
+            live = super().get(address, config) if self.live else None
+            self._wrapped[key] = ReplayThenLive(address, self.replay, live)
+        return self._wrapped[key]
 
 
 class ForkDoctor:
@@ -120,24 +120,14 @@ def _model_addresses(config: RunConfig, fork: Fork | None = None) -> set[str]:
     roles = [config.doctor, config.patient, config.measurement, *config.judges]
     if fork is not None:
         roles.append(fork.doctor)
-    return {a for a in roles if is_model_provider(split_address(a)[0])}
+    return {address for address in roles if is_model_address(address)}
 
 
 def _scenario(config: RunConfig, scenario_id: str) -> Scenario:
-    for scenario in load_scenarios(config.sources, config.tools.image_dir):
+    for scenario in load_scenarios(config.sources, config.image_dir):
         if scenario.id == scenario_id:
             return scenario
     raise StoreError(f"scenario {scenario_id!r} is no longer in {', '.join(config.sources)}")
-
-
-@dataclass
-class Fork:
-    """Stored with a fork's run config: who took over the doctor's role, and when."""
-
-    doctor: str
-    turn: int
-    run: str = ""
-    episode: str = ""
 
 
 @dataclass
@@ -148,47 +138,60 @@ class Stored:
     fork: Fork | None
 
 
+def load_stored(run_dir: Path) -> StoredRun:
+    """A run's stored configuration; a clear error for a store another version wrote."""
+    raw = RunStore(run_dir).run_info().config
+    try:
+        return StoredRun.model_validate(raw)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise StoreError(
+            f"{run_dir}: this clinsim cannot read the stored configuration ({where}: "
+            f"{problem['msg']}); was the run made by another version?"
+        ) from None
+
+
 def _load(run_dir: Path, episode_id: str) -> Stored:
-    store = RunStore(run_dir)
-    raw = store.run_info().config
-    config = RunConfig.model_validate(raw)
-    fork = Fork(**raw["forked_from"]) if raw.get("forked_from") else None
-    original = store.events(episode_id)
+    stored = load_stored(run_dir)
+    original = RunStore(run_dir).events(episode_id)
     started = next((e for e in original if isinstance(e, EpisodeStarted)), None)
     if started is None:
         raise StoreError(f"episode {episode_id!r} has no start event")
-    return Stored(config, _scenario(config, started.scenario_id), original, fork)
+    scenario = _scenario(stored.run, started.scenario_id)
+    return Stored(stored.run, scenario, original, stored.fork)
 
 
-def _prepare(runner: Runner, stored: Stored, episode_id: str, fork: Fork | None) -> EncounterParts:
+def _prepare(
+    runner: Runner, stored: Stored, episode_id: str, fork: Fork | None, api_key: str | None
+) -> EncounterParts:
     """The episode's parts, with the doctor handing over at the fork's turn if there is one."""
     events = stored.events
     seed = events[0].seed if events and isinstance(events[0], EpisodeStarted) else 0
     parts = runner.parts(stored.scenario, episode_id, seed)
     if fork is not None:
-        new = make_agent(
-            "doctor",
-            fork.doctor,
-            stored.scenario,
-            seed,
-            stored.config.options,
-            runner.pool,
-            runner.resources,
-        )
+        player = resolve_doctor(fork.doctor, fork.agent_options, fork.model_options, api_key)
+        new = player.build(stored.scenario, seed, runner.pool)
         parts.doctor = ForkDoctor(parts.doctor, new, fork.turn)
-        parts.agents["doctor"] = (
-            f"{stored.config.doctor} until turn {fork.turn - 1}, then {fork.doctor}"
-        )
+        parts.agents["doctor"] = fork_doctors(stored.config.doctor, fork)
     return parts
+
+
+def fork_doctors(original: str, fork: Fork) -> str:
+    """Who played the doctor in a fork, by turns."""
+    if fork.turn == 1:
+        return f"{fork.doctor} from turn 1 (fork of {original})"
+    before = "turn 1" if fork.turn == 2 else f"turns 1-{fork.turn - 1}"
+    return f"{original} for {before}, then {fork.doctor} from turn {fork.turn}"
 
 
 async def rerun_episode(run_dir: Path, episode_id: str) -> ReplayResult:
     stored = _load(run_dir, episode_id)
-    runner = Runner(stored.config, RunStore(run_dir), "rerun")
     addresses = _model_addresses(stored.config, stored.fork)
-    runner.pool = RecordedPool(runner.pool, run_dir, episode_id, addresses, False)
+    pool = RecordedPool(run_dir, episode_id, addresses, live=False)
+    runner = Runner(resolve(stored.config), RunStore(run_dir), "rerun", pool=pool)
     try:
-        parts = _prepare(runner, stored, episode_id, stored.fork)
+        parts = _prepare(runner, stored, episode_id, stored.fork, None)
         events = await runner.play_parts(parts)
     finally:
         await runner.pool.aclose()
@@ -200,35 +203,40 @@ def fork_name(episode_id: str, turn: int, doctor: str) -> str:
     return safe.strip("_")
 
 
+@dataclass
+class Live:
+    """How a fork's new doctor and the live models are played."""
+
+    api_key: str | None = None
+    on_event: EventSink | None = None
+    respond: Responder | None = None
+    """Answers a person playing the new doctor (`human`) at the terminal."""
+
+
 async def fork_episode(
-    run_dir: Path, episode_id: str, turn: int, doctor: str, out: Path
+    run_dir: Path, episode_id: str, fork: Fork, out: Path, live: Live | None = None
 ) -> ReplayResult:
-    """Play the episode again with `doctor` from doctor turn `turn` (1-based) on; store it in
-    `out` as a one-episode run whose config names the original doctor and the fork."""
-    if turn < 1:
-        raise ValueError("--fork-at counts doctor turns from 1")
-    if doctor == "human":
-        raise ValueError("a fork is played without a terminal: use a model or offline doctor")
+    """Play the episode again with `fork.doctor` from doctor turn `fork.turn` (1-based) on;
+    store it in `out` as a one-episode run whose configuration names the original doctor and
+    the fork."""
+    live = live or Live()
     if (out / RUN_STORE_FILE).exists():
         raise ValueError(f"{out} already holds a run; choose another --out")
     stored = _load(run_dir, episode_id)
     if stored.fork is not None:
         raise ValueError("this episode is itself a fork: fork the original run instead")
-    fork = Fork(doctor=doctor, turn=turn, run=str(run_dir), episode=episode_id)
-    runner = Runner(stored.config, RunStore(out), out.name)
-    runner.pool = RecordedPool(
-        runner.pool, run_dir, episode_id, _model_addresses(stored.config), True
-    )
+    fork = fork.model_copy(update={"run": str(run_dir), "episode": episode_id})
+    pool = RecordedPool(run_dir, episode_id, _model_addresses(stored.config), live=True)
+    plan = resolve(stored.config, live.api_key)
+    runner = Runner(plan, RunStore(out), out.name, live.on_event, live.respond, pool=pool)
     try:
-        parts = _prepare(runner, stored, episode_id, fork)  # a bad --doctor fails here
-        runner.store.create(
-            out.name, {**stored.config.model_dump(mode="json"), "forked_from": vars(fork)}
-        )
+        parts = _prepare(runner, stored, episode_id, fork, live.api_key)  # a bad doctor fails here
+        runner.store.create(out.name, plan.stored(fork).model_dump(mode="json"))
         events = await runner.play_parts(parts)
     finally:
         await runner.pool.aclose()
     record = summarise(episode_id, 0, stored.scenario, events, 0.0)
     runner.store.write_episode(out.name, record, events)
-    prefix = [e for e in stored.events if e.turn < turn]
+    prefix = [e for e in stored.events if e.turn < fork.turn]
     shared = events[: len(prefix)]
     return ReplayResult(episode_id, prefix, shared, first_difference(prefix, shared))

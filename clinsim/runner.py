@@ -15,44 +15,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.models.registry import ModelPool
-from clinsim.agents.registry import AgentOptions, make_agent
-from clinsim.environments.ehr.demo import default_ehr_for
-from clinsim.environments.encounter import DEFAULT_MAX_TURNS, EncounterParts, EncounterSettings
+from clinsim.components import Plan
+from clinsim.config import RunConfig
+from clinsim.environments.encounter import EncounterParts, EncounterSettings
 from clinsim.environments.events import EpisodeEnded, EpisodeStarted, Event, append_events
 from clinsim.environments.graph import Responder, run_encounter
-from clinsim.environments.prices import run_price_table
+from clinsim.environments.prices import price_table
 from clinsim.environments.run_store import EpisodeRecord, RunStore, StoreError, summarise
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario
-from clinsim.tools.base import ToolContext, ToolSettings
+from clinsim.tools.base import ToolContext
 from clinsim.tools.toolbox import ToolBox
 
 EventSink = Callable[[str, Event], None]
-
-
-class RunConfig(BaseModel):
-    sources: list[str] = Field(default_factory=lambda: ["demo"])
-    doctor: str = "baseline"
-    patient: str = "facts"
-    measurement: str = "lookup"
-    judges: list[str] = Field(default_factory=lambda: ["rules"])
-    max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1)
-    seed: int = 0
-    limit: int | None = Field(default=None, ge=1)
-    budget: float | None = None
-    max_concurrency: int = Field(default=1, ge=1)
-    images_upfront: bool = False
-    prices: Path | None = None
-    options: AgentOptions = Field(default_factory=AgentOptions)
-    models: ModelSettings = Field(default_factory=ModelSettings)
-    tools: ToolSettings = Field(default_factory=ToolSettings)
 
 
 def episode_seed(run_seed: int, scenario_id: str) -> int:
@@ -77,41 +55,40 @@ def episode_ids(scenarios: list[Scenario]) -> list[str]:
 
 @dataclass
 class Runner:
-    config: RunConfig
+    plan: Plan
     store: RunStore
     run_id: str
     on_event: EventSink | None = None
     respond: Responder | None = None
     """Answers roles played by a person (`human`); see clinsim.cli.terminal."""
-    pool: ModelPool = field(init=False)
+    pool: ModelPool = field(default_factory=ModelPool)
     resources: dict[str, Any] = field(default_factory=dict)
+    """Shared by the run's tools across episodes (opened image models, EHR views)."""
     write_errors: list[str] = field(default_factory=list)
     """Episodes that finished but could not be stored (the run goes on; the CLI reports them)."""
 
     def __post_init__(self) -> None:
-        self.pool = ModelPool(self.config.models)
-        self.cost_of = run_price_table(self.config.prices, self.resources).cost_of
+        self.cost_of = price_table(self.config.prices).cost_of
+        self.tools = self.plan.build_tools()
+
+    @property
+    def config(self) -> RunConfig:
+        return self.plan.config
 
     def parts(self, scenario: Scenario, episode_id: str, seed: int) -> EncounterParts:
-        c = self.config
-
-        def agent(role: Any, address: str) -> Any:
-            return make_agent(role, address, scenario, seed, c.options, self.pool, self.resources)
-
-        settings = c.tools
-        if settings.ehr_db is None and scenario.case.ehr is not None:
-            settings = settings.model_copy(update={"ehr_db": default_ehr_for(scenario)})
-        ctx = ToolContext(scenario.id, scenario.case, settings, self.resources)
+        plan, c = self.plan, self.config
+        source = scenario.provenance.source
+        ctx = ToolContext(scenario.id, scenario.case, self.resources, source=source)
         return EncounterParts(
             scenario_id=scenario.id,
             episode_id=episode_id,
             case=scenario.case,
             answer=scenario.answer,
-            doctor=agent("doctor", c.doctor),
-            patient=agent("patient", c.patient),
-            measurement=agent("measurement", c.measurement),
-            judges=[agent("judge", j) for j in c.judges],
-            tools=ToolBox(ctx),
+            doctor=plan.doctor.build(scenario, seed, self.pool),
+            patient=plan.patient.build(scenario, seed, self.pool),
+            measurement=plan.measurement.build(scenario, seed, self.pool),
+            judges=[judge.build(scenario, seed, self.pool) for judge in plan.judges],
+            tools=ToolBox(ctx, self.tools),
             cost_of=self.cost_of,
             seed=seed,
             settings=EncounterSettings(c.max_turns, c.budget, c.images_upfront),

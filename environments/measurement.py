@@ -24,9 +24,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pydantic import Field
 from rapidfuzz import fuzz
 
-from clinsim.environments.prices import PriceTable, PriceTableError
+from clinsim.environments.factories import RoleRequest, measurement
 from clinsim.environments.roles import MeasurementTurn
 from clinsim.environments.test_names import (
     PANELS,
@@ -37,15 +38,15 @@ from clinsim.environments.test_names import (
     canonical_tokens,
     plain_words,
 )
+from clinsim.plugins import Config
 from clinsim.scenarios.model import Case, Facts
 
 __all__ = [
     "NORMAL_READINGS",
     "NOT_AVAILABLE",
     "Entry",
+    "LookupConfig",
     "LookupMeasurement",
-    "PriceTable",
-    "PriceTableError",
     "flatten",
     "render_value",
     "split_findings",
@@ -236,19 +237,14 @@ def name_score(request: tuple[str, ...], name: tuple[str, ...]) -> float:
 class LookupMeasurement:
     """Answers test and examination orders from the case (implements `Measurement`).
 
-    `prices` (default: the bundled table) prices orders through `cost_of`; with
-    `normal_readings=True` an order the case lacks is answered "NORMAL READINGS", as
+    With `normal_readings=True` an order the case lacks is answered "NORMAL READINGS", as
     AgentClinic's measurement agent does, instead of "Test not available for this patient."
     """
 
-    def __init__(self, case: Case, prices: PriceTable | None = None, normal_readings: bool = False):
+    def __init__(self, case: Case, normal_readings: bool = False):
         self.case = case
-        self.prices: PriceTable = prices if prices is not None else PriceTable.default()
         self.normal_readings = normal_readings
         self.entries = flatten(case)
-
-    def cost_of(self, test: str) -> float:
-        return self.prices.cost_of(test)
 
     async def report(self, test: str) -> MeasurementTurn:
         return self.lookup(test)
@@ -354,3 +350,15 @@ def _scalar(value: Facts) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value).strip()
+
+
+class LookupConfig(Config):
+    normal_readings: bool = Field(
+        default=False, description="Answer tests the scenario lacks with 'NORMAL READINGS'."
+    )
+
+
+@measurement("lookup", config=LookupConfig)
+def lookup(request: RoleRequest, config: LookupConfig) -> LookupMeasurement:
+    """Finds the ordered test or examination in the scenario (no model)."""
+    return LookupMeasurement(request.scenario.case, normal_readings=config.normal_readings)

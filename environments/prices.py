@@ -25,7 +25,6 @@ import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -119,15 +118,6 @@ def _describe(path: Path, error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def run_price_table(path: str | Path | None, cache: dict[str, Any]) -> PriceTable:
-    """The run's price table: the file at `path`, else the bundled one; loaded once per run
-    (`cache` is the run's shared resources), so the episode costs and the measurement agent
-    read the same table."""
-    if not path:
-        return PriceTable.default()
-    key = f"prices:{Path(path).resolve()}"
-    table = cache.get(key)
-    if not isinstance(table, PriceTable):
-        table = PriceTable.load(path)
-        cache[key] = table
-    return table
+def price_table(path: str | Path | None) -> PriceTable:
+    """The table in the file at `path`, else the bundled one."""
+    return PriceTable.load(path) if path else PriceTable.default()

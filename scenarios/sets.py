@@ -1,4 +1,8 @@
-"""Named scenario sets bundled with clinsim, and resolution of `SET or PATH` arguments."""
+"""Named scenario sets, and resolution of `SET or PATH` arguments.
+
+A set is declared in the `clinsim.scenario_sets` entry-point group by a `ScenarioSet` object (a
+name, a JSONL file inside a package, a description, a licence and an attribution); clinsim's own
+sets below are declared in its pyproject.toml like any other package's."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from clinsim.plugins import Registry
 from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
 from clinsim.scenarios.loader import LoadReport, load_file
 from clinsim.scenarios.model import Scenario
@@ -18,92 +23,89 @@ _AGENTCLINIC = (
 
 @dataclass(frozen=True)
 class ScenarioSet:
+    """A named scenario file shipped in a package: `package`'s `file` (a path inside it)."""
+
     name: str
     file: str
     description: str
     license: str
     attribution: str
+    package: str = "clinsim.scenarios"
 
     @property
     def path(self) -> Path:
-        return Path(str(resources.files("clinsim.scenarios").joinpath("data", self.file)))
+        return Path(str(resources.files(self.package).joinpath(self.file)))
 
 
-_SETS: dict[str, ScenarioSet] = {}
-
-
-def register_set(scenario_set: ScenarioSet) -> ScenarioSet:
-    """Make a bundled set loadable by name (`clinsim run NAME`)."""
-    _SETS[scenario_set.name] = scenario_set
-    return scenario_set
-
-
-register_set(
-    ScenarioSet(
-        "demo",
-        "demo.jsonl",
-        "A few synthetic cases in clinsim's own format: the default run.",
-        "MIT",
-        "clinsim",
-    )
+GROUP = "clinsim.scenario_sets"
+SCENARIO_SETS: Registry[ScenarioSet] = Registry(
+    GROUP, "scenario set", lambda component: isinstance(component, ScenarioSet)
 )
-register_set(
-    ScenarioSet(
-        "agentclinic-medqa",
-        "agentclinic_medqa.jsonl",
-        "AgentClinic-MedQA: 107 OSCE cases built from MedQA USMLE questions.",
-        "MIT",
-        _AGENTCLINIC,
-    )
+"""Every installed scenario set, by name (`clinsim run NAME`)."""
+
+DEMO = ScenarioSet(
+    "demo",
+    "data/demo.jsonl",
+    "A few synthetic cases in clinsim's own format: the default run.",
+    "MIT",
+    "clinsim",
 )
-register_set(
-    ScenarioSet(
-        "agentclinic-medqa-ext",
-        "agentclinic_medqa_extended.jsonl",
-        "AgentClinic-MedQA-Extended: 214 OSCE cases (includes the 107 above).",
-        "MIT",
-        _AGENTCLINIC,
-    )
+AGENTCLINIC_MEDQA = ScenarioSet(
+    "agentclinic-medqa",
+    "data/agentclinic_medqa.jsonl",
+    "AgentClinic-MedQA: 107 OSCE cases built from MedQA USMLE questions.",
+    "MIT",
+    _AGENTCLINIC,
 )
-register_set(
-    ScenarioSet(
-        "mimic-iv-demo",
-        "mimic_iv_demo.jsonl",
-        "MIMIC-IV demo admissions (OSCE shape, EHR-linked): diagnose with the EHR tools.",
-        "ODbL-1.0",
-        "MIMIC-IV Clinical Database Demo v2.2 (Johnson et al. 2023, PhysioNet, "
-        "doi:10.13026/dp1f-ex47); see clinsim/environments/ehr/data/mimic-iv-demo",
-    )
+AGENTCLINIC_MEDQA_EXT = ScenarioSet(
+    "agentclinic-medqa-ext",
+    "data/agentclinic_medqa_extended.jsonl",
+    "AgentClinic-MedQA-Extended: 214 OSCE cases (includes the 107 above).",
+    "MIT",
+    _AGENTCLINIC,
 )
-register_set(
-    ScenarioSet(
-        "images",
-        "images.jsonl",
-        "Image-bearing cases: chest X-ray, dermatology, fundus, histopathology, DICOM CT/MR.",
-        "CC BY 4.0 / CC BY 3.0 images (NIH ChestX-ray14 terms for two); synthetic case text",
-        "Hannover Medical School, PAD-UFES-20, IDRiD, Kather et al. 2016, NIH ChestX-ray14; "
-        "see clinsim/scenarios/data/images/ATTRIBUTION.md",
-    )
+MIMIC_IV_DEMO = ScenarioSet(
+    "mimic-iv-demo",
+    "data/mimic_iv_demo.jsonl",
+    "MIMIC-IV demo admissions (OSCE shape, EHR-linked): diagnose with the EHR tools.",
+    "ODbL-1.0",
+    "MIMIC-IV Clinical Database Demo v2.2 (Johnson et al. 2023, PhysioNet, "
+    "doi:10.13026/dp1f-ex47); see clinsim/environments/ehr/data/mimic-iv-demo",
 )
+IMAGES = ScenarioSet(
+    "images",
+    "data/images.jsonl",
+    "Image-bearing cases: chest X-ray, dermatology, fundus, histopathology, DICOM CT/MR.",
+    "CC BY 4.0 / CC BY 3.0 images (NIH ChestX-ray14 terms for two); synthetic case text",
+    "Hannover Medical School, PAD-UFES-20, IDRiD, Kather et al. 2016, NIH ChestX-ray14; "
+    "see clinsim/scenarios/data/images/ATTRIBUTION.md",
+)
+
+
+def scenario_sets() -> list[ScenarioSet]:
+    """Every installed set whose file is there, in declaration order."""
+    found = (SCENARIO_SETS.get(entry.name) for entry in SCENARIO_SETS.installed())
+    return [s for s in found if s.path.is_file()]
 
 
 def bundled_sets() -> list[ScenarioSet]:
-    return [s for s in _SETS.values() if s.path.is_file()]
+    """The sets clinsim itself ships."""
+    own = [e.name for e in SCENARIO_SETS.installed() if e.distribution == "clinsim"]
+    return [s for s in scenario_sets() if s.name in own]
 
 
 def get_set(name: str) -> ScenarioSet:
-    try:
-        return _SETS[name]
-    except KeyError:
-        known = ", ".join(sorted(_SETS))
-        raise UnknownScenarioSet(f"no scenario set {name!r} (bundled sets: {known})") from None
+    if name not in SCENARIO_SETS:
+        known = ", ".join(SCENARIO_SETS.names())
+        raise UnknownScenarioSet(f"no scenario set {name!r} (installed sets: {known})")
+    return SCENARIO_SETS.get(name)
 
 
 def load_report(source: str, image_dir: str | Path | None = None) -> LoadReport:
     """Load a bundled set by name or a scenario file by path. With `image_dir`, every image
     must resolve to a local file (see clinsim.scenarios.images)."""
-    if source in _SETS:
-        s = _SETS[source]
+    if source in SCENARIO_SETS:
+        s = SCENARIO_SETS.get(source)
         return load_file(
             s.path,
             set_name=s.name,
@@ -115,8 +117,8 @@ def load_report(source: str, image_dir: str | Path | None = None) -> LoadReport:
     path = Path(source)
     if path.exists():
         return load_file(path, image_dir=image_dir)
-    known = ", ".join(sorted(_SETS))
-    raise UnknownScenarioSet(f"{source!r} is neither a bundled set ({known}) nor a file")
+    known = ", ".join(SCENARIO_SETS.names())
+    raise UnknownScenarioSet(f"{source!r} is neither an installed set ({known}) nor a file")
 
 
 def load_scenarios(sources: list[str], image_dir: str | Path | None = None) -> list[Scenario]:
@@ -135,8 +137,8 @@ def load_scenarios(sources: list[str], image_dir: str | Path | None = None) -> l
 def find_scenario(scenario_id: str) -> Scenario:
     """Find a bundled scenario by id ('agentclinic-medqa/0001')."""
     set_name = scenario_id.rsplit("/", 1)[0]
-    if set_name not in _SETS:
-        raise UnknownScenarioSet(f"no bundled set for scenario id {scenario_id!r}")
+    if set_name not in SCENARIO_SETS:
+        raise UnknownScenarioSet(f"no installed set for scenario id {scenario_id!r}")
     for scenario in load_report(set_name).scenarios:
         if scenario.id == scenario_id:
             return scenario

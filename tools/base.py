@@ -1,5 +1,11 @@
 """The doctor's toolbox: a tool is an async callable described by a `ToolSpec` (name,
-description, pydantic argument model).
+description, pydantic argument model), built once per run from its configuration.
+
+Tools are declared in the `clinsim.tools` entry-point group by a factory `config -> tool`:
+
+    @tool("get_allergies")
+    def get_allergies(config: NoConfig) -> GetAllergies:
+        return GetAllergies()
 
 Tool names are public API (prompts and stored transcripts depend on them): verb_object.
 Arguments arrive checked against the spec's model. A tool signals a problem the model should see
@@ -10,27 +16,28 @@ episode with a recorded reason.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, JsonValue
 
 from clinsim.environments.tool_spec import ToolError, ToolResult, ToolSpec
+from clinsim.plugins import Factory, NoConfig, Registry, factory, factory_of
 from clinsim.scenarios.model import Case
 
-__all__ = ["Tool", "ToolContext", "ToolError", "ToolResult", "ToolSettings", "ToolSpec"]
-
-
-class ToolSettings(BaseModel):
-    """Run-wide settings tools read; each tool documents the fields it uses."""
-
-    model_config = ConfigDict(extra="allow")
-
-    ehr_db: Path | None = None
-    image_model: str | None = None
-    image_dir: Path | None = None
+__all__ = [
+    "TOOLS",
+    "BaseTool",
+    "Tool",
+    "ToolContext",
+    "ToolError",
+    "ToolResult",
+    "ToolSpec",
+    "builtin_tools",
+    "tool",
+]
 
 
 @dataclass
@@ -39,16 +46,15 @@ class ToolContext:
 
     scenario_id: str
     case: Case
-    settings: ToolSettings = field(default_factory=ToolSettings)
     resources: dict[str, Any] = field(default_factory=dict)
+    """Shared by the run's tools across episodes (opened models, caches)."""
     base_dir: Path | None = None
+    source: str = ""
+    """The scenario's provenance source (its set), e.g. `mimic-iv-demo`."""
 
 
-A = TypeVar("A", bound=BaseModel)
-
-
-class Tool(ABC, Generic[A]):
-    """A tool whose arguments are an `A` (the model named by `spec.arguments`)."""
+class BaseTool(ABC):
+    """What the toolbox needs of a tool: its spec, when it is offered, and a call."""
 
     spec: ClassVar[ToolSpec]
 
@@ -61,6 +67,17 @@ class Tool(ABC, Generic[A]):
         return True
 
     @abstractmethod
+    async def call(self, raw: Mapping[str, JsonValue], ctx: ToolContext) -> ToolResult:
+        """Check the arguments and run; `ToolError` for what the doctor should see."""
+
+
+A = TypeVar("A", bound=BaseModel)
+
+
+class Tool(BaseTool, Generic[A]):
+    """A tool whose arguments are an `A` (the model named by `spec.arguments`)."""
+
+    @abstractmethod
     async def run(self, arguments: A, ctx: ToolContext) -> ToolResult: ...
 
     async def call(self, raw: Mapping[str, JsonValue], ctx: ToolContext) -> ToolResult:
@@ -68,30 +85,35 @@ class Tool(ABC, Generic[A]):
         return await self.run(cast(A, self.spec.parse(raw)), ctx)
 
 
-_TOOLS: dict[str, type[Tool[Any]]] = {}
-T = TypeVar("T", bound=type[Tool[Any]])
+GROUP = "clinsim.tools"
+TOOLS: Registry[Factory[None, BaseTool]] = Registry(GROUP, "tool", factory_of(GROUP))
+"""Every installed tool, by name."""
+
+C = TypeVar("C", bound=BaseModel)
 
 
-def register_tool(cls: T) -> T:
-    """Class decorator: make a tool available by its name."""
-    name = cls.spec.name
-    if name in _TOOLS and _TOOLS[name] is not cls:
-        raise ValueError(f"tool {name!r} is already registered")
-    _TOOLS[name] = cls
-    return cls
+class ToolDecorator(Protocol):
+    def __call__(self, build: Callable[[C], BaseTool]) -> Factory[None, BaseTool]: ...
 
 
-def registered_tools() -> dict[str, type[Tool[Any]]]:
-    _load_builtin_tools()
-    return dict(_TOOLS)
+def tool(
+    name: str, config: type[BaseModel] = NoConfig, description: str | None = None
+) -> ToolDecorator:
+    """Decorator: declare the factory `config -> tool` of the tool called `name`."""
+
+    def decorate(build: Callable[[C], BaseTool]) -> Factory[None, BaseTool]:
+        def make(_: None, settings: C) -> BaseTool:
+            made = build(settings)
+            if made.spec.name != name:
+                raise TypeError(f"tool factory {name!r} built a tool called {made.spec.name!r}")
+            return made
+
+        text = description if description is not None else (build.__doc__ or "")
+        return factory(GROUP, name, config, text)(make)
+
+    return decorate
 
 
-# Modules whose import registers built-in tools; imported on first use (some are heavy).
-BUILTIN_TOOL_MODULES: list[str] = ["clinsim.tools.imaging.tools", "clinsim.tools.ehr.tools"]
-
-
-def _load_builtin_tools() -> None:
-    import importlib
-
-    for module in BUILTIN_TOOL_MODULES:
-        importlib.import_module(module)
+def builtin_tools() -> list[str]:
+    """The tools clinsim itself ships (the default toolbox of a run)."""
+    return [entry.name for entry in TOOLS.installed() if entry.distribution == "clinsim"]

@@ -1,27 +1,19 @@
-"""The toolbox of one episode: the registered tools available for its case, behind the
+"""The toolbox of one episode: the run's tools that are available for its case, behind the
 encounter's ToolPort. Problems the doctor should see come back as tool errors."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from pydantic import JsonValue
 
-from clinsim.tools.base import Tool, ToolContext, ToolError, ToolResult, ToolSpec, registered_tools
+from clinsim.tools.base import BaseTool, ToolContext, ToolError, ToolResult, ToolSpec
 
 
 class ToolBox:
-    def __init__(
-        self,
-        ctx: ToolContext,
-        tools: list[Tool[Any]] | None = None,
-        allow: set[str] | None = None,
-    ):
+    def __init__(self, ctx: ToolContext, tools: Sequence[BaseTool]):
         self.ctx = ctx
-        candidates = tools if tools is not None else [cls() for cls in registered_tools().values()]
-        self.tools = {
-            t.name: t for t in candidates if (allow is None or t.name in allow) and t.available(ctx)
-        }
+        self.tools = {t.name: t for t in tools if t.available(ctx)}
 
     def specs(self) -> list[ToolSpec]:
         return [self.tools[name].spec for name in sorted(self.tools)]

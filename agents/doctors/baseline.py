@@ -29,7 +29,6 @@ from importlib import resources
 from typing import Any
 
 from clinsim.agents.doctors.knowledge import DiagnosisRanker, default_ranker, load_cases
-from clinsim.agents.registry import AgentRequest, register_agent
 from clinsim.environments.actions import (
     Action,
     AskPatient,
@@ -37,7 +36,9 @@ from clinsim.environments.actions import (
     OrderTest,
     SubmitDiagnosis,
 )
+from clinsim.environments.factories import RoleRequest, doctor
 from clinsim.environments.roles import DoctorView
+from clinsim.plugins import NoConfig
 
 POLICY_FILE = "baseline_policy.json"
 CORE_ACTIONS = frozenset({"ask_patient", "order_test", "submit_diagnosis"})
@@ -154,9 +155,10 @@ class BaselineDoctor:
         return self.diagnose(view)
 
 
-@register_agent("doctor", "baseline")
-def _baseline(request: AgentRequest) -> BaselineDoctor:
-    """`baseline` (bundled knowledge) or `baseline/PATH` (a knowledge file of the same shape).
+@doctor("baseline")
+def baseline(request: RoleRequest, config: NoConfig) -> BaselineDoctor:
+    """A non-LLM reference policy; `baseline/PATH` reads another knowledge file.
+
     Only the view reaches the doctor: the scenario in the request is not passed on."""
     if request.name:
         return BaselineDoctor(ranker=DiagnosisRanker(load_cases(request.name)))

@@ -6,9 +6,10 @@ a run: anything below 100% points at the judge, the turn budget or the scenario.
 
 from __future__ import annotations
 
-from clinsim.agents.registry import AgentRequest, register_agent
 from clinsim.environments.actions import Action, OrderTest, SubmitDiagnosis
+from clinsim.environments.factories import RoleRequest, doctor
 from clinsim.environments.roles import DoctorView
+from clinsim.plugins import NoConfig
 from clinsim.scenarios.model import Scenario
 
 
@@ -25,6 +26,7 @@ class OracleDoctor:
         return self.diagnosis
 
 
-@register_agent("doctor", "oracle")
-def _oracle(request: AgentRequest) -> OracleDoctor:
+@doctor("oracle")
+def oracle(request: RoleRequest, config: NoConfig) -> OracleDoctor:
+    """Reads the answer key: orders what the scenario holds, then submits the right answer."""
     return OracleDoctor(request.scenario)

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from clinsim.agents.registry import AgentRequest, register_agent
 from clinsim.environments.actions import ACTION_ADAPTER, Action
+from clinsim.environments.factories import RoleRequest, doctor
 from clinsim.environments.roles import DoctorView, RoleFailure
 from clinsim.environments.termination import TerminationReason
+from clinsim.plugins import NoConfig
 
 
 class ScriptError(ValueError):
@@ -67,8 +68,9 @@ def load_script(path: str | Path) -> ScriptedDoctor:
     return ScriptedDoctor(actions, repeat)
 
 
-@register_agent("doctor", "scripted")
-def _scripted(request: AgentRequest) -> ScriptedDoctor:
+@doctor("scripted")
+def scripted(request: RoleRequest, config: NoConfig) -> ScriptedDoctor:
+    """`scripted/PATH`: plays the JSON list of actions in PATH."""
     if not request.name:
         raise ScriptError("the scripted doctor needs a script: --doctor scripted/PATH")
     return load_script(request.name)

@@ -7,11 +7,16 @@ can be computed from stored verdicts.
 
 from __future__ import annotations
 
-from clinsim.agents.judges.lexicon import Lexicon, default_lexicon
+from pathlib import Path
+
+from pydantic import Field
+
+from clinsim.agents.judges.lexicon import Lexicon, default_lexicon, load_lexicon
 from clinsim.agents.judges.matching import contradiction, match_name
-from clinsim.agents.registry import AgentRequest, register_agent
 from clinsim.environments.actions import SubmitDiagnosis
+from clinsim.environments.factories import RoleRequest, judge
 from clinsim.environments.roles import Verdict
+from clinsim.plugins import Config
 from clinsim.scenarios.model import AnswerKey
 
 
@@ -47,11 +52,13 @@ class RulesJudge:
         return self.verdict(submission.diagnosis, list(submission.differential), key)
 
 
-def judge_pair(reference: str, answer: str, lexicon: Lexicon | None = None) -> Verdict:
-    """Judge one answer against one reference name (the `clinsim judge` file format)."""
-    return RulesJudge(lexicon).verdict(answer, [], AnswerKey(diagnosis=reference))
+class RulesConfig(Config):
+    vocabulary: Path | None = Field(
+        default=None, description="Judge vocabulary file (default: the bundled one)."
+    )
 
 
-@register_agent("judge", "rules")
-def _rules(request: AgentRequest) -> RulesJudge:
-    return RulesJudge()
+@judge("rules", config=RulesConfig)
+def rules(request: RoleRequest, config: RulesConfig) -> RulesJudge:
+    """A deterministic matcher: normalisation, abbreviations, synonyms."""
+    return RulesJudge(load_lexicon(config.vocabulary))

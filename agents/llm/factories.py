@@ -1,77 +1,110 @@
-"""Registers the LLM agents as the `llm` provider of every role: `make_agent` hands any model
-address (`openai/NAME`, `hf/ORG/NAME`, `replay/RUN`) to these factories.
-
-Options read (from `AgentOptions`, extras included; see `LLMOptions`): temperature,
-max_tokens, doctor_protocol, doctor_bias, patient_bias, multimodal, repair_attempts,
-leak_retries, judge_retries; the episode's seed is sent with every call. An unknown bias name
-raises `UnknownBias` (a ValueError) when the agent is made.
+"""The LLM agents as the `llm` factory of every role: `clinsim.agents.factories` hands any model
+address (`openai/NAME`, `hf/ORG/NAME`, `replay/RUN`) to these. The episode's seed is sent with
+every call. An unknown bias name raises `UnknownBias` (a ValueError) when the agent is made.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
+from clinsim.agents.factories import AgentRequest
 from clinsim.agents.llm.biases import resolve_bias
 from clinsim.agents.llm.doctor import LLMDoctor
 from clinsim.agents.llm.judge import LLMJudge
 from clinsim.agents.llm.measurement import LLMMeasurement
-from clinsim.agents.llm.options import LLMOptions
 from clinsim.agents.llm.patient import LLMPatient, leak_matcher
-from clinsim.agents.registry import AgentRequest, register_agent
+from clinsim.environments.factories import doctor, judge, measurement, patient
+from clinsim.plugins import Config
 
 
-@register_agent("doctor", "llm")
-def llm_doctor(request: AgentRequest) -> LLMDoctor:
-    options = LLMOptions.from_agent_options(request.options)
-    model = request.models.get(request.address)
+class LLMConfig(Config):
+    temperature: float = Field(default=0.0, ge=0, description="Sampling temperature.")
+    max_tokens: int = Field(default=512, ge=1, description="Most tokens per reply.")
+
+
+class LLMDoctorConfig(LLMConfig):
+    protocol: Literal["json", "tools", "agentclinic"] = Field(
+        default="json", description="How replies become actions."
+    )
+    bias: str | None = Field(default=None, description="A bias name or the bias text.")
+    multimodal: bool = Field(
+        default=True,
+        description="Attach images that have a local file; False: the tools' text findings only.",
+    )
+    repair_attempts: int = Field(
+        default=2, ge=0, description="Repair prompts after an unparseable reply."
+    )
+
+
+class LLMPatientConfig(LLMConfig):
+    bias: str | None = Field(default=None, description="A bias name or the bias text.")
+    leak_retries: int = Field(
+        default=2, ge=0, description="Regenerations of a reply that names the diagnosis."
+    )
+
+
+class LLMJudgeConfig(LLMConfig):
+    retries: int = Field(
+        default=2, ge=0, description="Retries of a reply that is neither yes nor no."
+    )
+
+
+@doctor("llm", config=LLMDoctorConfig)
+def llm_doctor(request: AgentRequest, config: LLMDoctorConfig) -> LLMDoctor:
+    """A doctor played by the model of the address."""
+    model = request.model()
     # text-only models get the image tools' findings instead of the pictures
-    multimodal = options.multimodal and bool(getattr(model, "accepts_images", True))
+    multimodal = config.multimodal and bool(getattr(model, "accepts_images", True))
     return LLMDoctor(
         model,
-        protocol=options.doctor_protocol,
-        bias=resolve_bias("doctor", options.doctor_bias),
+        protocol=config.protocol,
+        bias=resolve_bias("doctor", config.bias),
         images={image.id: image for image in request.scenario.case.images},
         multimodal=multimodal,
-        temperature=options.temperature,
-        max_tokens=options.max_tokens,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
         seed=request.seed,
-        repair_attempts=options.repair_attempts,
+        repair_attempts=config.repair_attempts,
     )
 
 
-@register_agent("patient", "llm")
-def llm_patient(request: AgentRequest) -> LLMPatient:
-    options = LLMOptions.from_agent_options(request.options)
+@patient("llm", config=LLMPatientConfig)
+def llm_patient(request: AgentRequest, config: LLMPatientConfig) -> LLMPatient:
+    """A patient played by the model of the address; it never names the diagnosis."""
     answer = request.scenario.answer  # read only for the leak check, never prompted
     return LLMPatient(
-        request.models.get(request.address),
+        request.model(),
         request.scenario.case.patient,
         leak_matcher(answer.diagnosis, answer.synonyms),
-        bias=resolve_bias("patient", options.patient_bias),
-        temperature=options.temperature,
-        max_tokens=options.max_tokens,
+        bias=resolve_bias("patient", config.bias),
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
         seed=request.seed,
-        leak_retries=options.leak_retries,
+        leak_retries=config.leak_retries,
     )
 
 
-@register_agent("measurement", "llm")
-def llm_measurement(request: AgentRequest) -> LLMMeasurement:
-    options = LLMOptions.from_agent_options(request.options)
+@measurement("llm", config=LLMConfig)
+def llm_measurement(request: AgentRequest, config: LLMConfig) -> LLMMeasurement:
+    """A measurement reader played by the model of the address (sees the case only)."""
     return LLMMeasurement(
-        request.models.get(request.address),
+        request.model(),
         request.scenario.case,
-        temperature=options.temperature,
-        max_tokens=options.max_tokens,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
         seed=request.seed,
     )
 
 
-@register_agent("judge", "llm")
-def llm_judge(request: AgentRequest) -> LLMJudge:
-    options = LLMOptions.from_agent_options(request.options)
+@judge("llm", config=LLMJudgeConfig)
+def llm_judge(request: AgentRequest, config: LLMJudgeConfig) -> LLMJudge:
+    """A judge played by the model of the address: same disease, yes or no."""
     return LLMJudge(
-        request.models.get(request.address),
-        temperature=options.temperature,
-        max_tokens=options.max_tokens,
+        request.model(),
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
         seed=request.seed,
-        retries=options.judge_retries,
+        retries=config.retries,
     )

@@ -2,8 +2,8 @@
 
 A backend turns a `ChatRequest` (messages with roles, optional images, optional tool specs that
 each backend writes in its own wire format) into a `ChatResponse` (text and/or tool calls, token
-usage, latency). Backends are addressed as `provider/model` strings and read their own settings
-from `ModelSettings`.
+usage, latency). Backends are addressed as `provider/model` strings; each declares its own
+configuration model (see `clinsim.agents.models.registry`).
 """
 
 from __future__ import annotations
@@ -62,23 +62,6 @@ class ChatResponse(BaseModel):
     thinking: str | None = Field(default=None, description="Reasoning span stripped from text.")
     finish_reason: str | None = None
     retries: list[str] = Field(default_factory=list, description="One line per retried attempt.")
-
-
-class ModelSettings(BaseModel):
-    """Settings a backend may read. Unknown keys are kept for third-party backends."""
-
-    model_config = ConfigDict(extra="allow")
-
-    base_urls: list[str] = Field(default_factory=list)
-    api_key: str | None = Field(default=None, exclude=True, repr=False)
-    """Never stored with a run (`--api-key` or CLINSIM_API_KEY each time)."""
-    timeout_s: float = 120.0
-    max_retries: int = 3
-    max_concurrency: int = 16
-    device: str | None = None
-    dtype: str | None = None
-    load_in_4bit: bool = False
-    cache_dir: str | None = None
 
 
 class ModelError(Exception):

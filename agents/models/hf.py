@@ -5,8 +5,8 @@
 real image inputs), `hf//path/to/model-dir`, `hf//path/to/model.gguf`. Weights come from a local
 directory or the local Hugging Face cache only; nothing is downloaded.
 
-Settings (ModelSettings and its extras): device, dtype, load_in_4bit, cache_dir, `gguf_file`,
-`chat_template` (a Jinja string, a .jinja file, or "gemma"), `reuse_kv_cache` (default True).
+Settings: `HFConfig` (device, dtype, load_in_4bit, cache_dir, gguf_file, chat_template,
+reuse_kv_cache).
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from clinsim.agents.models.base import (
     ChatRequest,
     ChatResponse,
     ModelError,
-    ModelSettings,
     Usage,
 )
-from clinsim.agents.models.hf_loading import LoadedModel, load, resolve_source
+from clinsim.agents.models.hf_loading import HFConfig, LoadedModel, load, resolve_source
 from clinsim.agents.models.images import open_image
 from clinsim.agents.models.prefix_cache import PrefixCache, cache_keyword
-from clinsim.agents.models.registry import register_provider
+from clinsim.agents.models.registry import backend
 from clinsim.agents.models.thinking import split_thinking
 from clinsim.agents.models.tool_schema import openai_tool
 
@@ -77,11 +76,11 @@ def template_messages(
 class HFChatModel:
     """A transformers model loaded on first use; one generation at a time per model."""
 
-    def __init__(self, name: str, settings: ModelSettings):
+    def __init__(self, name: str, settings: HFConfig):
         self.name = name
         self.address = f"hf/{name}"
         self.settings = settings
-        self.reuse_kv_cache = bool(getattr(settings, "reuse_kv_cache", True))
+        self.reuse_kv_cache = settings.reuse_kv_cache
         self.source = resolve_source(name, settings)  # fails early when weights are missing
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
@@ -191,6 +190,7 @@ class HFChatModel:
         )
 
 
-@register_provider("hf")
-def _make_hf(name: str, settings: ModelSettings) -> HFChatModel:
-    return HFChatModel(name, settings)
+@backend("hf", config=HFConfig)
+def hf_backend(name: str, config: HFConfig) -> HFChatModel:
+    """Models run in-process with transformers, from local weights only."""
+    return HFChatModel(name, config)

@@ -12,11 +12,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clinsim.agents.models.base import ModelError, ModelSettings
+from pydantic import Field
+
+from clinsim.agents.models.base import ModelError
 from clinsim.agents.models.templates import GEMMA_CHAT_TEMPLATE, GEMMA_END_OF_TURN
+from clinsim.plugins import Config
 
 MULTIMODAL_REPOS = {"google/medgemma-27b-it", "google/medgemma-4b-it"}
 MULTIMODAL_ARCHITECTURES = {"Gemma3ForConditionalGeneration"}
+
+
+class HFConfig(Config):
+    device: str | None = Field(default=None, description="cuda, cpu, ... (default: cuda if any).")
+    dtype: str | None = Field(default=None, description="e.g. bfloat16 (default: bf16 on CUDA).")
+    load_in_4bit: bool = Field(default=False, description="4-bit weights (needs bitsandbytes).")
+    cache_dir: str | None = Field(default=None, description="Hugging Face cache folder.")
+    gguf_file: str | None = Field(default=None, description="A .gguf file in the model folder.")
+    chat_template: str | None = Field(
+        default=None, description="A Jinja string, a .jinja file, or 'gemma'."
+    )
+    reuse_kv_cache: bool = Field(default=True, description="Reuse the previous call's prefix.")
 
 
 @dataclass
@@ -53,9 +68,9 @@ def missing_weights_message(repo: str, cache_dir: str | None) -> str:
     )
 
 
-def resolve_source(name: str, settings: ModelSettings) -> Source:
+def resolve_source(name: str, settings: HFConfig) -> Source:
     path = Path(name).expanduser()
-    gguf = getattr(settings, "gguf_file", None)
+    gguf = settings.gguf_file
     if path.suffix == ".gguf":
         if not path.is_file():
             raise ModelError(f"GGUF file {str(path)!r} does not exist")
@@ -90,7 +105,7 @@ def is_multimodal(source: Source, name: str) -> bool:
     )
 
 
-def device_and_dtype(settings: ModelSettings) -> tuple[str, Any]:
+def device_and_dtype(settings: HFConfig) -> tuple[str, Any]:
     import torch
 
     device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -102,7 +117,7 @@ def device_and_dtype(settings: ModelSettings) -> tuple[str, Any]:
     return device, torch.bfloat16 if device.startswith("cuda") else torch.float32
 
 
-def _quantization(settings: ModelSettings, device: str) -> dict[str, Any]:
+def _quantization(settings: HFConfig, device: str) -> dict[str, Any]:
     if not settings.load_in_4bit:
         return {}
     try:
@@ -118,10 +133,10 @@ def _quantization(settings: ModelSettings, device: str) -> dict[str, Any]:
     return {"quantization_config": config}
 
 
-def chat_template(settings: ModelSettings, renderer: Any, model_type: str) -> str | None:
+def chat_template(settings: HFConfig, renderer: Any, model_type: str) -> str | None:
     """The user's template, else the processor's or tokenizer's (None: keep it), else Gemma's
     for Gemma-family models."""
-    supplied = getattr(settings, "chat_template", None)
+    supplied = settings.chat_template
     if supplied == "gemma":
         return GEMMA_CHAT_TEMPLATE
     if supplied:
@@ -140,7 +155,7 @@ def chat_template(settings: ModelSettings, renderer: Any, model_type: str) -> st
     )
 
 
-def load(name: str, source: Source, settings: ModelSettings) -> LoadedModel:
+def load(name: str, source: Source, settings: HFConfig) -> LoadedModel:
     """Load tokenizer/processor and model for `name` found at `source`."""
     import transformers
 
@@ -174,7 +189,7 @@ def load(name: str, source: Source, settings: ModelSettings) -> LoadedModel:
 
 
 def _finish(
-    model: Any, tokenizer: Any, processor: Any | None, settings: ModelSettings, dtype: Any
+    model: Any, tokenizer: Any, processor: Any | None, settings: HFConfig, dtype: Any
 ) -> LoadedModel:
     model_type = str(getattr(model.config, "model_type", ""))
     renderer = processor if processor is not None else tokenizer

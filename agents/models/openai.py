@@ -1,11 +1,10 @@
 """Provider `openai`: any OpenAI-compatible chat server (vLLM, Ollama, llama.cpp, TGI).
 
-`openai/<served-model-name>` with `ModelSettings.base_urls` (several are served round-robin, one
-URL per attempt). Each attempt has its own timeout; 429, 5xx, connection errors and timeouts are
-retried with exponential backoff up to `max_retries` times, each retry recorded as one line in
+`openai/<served-model-name>` with `base_urls` (several are served round-robin, one URL per
+attempt). Each attempt has its own timeout; 429, 5xx, connection errors and timeouts are retried
+with exponential backoff up to `max_retries` times, each retry recorded as one line in
 `ChatResponse.retries`. At most `max_concurrency` requests are in flight per model instance.
-Optional settings (ModelSettings extras): `retry_backoff_s` (first backoff, default 0.5 s),
-`tool_choice` (e.g. "required", sent only with tools) and `extra_body` (merged into the body).
+Settings: `OpenAIConfig`.
 """
 
 from __future__ import annotations
@@ -17,22 +16,42 @@ import time
 from typing import Any
 
 import httpx
+from pydantic import Field, JsonValue, SecretStr
 
 from clinsim.agents.models.base import (
     ChatMessage,
     ChatRequest,
     ChatResponse,
     ModelError,
-    ModelSettings,
     ToolCall,
     Usage,
 )
 from clinsim.agents.models.images import image_data_uri
-from clinsim.agents.models.registry import register_provider
+from clinsim.agents.models.registry import backend
 from clinsim.agents.models.thinking import split_thinking
 from clinsim.agents.models.tool_schema import openai_tool
+from clinsim.plugins import Config
 
 _MAX_BACKOFF_S = 30.0
+
+
+class OpenAIConfig(Config):
+    base_urls: list[str] = Field(
+        default_factory=list, description="Server URLs (e.g. http://127.0.0.1:8000/v1)."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, exclude=True, description="Sent as a bearer token; never stored."
+    )
+    timeout_s: float = Field(default=120.0, gt=0, description="Per attempt.")
+    max_retries: int = Field(default=3, ge=0)
+    retry_backoff_s: float = Field(default=0.5, ge=0, description="First retry's wait.")
+    max_concurrency: int = Field(default=16, ge=1, description="Requests in flight at once.")
+    tool_choice: str | dict[str, JsonValue] | None = Field(
+        default=None, description="Sent with tools, e.g. 'required'."
+    )
+    extra_body: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Merged into every request body (e.g. top_k)."
+    )
 
 
 class _Retryable(Exception):
@@ -72,10 +91,8 @@ def message_wire(message: ChatMessage) -> dict[str, Any]:
     return wire
 
 
-def request_body(
-    model: str, request: ChatRequest, settings: ModelSettings | None = None
-) -> dict[str, Any]:
-    """The JSON body; `settings.tool_choice` (sent with tools) and `settings.extra_body`
+def request_body(model: str, request: ChatRequest, config: OpenAIConfig) -> dict[str, Any]:
+    """The JSON body; `config.tool_choice` (sent with tools) and `config.extra_body`
     (server-specific fields such as vLLM's `top_k`) are added when set."""
     body: dict[str, Any] = {
         "model": model,
@@ -89,10 +106,9 @@ def request_body(
         body["stop"] = request.stop
     if request.tools:
         body["tools"] = [openai_tool(spec) for spec in request.tools]
-        tool_choice = getattr(settings, "tool_choice", None)
-        if tool_choice is not None:
-            body["tool_choice"] = tool_choice
-    body.update(getattr(settings, "extra_body", None) or {})
+        if config.tool_choice is not None:
+            body["tool_choice"] = config.tool_choice
+    body.update(config.extra_body)
     return body
 
 
@@ -164,7 +180,7 @@ def _error_text(response: httpx.Response) -> str:
 class OpenAIChatModel:
     """A chat model behind one or more OpenAI-compatible `/v1/chat/completions` endpoints."""
 
-    def __init__(self, name: str, settings: ModelSettings):
+    def __init__(self, name: str, settings: OpenAIConfig):
         if not settings.base_urls:
             raise ModelError(
                 f"openai/{name}: no base URL; pass --base-url (e.g. http://127.0.0.1:8000/v1)"
@@ -172,7 +188,7 @@ class OpenAIChatModel:
         self.name = name
         self.address = f"openai/{name}"
         self.settings = settings
-        self.backoff_s = float(getattr(settings, "retry_backoff_s", 0.5))
+        self.backoff_s = settings.retry_backoff_s
         self._urls = [_completions_url(url) for url in settings.base_urls]
         self._next_url = itertools.cycle(range(len(self._urls)))
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -186,13 +202,14 @@ class OpenAIChatModel:
         loop = asyncio.get_running_loop()
         if self._client is None or self._slots is None or self._loop is not loop:
             headers = {"Content-Type": "application/json"}
-            if self.settings.api_key:
-                headers["Authorization"] = f"Bearer {self.settings.api_key}"
-            limits = httpx.Limits(max_connections=max(self.settings.max_concurrency, 1))
+            if self.settings.api_key is not None:
+                key = self.settings.api_key.get_secret_value()
+                headers["Authorization"] = f"Bearer {key}"
+            limits = httpx.Limits(max_connections=self.settings.max_concurrency)
             self._client = httpx.AsyncClient(
                 headers=headers, timeout=self.settings.timeout_s, limits=limits
             )
-            self._slots = asyncio.Semaphore(max(self.settings.max_concurrency, 1))
+            self._slots = asyncio.Semaphore(self.settings.max_concurrency)
             self._loop = loop
         return self._client, self._slots
 
@@ -267,6 +284,7 @@ def _completions_url(base_url: str) -> str:
     return url + "/chat/completions"
 
 
-@register_provider("openai")
-def _make_openai(name: str, settings: ModelSettings) -> OpenAIChatModel:
-    return OpenAIChatModel(name, settings)
+@backend("openai", config=OpenAIConfig)
+def openai_backend(name: str, config: OpenAIConfig) -> OpenAIChatModel:
+    """Any OpenAI-compatible chat server (vLLM, Ollama, llama.cpp, TGI)."""
+    return OpenAIChatModel(name, config)

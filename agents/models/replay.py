@@ -17,18 +17,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from clinsim.agents.models.base import (
     ChatRequest,
     ChatResponse,
     ModelError,
-    ModelSettings,
     ToolCall,
     Usage,
 )
-from clinsim.agents.models.registry import register_provider
+from clinsim.agents.models.registry import backend
 from clinsim.environments.context import current_call
 from clinsim.environments.events import ModelCalled
 from clinsim.environments.run_store import RunStore, StoreError, resolve_run_dir
+from clinsim.plugins import Config
+
+
+class ReplayConfig(Config):
+    runs_dir: str = Field(default="runs", description="Where run ids are looked up.")
+    replay_episode: str | None = Field(
+        default=None, description="Answer every call from this one stored episode."
+    )
 
 
 class ReplayDiverged(ModelError):
@@ -70,13 +79,13 @@ def _difference(recorded: list[dict[str, Any]], now: list[dict[str, Any]]) -> st
 class ReplayModel:
     """Answers calls from the model_called events of one stored run."""
 
-    def __init__(self, name: str, settings: ModelSettings):
+    def __init__(self, name: str, settings: ReplayConfig):
         self.address = f"replay/{name}"
         try:
-            self.run_dir = resolve_run_dir(name, getattr(settings, "runs_dir", "runs"))
+            self.run_dir = resolve_run_dir(name, settings.runs_dir)
         except StoreError as error:
             raise ModelError(f"replay: no stored run {name!r} ({error})") from None
-        self.episode: str | None = getattr(settings, "replay_episode", None)
+        self.episode = settings.replay_episode
         self.calls = load_calls(self.run_dir)
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
@@ -108,6 +117,7 @@ class ReplayModel:
         )
 
 
-@register_provider("replay")
-def _make_replay(name: str, settings: ModelSettings) -> ReplayModel:
-    return ReplayModel(name, settings)
+@backend("replay", config=ReplayConfig)
+def replay_backend(name: str, config: ReplayConfig) -> ReplayModel:
+    """Answers each call from a stored run's recorded calls."""
+    return ReplayModel(name, config)

@@ -1,1 +1,1 @@
-"""Offline patient-side agents: the fact-grounded patient and the measurement lookup."""
+"""Offline patient agents: the fact-grounded patient."""

@@ -34,7 +34,9 @@ from typing import Any
 import snowballstemmer
 
 from clinsim.agents.patients.voice import first_person, word_set
+from clinsim.environments.factories import RoleRequest, patient
 from clinsim.environments.roles import PatientTurn
+from clinsim.plugins import NoConfig
 from clinsim.scenarios.model import Facts, PatientFacts
 from clinsim.scenarios.text import NameMatcher
 
@@ -271,3 +273,12 @@ class FactPatient:
             return PatientTurn(answer=UNKNOWN, facts=[])
         answer = " ".join(_spoken(unit) for unit in chosen)
         return PatientTurn(answer=answer, facts=[unit.path for unit in chosen])
+
+
+@patient("facts")
+def facts(request: RoleRequest, config: NoConfig) -> FactPatient:
+    """Answers only from the scenario's patient facts (no model)."""
+    answer = request.scenario.answer  # read only to never say it, not to answer with it
+    return FactPatient(
+        request.scenario.case.patient, forbidden=[answer.diagnosis, *answer.synonyms]
+    )

@@ -15,10 +15,11 @@ from urllib.parse import urlparse
 import duckdb
 import typer
 
-from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest, ModelSettings
+from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest, ModelError
 from clinsim.agents.models.registry import load_model, split_address
 from clinsim.cli.errors import fail
 from clinsim.environments.ehr.demo import DEMO_SET, DEMO_SOURCE, demo_ehr_path
+from clinsim.plugins import PluginError
 from clinsim.scenarios.loader import write_scenarios
 from clinsim.scenarios.mimic import (
     MimicScenarioError,
@@ -78,7 +79,7 @@ def _writer(address: str | None, base_urls: list[str]) -> Phrase:
     if address is None:
         return template_phrase
     provider, _ = split_address(address)
-    if provider not in ("hf", "openai", "tiny"):
+    if provider not in ("hf", "openai"):
         fail(f"--writer {address!r}: use a local model (hf/... or openai/... on this machine)")
     if provider == "openai":
         if not base_urls:
@@ -87,8 +88,8 @@ def _writer(address: str | None, base_urls: list[str]) -> Phrase:
         if remote:
             fail(f"--base-url {remote[0]}: MIMIC data must not be sent to remote services")
     try:
-        model = load_model(address, ModelSettings(base_urls=base_urls))
-    except (ValueError, ImportError) as exc:
+        model = load_model(address, {"base_urls": base_urls} if provider == "openai" else {})
+    except (ValueError, ImportError, PluginError, ModelError) as exc:
         fail(f"--writer {address!r}: {exc}")
     return model_phrase(model)
 

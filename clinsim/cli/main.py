@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from clinsim.cli import runs
+from clinsim.cli.plugins import plugins
 from clinsim.cli.run import run
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.command()(run)
 app.command()(runs.show)
 app.command()(runs.replay)
+app.command()(plugins)
 
 
 def _mount() -> None:

@@ -3,34 +3,99 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import JsonValue, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from clinsim.agents.models.base import ModelError, ModelSettings
-from clinsim.agents.registry import AgentOptions
+from clinsim.agents.models.base import ModelError
+from clinsim.cli import flags
 from clinsim.cli.errors import fail
-from clinsim.cli.options import parse_key_values
+from clinsim.cli.flags import ModelFlags, key_values
 from clinsim.cli.terminal import terminal_responder
+from clinsim.components import Plan, resolve
+from clinsim.config import RunConfig, StoredRun
 from clinsim.environments.events import Event, PatientLeakBlocked
-from clinsim.environments.run_store import EpisodeRecord, RunStore, StoreError
-from clinsim.render import episodes_table, render_event, summary_table
-from clinsim.runner import RunConfig, Runner, episode_ids, new_run_id
+from clinsim.plugins import PluginError
 from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
 from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.sets import load_scenarios
-from clinsim.tools.base import ToolSettings
+from clinsim.tools.base import builtin_tools
+
+if TYPE_CHECKING:  # the runner and the store load the encounter graph and DuckDB: on first use
+    from clinsim.environments.run_store import EpisodeRecord, RunStore
+    from clinsim.runner import Runner
 
 Opt = typer.Option
 
 
+@dataclass(frozen=True)
+class RunFlags:
+    """Every option of `clinsim run`, by name and type."""
+
+    sources: list[str]
+    doctor: str
+    patient: str
+    measurement: str
+    judges: list[str]
+    tools: list[str]
+    limit: int | None
+    max_turns: int
+    seed: int
+    max_concurrency: int
+    budget: float | None
+    prices: Path | None
+    images_upfront: bool
+    image_dir: Path | None
+    normal_readings: bool
+    patient_bias: str | None
+    ehr: Path | None
+    image_model: str | None
+    image_cache: Path | None
+    tool_option: list[str] = field(default_factory=list)
+    models: ModelFlags = field(default_factory=ModelFlags)
+
+    def config(self) -> RunConfig:
+        agent = self.models.agent_options(
+            **{
+                "patient.bias": self.patient_bias,
+                "measurement.normal_readings": True if self.normal_readings else None,
+            }
+        )
+        tools: dict[str, JsonValue | None] = {
+            "ehr_db": str(self.ehr) if self.ehr else None,
+            "image_model": self.image_model,
+            "image_cache_dir": str(self.image_cache) if self.image_cache else None,
+        }
+        return RunConfig(
+            sources=self.sources or ["demo"],
+            doctor=self.doctor,
+            patient=self.patient,
+            measurement=self.measurement,
+            judges=self.judges or ["rules"],
+            tools=list(dict.fromkeys([*builtin_tools(), *self.tools])),
+            max_turns=self.max_turns,
+            seed=self.seed,
+            limit=self.limit,
+            budget=self.budget,
+            max_concurrency=self.max_concurrency,
+            images_upfront=self.images_upfront,
+            prices=self.prices,
+            image_dir=self.image_dir,
+            agent_options=agent,
+            model_options=self.models.model_options(),
+            tool_options={**key_values(self.tool_option, "--tool-option"), **flags.given(tools)},
+        )
+
+
 def run(
     sources: Annotated[
-        list[str] | None, typer.Argument(help="Bundled set names or scenario files.")
+        list[str] | None, typer.Argument(help="Scenario set names or scenario files.")
     ] = None,
     doctor: Annotated[str, Opt(help="baseline, oracle, scripted/PATH or a model address.")] = (
         "baseline"
@@ -40,6 +105,9 @@ def run(
         list[str] | None, Opt(help="rules and/or a model address; repeat for several.")
     ] = None,
     measurement: Annotated[str, Opt(help="lookup or a model address.")] = "lookup",
+    tool: Annotated[
+        list[str] | None, Opt(help="Offer this installed tool too (see clinsim plugins).")
+    ] = None,
     limit: Annotated[int | None, Opt(min=1, help="Run only the first N scenarios.")] = None,
     max_turns: Annotated[int, Opt(min=1, help="Doctor turn budget.")] = 20,
     seed: Annotated[int, Opt(help="Run seed (episode seeds derive from it).")] = 0,
@@ -49,122 +117,89 @@ def run(
     prices: Annotated[Path | None, Opt(help="Replace the default test price table (JSON).")] = None,
     stream: Annotated[bool, Opt(help="Print each episode's transcript live.")] = False,
     resume: Annotated[bool, Opt(help="Skip episodes already finished in --out.")] = False,
-    doctor_protocol: Annotated[str, Opt(help="json, tools or agentclinic.")] = "json",
-    doctor_bias: Annotated[str | None, Opt(help="A bias name or free text.")] = None,
+    doctor_protocol: flags.DoctorProtocol = None,
+    doctor_bias: flags.DoctorBias = None,
     patient_bias: Annotated[str | None, Opt(help="A bias name or free text.")] = None,
     normal_readings: Annotated[
         bool, Opt(help="Answer absent tests with NORMAL READINGS (AgentClinic).")
     ] = False,
     images_upfront: Annotated[bool, Opt(help="Show images at the start, not on request.")] = False,
-    base_url: Annotated[
-        list[str] | None, Opt(help="OpenAI-compatible server URL; repeat for round-robin.")
-    ] = None,
-    api_key: Annotated[str | None, Opt(envvar="CLINSIM_API_KEY", help="Server API key.")] = None,
-    timeout: Annotated[float, Opt(help="Per model call timeout (s).")] = 120.0,
-    temperature: Annotated[float, Opt(help="Sampling temperature for model roles.")] = 0.0,
+    base_url: flags.BaseUrl = None,
+    api_key: flags.ApiKey = None,
+    timeout: flags.Timeout = None,
+    temperature: flags.Temperature = None,
     ehr: Annotated[Path | None, Opt(help="EHR database for scenarios with an EHR link.")] = None,
     image_model: Annotated[str | None, Opt(help="SigLIP/MedSigLIP checkpoint dir.")] = None,
     image_dir: Annotated[Path | None, Opt(help="Folder holding scenario images.")] = None,
     image_cache: Annotated[
         Path | None, Opt(help="Keep image embeddings on disk here, across runs.")
     ] = None,
-    model_option: Annotated[
-        list[str] | None,
-        Opt(help="Backend setting KEY=VALUE (tool_choice, chat_template, gguf_file, ...)."),
-    ] = None,
-    agent_option: Annotated[
-        list[str] | None,
-        Opt(help="Agent setting KEY=VALUE (multimodal, repair_attempts, max_tokens, ...)."),
+    model_option: flags.ModelOption = None,
+    agent_option: flags.AgentOption = None,
+    tool_option: Annotated[
+        list[str] | None, Opt(help="Tool setting KEY=VALUE or TOOL.KEY=VALUE.")
     ] = None,
 ) -> None:
     """Run scenarios (default: the bundled demo set with the offline agents)."""
-    given = dict(locals())  # every option, by name
+    models = ModelFlags(
+        base_url, timeout, temperature, doctor_protocol, doctor_bias, model_option, agent_option
+    )
+    given = RunFlags(
+        sources=sources or [],
+        doctor=doctor,
+        patient=patient,
+        measurement=measurement,
+        judges=judge or [],
+        tools=tool or [],
+        limit=limit,
+        max_turns=max_turns,
+        seed=seed,
+        max_concurrency=max_concurrency,
+        budget=budget,
+        prices=prices,
+        images_upfront=images_upfront,
+        image_dir=image_dir,
+        normal_readings=normal_readings,
+        patient_bias=patient_bias,
+        ehr=ehr,
+        image_model=image_model,
+        image_cache=image_cache,
+        tool_option=tool_option or [],
+        models=models,
+    )
     console = Console()
     try:
-        config = _build_config(given)
-        scenarios = load_scenarios(config.sources, config.tools.image_dir)
-    except (ScenarioLoadError, UnknownScenarioSet, ValueError) as exc:
-        fail(str(exc))
+        config = given.config()
+        plan = resolve(config, api_key)
+        scenarios = load_scenarios(config.sources, config.image_dir)
+    except (ScenarioLoadError, UnknownScenarioSet, ValueError, PluginError) as exc:
+        fail(flags.explain(exc))
     if limit:
         scenarios = scenarios[:limit]
     interactive = "human" in (doctor, patient)
-    _execute(console, config, scenarios, out, resume, stream or interactive, interactive)
-
-
-FLAGGED = {
-    "base_urls": "--base-url",
-    "api_key": "--api-key",
-    "timeout_s": "--timeout",
-    "doctor_protocol": "--doctor-protocol",
-    "doctor_bias": "--doctor-bias",
-    "patient_bias": "--patient-bias",
-    "temperature": "--temperature",
-    "normal_readings": "--normal-readings",
-    "prices": "--prices",
-}
-"""Settings with a flag of their own: --model-option/--agent-option must not set them."""
-
-
-def _extras(items: list[str] | None, flag: str) -> dict[str, Any]:
-    extras = parse_key_values(items, flag)
-    for key in extras:
-        if key in FLAGGED:
-            raise ValueError(f"{flag} {key}=...: use {FLAGGED[key]} instead")
-    return extras
-
-
-def _build_config(given: dict[str, Any]) -> RunConfig:
-    prices = given["prices"]
-    model_extras = _extras(given["model_option"], "--model-option")
-    agent_extras = _extras(given["agent_option"], "--agent-option")
-    same = ("doctor", "patient", "measurement", "max_turns", "seed", "limit", "budget")
-    return RunConfig(
-        sources=given["sources"] or ["demo"],
-        judges=given["judge"] or ["rules"],
-        max_concurrency=given["max_concurrency"],
-        images_upfront=given["images_upfront"],
-        prices=prices,
-        options=AgentOptions(
-            doctor_protocol=given["doctor_protocol"],
-            doctor_bias=given["doctor_bias"],
-            patient_bias=given["patient_bias"],
-            temperature=given["temperature"],
-            normal_readings=given["normal_readings"],
-            prices=str(prices) if prices else None,
-            **agent_extras,
-        ),
-        models=ModelSettings(
-            base_urls=given["base_url"] or [],
-            api_key=given["api_key"],
-            timeout_s=given["timeout"],
-            **model_extras,
-        ),
-        tools=ToolSettings(
-            ehr_db=given["ehr"],
-            image_model=given["image_model"],
-            image_dir=given["image_dir"],
-            image_cache_dir=given["image_cache"],
-        ),
-        **{name: given[name] for name in same},
-    )
+    _execute(console, plan, scenarios, out, resume, stream or interactive, interactive)
 
 
 def _execute(
     console: Console,
-    config: RunConfig,
+    plan: Plan,
     scenarios: list[Scenario],
     out: Path | None,
     resume: bool,
     stream: bool,
     interactive: bool,
 ) -> None:
+    from clinsim.environments.run_store import RunStore, StoreError
+    from clinsim.render import episodes_table, render_event, summary_table
+    from clinsim.runner import Runner, new_run_id
+
     if resume and out is None:
         fail("--resume needs --out DIR: the run directory to complete")
     run_id = out.name if out else new_run_id()
     run_dir = out or Path("runs") / run_id
     store = RunStore(run_dir)
     try:
-        skip = _resumable(store, config) if resume else _fresh(store)
+        skip = _resumable(store, plan.stored()) if resume else _fresh(store)
         if skip:
             run_id = store.run_info().run_id
     except StoreError as exc:
@@ -176,21 +211,21 @@ def _execute(
         render_event(console, event, prefix=episode_id)
 
     # a person at the terminal plays one episode at a time
-    runner_config = config.model_copy(update={"max_concurrency": 1}) if interactive else config
+    one_at_a_time = plan.config.model_copy(update={"max_concurrency": 1})
     try:
         runner = Runner(
-            runner_config,
+            replace(plan, config=one_at_a_time) if interactive else plan,
             store,
             run_id,
             on_event=show_event if stream else None,
             respond=terminal_responder(console) if interactive else None,
         )
         _validate_addresses(runner, scenarios)
-    except (ValueError, OSError, ModelError) as exc:
+    except (ValueError, OSError, ModelError, PluginError) as exc:
         fail(str(exc))
     try:
         if not skip:
-            store.create(run_id, config.model_dump(mode="json"))
+            store.create(run_id, plan.stored().model_dump(mode="json"))
     except (StoreError, OSError) as exc:
         fail(str(exc))
     _run_with_progress(console, runner, scenarios, skip, stream)
@@ -204,6 +239,8 @@ def _execute(
 
 
 def _fresh(store: RunStore) -> set[str]:
+    from clinsim.environments.run_store import StoreError
+
     if store.path.exists():
         raise StoreError(
             f"{store.run_dir} already holds a run: use --resume to complete it, "
@@ -215,20 +252,22 @@ def _fresh(store: RunStore) -> set[str]:
 RESUME_MAY_CHANGE = {"limit", "max_concurrency", "sources"}
 
 
-def _set(value: Any) -> Any:
-    """A config without unset (None) entries, for comparing two runs' settings."""
-    if isinstance(value, dict):
-        return {k: _set(v) for k, v in value.items() if v is not None}
-    return value
-
-
-def _resumable(store: RunStore, config: RunConfig) -> set[str]:
+def _resumable(store: RunStore, now: StoredRun) -> set[str]:
     """Finished episodes of a run to complete; its settings must match the new command's."""
+    from clinsim.environments.run_store import StoreError
+
     if not store.path.exists():
         return set()
-    stored = _set(store.run_info().config)
-    now = _set(config.model_dump(mode="json"))
-    changed = sorted(k for k in now if k not in RESUME_MAY_CHANGE and stored.get(k) != now[k])
+    try:
+        stored = StoredRun.model_validate(store.run_info().config)
+    except ValidationError:
+        raise StoreError(
+            f"{store.run_dir} was stored by another version of clinsim; it cannot be resumed"
+        ) from None
+    old, new = stored.run.model_dump(mode="json"), now.run.model_dump(mode="json")
+    changed = [k for k in new if k not in RESUME_MAY_CHANGE and old.get(k) != new[k]]
+    if not changed and stored.components != now.components:
+        changed = ["components' settings"]
     if changed:
         raise StoreError(
             f"{store.run_dir} was run with other settings ({', '.join(changed)}); "
@@ -250,6 +289,8 @@ def _run_with_progress(
     skip: set[str],
     stream: bool,
 ) -> list[EpisodeRecord]:
+    from clinsim.runner import episode_ids
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

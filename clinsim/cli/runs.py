@@ -1,22 +1,35 @@
-"""`clinsim show RUN` and `clinsim replay RUN EPISODE`: read a stored run."""
+"""`clinsim show RUN` and `clinsim replay RUN EPISODE`: read a stored run, re-execute an
+episode, or fork it at a turn with another doctor (a model, an offline doctor or a person)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from clinsim.agents.models.base import ModelError
+from clinsim.cli import flags
 from clinsim.cli.errors import fail
-from clinsim.environments.run_store import RunStore, StoreError, resolve_run_dir
-from clinsim.render import episodes_table, render_transcript, summary_table
+from clinsim.cli.flags import ModelFlags
+from clinsim.cli.terminal import terminal_responder
+from clinsim.config import Fork
+from clinsim.environments.events import Event, PatientLeakBlocked
+from clinsim.plugins import PluginError
+from clinsim.render import episodes_table, render_event, render_transcript, summary_table
+
+if TYPE_CHECKING:  # DuckDB and the encounter graph load on first use
+    from clinsim.environments.run_store import RunStore
+
+Opt = typer.Option
 
 
 def _store(run: str) -> RunStore:
+    from clinsim.environments.run_store import RunStore, StoreError, resolve_run_dir
+
     try:
         return RunStore(resolve_run_dir(run))
     except StoreError as exc:
@@ -25,13 +38,17 @@ def _store(run: str) -> RunStore:
 
 def show(
     run: Annotated[str, typer.Argument(help="Run directory or run id under runs/.")],
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per episode.")] = False,
+    as_json: Annotated[bool, Opt("--json", help="One JSON record per episode.")] = False,
 ) -> None:
     """Summarise a stored run."""
+    from clinsim.environments.run_store import StoreError
+    from clinsim.replaying import fork_doctors, load_stored
+
     store = _store(run)
     try:
         info = store.run_info()
         records = store.episodes()
+        stored = load_stored(store.run_dir)
     except StoreError as exc:
         fail(str(exc))
     if as_json:
@@ -39,14 +56,15 @@ def show(
             typer.echo(json.dumps({"run_id": info.run_id, **record.model_dump()}))
         return
     console = Console()
-    config = info.config
+    config = stored.run
+    doctor = config.doctor if stored.fork is None else fork_doctors(config.doctor, stored.fork)
     console.print(
         f"Run {info.run_id}  created {info.created:%Y-%m-%d %H:%M}  "
-        f"doctor={config.get('doctor')} patient={config.get('patient')} "
-        f"judges={','.join(config.get('judges', []))} "
-        f"sources={','.join(config.get('sources', []))}",
+        f"doctor={doctor} patient={config.patient} judges={','.join(config.judges)} "
+        f"sources={','.join(config.sources)}",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     console.print(episodes_table(records, width=console.width))
     console.print(summary_table(records))
@@ -55,21 +73,41 @@ def show(
 def replay(
     run: Annotated[str, typer.Argument(help="Run directory or run id under runs/.")],
     episode: Annotated[str, typer.Argument(help="Episode id as `clinsim show` lists it.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the stored events.")] = False,
-    models: Annotated[bool, typer.Option(help="Also show model calls.")] = False,
+    as_json: Annotated[bool, Opt("--json", help="Print the stored events.")] = False,
+    models: Annotated[bool, Opt(help="Also show model calls.")] = False,
     rerun: Annotated[
-        bool, typer.Option(help="Re-execute from the recorded calls; report if identical.")
+        bool, Opt(help="Re-execute from the recorded calls; report if identical.")
     ] = False,
     fork_at: Annotated[
-        int | None, typer.Option(min=1, help="Continue from this doctor turn with --doctor.")
+        int | None, Opt(min=1, help="Continue from this doctor turn with --doctor.")
     ] = None,
-    doctor: Annotated[str | None, typer.Option(help="The doctor that plays the fork.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Where to store the fork (a run dir).")] = None,
+    doctor: Annotated[
+        str | None, Opt(help="Who plays the fork: a model address, an offline doctor or human.")
+    ] = None,
+    out: Annotated[Path | None, Opt(help="Where to store the fork (a run dir).")] = None,
+    base_url: flags.BaseUrl = None,
+    api_key: flags.ApiKey = None,
+    timeout: flags.Timeout = None,
+    temperature: flags.Temperature = None,
+    doctor_protocol: flags.DoctorProtocol = None,
+    doctor_bias: flags.DoctorBias = None,
+    model_option: flags.ModelOption = None,
+    agent_option: flags.AgentOption = None,
 ) -> None:
     """Render a stored episode turn by turn, re-execute it, or fork it at a turn."""
+    from clinsim.environments.run_store import StoreError
+
     store = _store(run)
-    if rerun or fork_at is not None:
-        _replay_again(store.run_dir, episode, rerun, fork_at, doctor, out)
+    if rerun:
+        _rerun(store.run_dir, episode)
+        return
+    if fork_at is not None:
+        if doctor is None:
+            fail("--fork-at needs --doctor ADDRESS: who plays from that turn on")
+        options = ModelFlags(
+            base_url, timeout, temperature, doctor_protocol, doctor_bias, model_option, agent_option
+        )
+        _fork(store.run_dir, episode, fork_at, doctor, out, options, api_key)
         return
     try:
         events = store.events(episode)
@@ -82,37 +120,59 @@ def replay(
     render_transcript(Console(), events, show_models=models)
 
 
-def _replay_again(
-    run_dir: Path,
-    episode: str,
-    rerun: bool,
-    fork_at: int | None,
-    doctor: str | None,
-    out: Path | None,
-) -> None:
-    from clinsim.replaying import fork_episode, fork_name, rerun_episode
+def _rerun(run_dir: Path, episode: str) -> None:
+    from clinsim.environments.run_store import StoreError
+    from clinsim.replaying import rerun_episode
 
     try:
-        if rerun:
-            result = asyncio.run(rerun_episode(run_dir, episode))
-            if result.identical:
-                typer.echo(f"{episode}: identical ({len(result.events)} events)")
-                return
-            at = result.difference
-            typer.echo(f"{episode}: DIFFERENT from event {at}", err=True)
-            for label, events in (("stored", result.original), ("rerun", result.events)):
-                if at is not None and at < len(events):
-                    typer.echo(f"  {label}: {events[at].model_dump_json()[:300]}", err=True)
-            raise typer.Exit(1)
-        if doctor is None:
-            fail("--fork-at needs --doctor ADDRESS: who plays from that turn on")
-        assert fork_at is not None
-        target = out or run_dir / "forks" / fork_name(episode, fork_at, doctor)
-        result = asyncio.run(fork_episode(run_dir, episode, fork_at, doctor, target))
-    except (StoreError, ValueError, ModelError) as exc:
+        result = asyncio.run(rerun_episode(run_dir, episode))
+    except (StoreError, ValueError, ModelError, PluginError) as exc:
         fail(str(exc))
+    if result.identical:
+        typer.echo(f"{episode}: identical ({len(result.events)} events)")
+        return
+    at = result.difference
+    typer.echo(f"{episode}: DIFFERENT from event {at}", err=True)
+    for label, events in (("stored", result.original), ("rerun", result.events)):
+        if at is not None and at < len(events):
+            typer.echo(f"  {label}: {events[at].model_dump_json()[:300]}", err=True)
+    raise typer.Exit(1)
+
+
+def _fork(
+    run_dir: Path,
+    episode: str,
+    turn: int,
+    doctor: str,
+    out: Path | None,
+    options: ModelFlags,
+    api_key: str | None,
+) -> None:
+    from clinsim.environments.run_store import StoreError
+    from clinsim.replaying import Live, fork_episode, fork_name
+
+    target = out or run_dir / "forks" / fork_name(episode, turn, doctor)
+    live = Live(api_key=api_key)
+    if doctor == "human":  # a person takes over: the transcript so far, then their turns
+        console = Console()
+
+        def show_event(_episode: str, event: Event) -> None:
+            if not isinstance(event, PatientLeakBlocked):  # it names the diagnosis
+                render_event(console, event)
+
+        live = Live(api_key, on_event=show_event, respond=terminal_responder(console))
+    try:
+        fork = Fork(
+            doctor=doctor,
+            turn=turn,
+            agent_options=options.agent_options(),
+            model_options=options.model_options(),
+        )
+        result = asyncio.run(fork_episode(run_dir, episode, fork, target, live))
+    except (StoreError, ValueError, ModelError, PluginError) as exc:
+        fail(flags.explain(exc))
     shared = "shares" if result.identical else "does NOT share"
-    typer.echo(f"fork of {episode} at turn {fork_at} with {doctor}: stored in {target}")
+    typer.echo(f"fork of {episode} at turn {turn} with {doctor}: stored in {target}")
     typer.echo(f"it {shared} the original's {len(result.original)}-event prefix")
     if not result.identical:
         raise typer.Exit(1)

@@ -14,20 +14,21 @@ from rich.table import Table
 from clinsim.cli.errors import fail
 from clinsim.scenarios.errors import UnknownScenarioSet
 from clinsim.scenarios.model import Scenario
-from clinsim.scenarios.sets import bundled_sets, find_scenario, load_report
+from clinsim.scenarios.sets import SCENARIO_SETS, find_scenario, load_report, scenario_sets
 
 app = typer.Typer(help="Scenario sets: list, show, validate, audit, schema.", no_args_is_help=True)
 
 
 @app.command("list")
 def list_sets() -> None:
-    """List the bundled scenario sets."""
-    table = Table(title="Bundled scenario sets")
-    for column in ("name", "scenarios", "licence", "description"):
+    """List the installed scenario sets (clinsim's own and those of plugins)."""
+    table = Table(title="Scenario sets")
+    for column in ("name", "scenarios", "licence", "package", "description"):
         table.add_column(column, overflow="fold")
-    for s in bundled_sets():
+    for s in scenario_sets():
         report = load_report(s.name)
-        table.add_row(s.name, str(len(report.scenarios)), s.license, s.description)
+        package = SCENARIO_SETS.entry(s.name).distribution
+        table.add_row(s.name, str(len(report.scenarios)), s.license, package, s.description)
     Console().print(table)
 
 
@@ -37,7 +38,7 @@ def show(
     reveal: Annotated[bool, typer.Option(help="Also print the sealed answer key.")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show one bundled scenario (the answer key stays hidden unless --reveal)."""
+    """Show one scenario of an installed set (the answer key stays hidden unless --reveal)."""
     try:
         scenario = find_scenario(scenario_id)
     except UnknownScenarioSet as exc:

@@ -1,6 +1,6 @@
 """The bundled MIMIC-IV demo EHR: where its files are, and a cached database built from them.
 
-`default_ehr_for(scenario)` gives the runner an EHR for scenarios of the bundled `mimic-iv-demo`
+`default_ehr(...)` gives the EHR tools a database for scenarios of the bundled `mimic-iv-demo`
 set when the user named none. The database is built once into the cache folder
 (`$CLINSIM_CACHE`, default `~/.cache/clinsim`) under a file lock, so concurrent runs build it
 once and never see a half-written file.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from clinsim.environments.ehr.mimic_import import build_from_mimic
 from clinsim.environments.ehr.schema import SCHEMA_VERSION
-from clinsim.scenarios.model import Scenario
+from clinsim.scenarios.model import Case, Scenario
 
 DEMO_SET = "mimic-iv-demo"
 DEMO_SOURCE = "MIMIC-IV Clinical Database Demo v2.2 (ODbL)"
@@ -58,12 +58,21 @@ def demo_ehr_path() -> Path:
 
 
 def is_demo_scenario(scenario: Scenario) -> bool:
-    return bool(scenario.id.startswith(f"{DEMO_SET}/") or scenario.provenance.source == DEMO_SET)
+    return _from_demo(scenario.id, scenario.provenance.source)
+
+
+def _from_demo(scenario_id: str, source: str) -> bool:
+    return scenario_id.startswith(f"{DEMO_SET}/") or source == DEMO_SET
+
+
+def default_ehr(scenario_id: str, source: str, case: Case) -> Path | None:
+    """The EHR to use for a case when the user gave none: the bundled demo database for
+    scenarios of the `mimic-iv-demo` set that link to an EHR patient; otherwise None."""
+    if case.ehr is None or not _from_demo(scenario_id, source):
+        return None
+    return demo_ehr_path()
 
 
 def default_ehr_for(scenario: Scenario) -> Path | None:
-    """The EHR to use for `scenario` when the user gave none: the bundled demo database for
-    scenarios of the `mimic-iv-demo` set that link to an EHR patient; otherwise None."""
-    if scenario.case.ehr is None or not is_demo_scenario(scenario):
-        return None
-    return demo_ehr_path()
+    """`default_ehr` for a whole scenario."""
+    return default_ehr(scenario.id, scenario.provenance.source, scenario.case)

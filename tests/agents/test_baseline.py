@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from players import player
 from pydantic import create_model
 
 from clinsim.agents.doctors.baseline import BaselineDoctor, default_policy, image_ids
 from clinsim.agents.doctors.knowledge import Case, DiagnosisRanker, load_cases
-from clinsim.agents.models.registry import ModelPool
-from clinsim.agents.registry import AgentOptions, make_agent
 from clinsim.environments.actions import (
     CORE_ACTIONS,
     AskPatient,
@@ -29,7 +28,7 @@ from clinsim.scenarios.model import AnswerKey, ImageRef, Scenario
 from clinsim.scenarios.sets import load_report
 
 ROOT = Path(__file__).resolve().parents[2]
-MEDQA = Path("/work/shared/datasets/medqa/medqa_us_4options_test.jsonl")
+MEDQA = ROOT.parent / "shared" / "datasets" / "medqa" / "medqa_us_4options_test.jsonl"
 
 RANKER = DiagnosisRanker(
     [
@@ -81,7 +80,7 @@ def test_it_is_built_without_any_scenario() -> None:
     params = inspect.signature(BaselineDoctor).parameters
     assert set(params) == {"policy", "ranker"}
     scenario = load_report("agentclinic-medqa").scenarios[0]
-    doctor = make_agent("doctor", "baseline", scenario, 0, AgentOptions(), ModelPool())
+    doctor = player("doctor", "baseline", scenario)
     assert isinstance(doctor, BaselineDoctor)
     held = [v for v in vars(doctor).values() if isinstance(v, Scenario | AnswerKey)]
     assert held == []

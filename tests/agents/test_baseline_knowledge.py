@@ -14,11 +14,13 @@ from clinsim.agents.doctors.knowledge import (
     default_ranker,
     fingerprint,
 )
+from clinsim.components import resolve
+from clinsim.config import RunConfig
 from clinsim.environments.actions import CORE_ACTIONS, SubmitDiagnosis
 from clinsim.environments.events import DiagnosisJudged
 from clinsim.environments.roles import DoctorView, Exchange
 from clinsim.environments.run_store import RunStore
-from clinsim.runner import RunConfig, Runner
+from clinsim.runner import Runner
 from clinsim.scenarios.loader import load_file
 from clinsim.scenarios.sets import bundled_sets, find_scenario, get_set, load_report
 
@@ -140,7 +142,7 @@ async def test_a_held_out_diagnosis_shared_by_other_cases_is_in_the_top_five(
     assert any(c.diagnosis == diagnosis for c in others)  # the diagnosis is known elsewhere
     config = RunConfig(sources=[scenario_id.split("/")[0]])
     store = RunStore(tmp_path / "run")
-    store.create("run", config.model_dump(mode="json"))
-    await Runner(config, store, "run").run([scenario])
+    store.create("run", resolve(config).stored().model_dump(mode="json"))
+    await Runner(resolve(config), store, "run").run([scenario])
     (verdict,) = [e for e in store.events(scenario_id) if isinstance(e, DiagnosisJudged)]
     assert verdict.rank is not None and verdict.rank <= 5, verdict.reason

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.models.loopback import LoopbackServer
-from clinsim.agents.registry import AgentOptions
+from clinsim.components import resolve
+from clinsim.config import RunConfig
 from clinsim.environments.events import ModelCalled
 from clinsim.environments.run_store import RunStore
-from clinsim.runner import RunConfig, Runner
+from clinsim.runner import Runner
 from clinsim.scenarios.sets import load_scenarios
 
 
@@ -20,10 +20,13 @@ def _config(base_url: str) -> RunConfig:
         doctor="openai/doctor",
         patient="openai/patient",
         max_turns=3,
-        options=AgentOptions(doctor_protocol="agentclinic"),
-        models=ModelSettings(
-            base_urls=[base_url], timeout_s=0.5, max_retries=1, retry_backoff_s=0.01
-        ),
+        agent_options={"doctor.protocol": "agentclinic"},
+        model_options={
+            "base_urls": [base_url],
+            "timeout_s": 0.5,
+            "max_retries": 1,
+            "retry_backoff_s": 0.01,
+        },
     )
 
 
@@ -36,8 +39,9 @@ async def test_faults_during_a_run(tmp_path: Path) -> None:
         config = _config(server.base_url)
         scenarios = load_scenarios(config.sources)[:6]
         store = RunStore(tmp_path / "run")
-        store.create("run", config.model_dump(mode="json"))
-        records = await Runner(config, store, "run").run(scenarios)
+        plan = resolve(config)
+        store.create("run", plan.stored().model_dump(mode="json"))
+        records = await Runner(plan, store, "run").run(scenarios)
     assert len(records) == 6 == len(store.episodes())
     by_reason: dict[str, list[str]] = {}
     for record in records:

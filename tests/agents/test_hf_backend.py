@@ -14,11 +14,10 @@ from clinsim.agents.models.base import (
     ChatMessage,
     ChatRequest,
     ModelError,
-    ModelSettings,
     ToolCall,
 )
 from clinsim.agents.models.hf import HFChatModel, template_messages
-from clinsim.agents.models.hf_loading import chat_template
+from clinsim.agents.models.hf_loading import HFConfig, chat_template
 from clinsim.agents.models.registry import load_model
 from clinsim.agents.models.templates import GEMMA_CHAT_TEMPLATE
 from clinsim.agents.models.thinking import split_thinking
@@ -26,7 +25,7 @@ from clinsim.agents.models.tiny import build_tiny_gemma3_multimodal, build_tiny_
 
 
 def _hf(path: Path | str, **options: Any) -> HFChatModel:
-    model = load_model(f"hf/{path}", ModelSettings(**options))
+    model = load_model(f"hf/{path}", HFConfig(**options))
     assert isinstance(model, HFChatModel)
     return model
 
@@ -134,7 +133,7 @@ def test_tool_turns_flattened_for_templates_without_tools() -> None:
 
 def test_missing_weights_name_the_repo_and_licence(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as error:
-        load_model("hf/google/medgemma-27b-it", ModelSettings(cache_dir=str(tmp_path)))
+        load_model("hf/google/medgemma-27b-it", HFConfig(cache_dir=str(tmp_path)))
     message = str(error.value)
     assert "'google/medgemma-27b-it'" in message
     assert "licence" in message and "https://huggingface.co/google/medgemma-27b-it" in message
@@ -186,15 +185,15 @@ class _Renderer:
 
 
 def test_chat_template_choice(tmp_path: Path) -> None:
-    assert chat_template(ModelSettings(), _Renderer(None), "gemma3_text") == GEMMA_CHAT_TEMPLATE
-    assert chat_template(ModelSettings(), _Renderer("own"), "gemma3_text") is None
+    assert chat_template(HFConfig(), _Renderer(None), "gemma3_text") == GEMMA_CHAT_TEMPLATE
+    assert chat_template(HFConfig(), _Renderer("own"), "gemma3_text") is None
     with pytest.raises(ModelError, match="no chat template"):
-        chat_template(ModelSettings(), _Renderer(None), "llama")
+        chat_template(HFConfig(), _Renderer(None), "llama")
     supplied = tmp_path / "chat.jinja"
     supplied.write_text("{{ messages }}")
-    settings = ModelSettings(chat_template=str(supplied))
+    settings = HFConfig(chat_template=str(supplied))
     assert chat_template(settings, _Renderer("own"), "llama") == "{{ messages }}"
-    assert chat_template(ModelSettings(chat_template="gemma"), _Renderer(None), "x") == (
+    assert chat_template(HFConfig(chat_template="gemma"), _Renderer(None), "x") == (
         GEMMA_CHAT_TEMPLATE
     )
 
@@ -211,15 +210,15 @@ def test_thinking_span_split() -> None:
 def test_a_text_model_doctor_gets_findings_not_pictures(
     text_dir: Path, multimodal_dir: Path
 ) -> None:
-    from clinsim.agents.models.base import ModelSettings
     from clinsim.agents.models.registry import ModelPool
-    from clinsim.agents.registry import AgentOptions, make_agent
+    from clinsim.components import resolve
+    from clinsim.config import RunConfig
     from clinsim.scenarios.sets import find_scenario
 
     scenario = find_scenario("images/fundus-dr-01")
-    pool = ModelPool(ModelSettings())
+    pool = ModelPool()
     doctors = {
-        kind: make_agent("doctor", f"hf/{directory}", scenario, 0, AgentOptions(), pool)
+        kind: resolve(RunConfig(doctor=f"hf/{directory}")).doctor.build(scenario, 0, pool)
         for kind, directory in (("text", text_dir), ("multimodal", multimodal_dir))
     }
     assert doctors["text"].multimodal is False

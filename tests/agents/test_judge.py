@@ -7,17 +7,22 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
+from players import player
 
-from clinsim.agents.judges.lexicon import LexiconError, lexicon_from_dict, load_lexicon
-from clinsim.agents.judges.rules import RulesJudge, judge_pair
-from clinsim.agents.models.registry import ModelPool
-from clinsim.agents.registry import AgentOptions, make_agent
+from clinsim.agents.judges.lexicon import Lexicon, LexiconError, lexicon_from_dict, load_lexicon
+from clinsim.agents.judges.rules import RulesJudge
 from clinsim.environments.actions import SubmitDiagnosis
+from clinsim.environments.roles import Verdict
 from clinsim.scenarios.model import AnswerKey
 from clinsim.scenarios.sets import load_report
 from clinsim.scenarios.text import split_parentheses
 
 PAIRS = Path(__file__).parent / "data" / "judge_pairs.jsonl"
+
+
+def judge_pair(reference: str, answer: str, lexicon: Lexicon | None = None) -> Verdict:
+    """Judge one answer against one reference name (the `clinsim judge` file format)."""
+    return RulesJudge(lexicon).verdict(answer, [], AnswerKey(diagnosis=reference))
 
 
 @pytest.mark.parametrize(
@@ -90,8 +95,10 @@ async def test_answer_key_synonyms_are_accepted() -> None:
 
 def test_registered_as_rules(tmp_path: Path) -> None:
     scenario = load_report("agentclinic-medqa").scenarios[0]
-    judge = make_agent("judge", "rules", scenario, 0, AgentOptions(), ModelPool())
+    judge = player("judge", "rules", scenario)
     assert isinstance(judge, RulesJudge) and judge.name == "rules"
+    with pytest.raises(LexiconError, match=r"absent\.json: no such file"):
+        player("judge", "rules", scenario, vocabulary=str(tmp_path / "absent.json"))
 
 
 def _bundled_diagnoses() -> list[AnswerKey]:

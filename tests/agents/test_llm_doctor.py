@@ -11,6 +11,7 @@ from episodes import in_episode
 from llm_fakes import FakeModel, FakePool
 from pydantic import create_model
 
+from clinsim.agents.factories import AgentRequest
 from clinsim.agents.llm.doctor import LLMDoctor, image_request
 from clinsim.agents.llm.factories import llm_doctor
 from clinsim.agents.models.base import (
@@ -18,7 +19,6 @@ from clinsim.agents.models.base import (
     ModelError,
     ToolCall,
 )
-from clinsim.agents.registry import AgentOptions, AgentRequest
 from clinsim.environments.actions import (
     CORE_ACTIONS,
     AskPatient,
@@ -88,13 +88,12 @@ def make_view(
     )
 
 
-def make_doctor(model: FakeModel, tmp_path: Path, **kwargs: object) -> LLMDoctor:
+def make_doctor(model: FakeModel, tmp_path: Path, **settings: object) -> LLMDoctor:
     scenario = make_scenario(tmp_path)
-    options = AgentOptions(**kwargs)  # type: ignore[arg-type]
-    request = AgentRequest(
-        "doctor", model.address, "fake", "doc", scenario, 7, options, FakePool(model)
-    )
-    return llm_doctor(request)
+    request = AgentRequest("doctor", model.address, scenario, 7, FakePool(model))
+    doctor = llm_doctor.build(request, llm_doctor.configure(settings))
+    assert isinstance(doctor, LLMDoctor)
+    return doctor
 
 
 HISTORY = (
@@ -124,7 +123,7 @@ async def test_json_protocol_turns_a_reply_into_one_recorded_action(tmp_path: Pa
 async def test_tools_protocol_sends_the_tools_and_maps_calls(tmp_path: Path) -> None:
     call = ToolCall(id="x", name="query_ehr", arguments={"table": "labs"})
     model = FakeModel(ChatResponse(tool_calls=[call]))
-    doctor = make_doctor(model, tmp_path, doctor_protocol="tools")
+    doctor = make_doctor(model, tmp_path, protocol="tools")
     view = make_view()
     with in_episode() as events:
         action = await doctor.act(view)
@@ -144,7 +143,7 @@ async def test_tools_protocol_sends_the_tools_and_maps_calls(tmp_path: Path) -> 
 
 async def test_agentclinic_image_request_reads_the_first_image(tmp_path: Path) -> None:
     model = FakeModel("Let me look. REQUEST IMAGES")
-    doctor = make_doctor(model, tmp_path, doctor_protocol="agentclinic")
+    doctor = make_doctor(model, tmp_path, protocol="agentclinic")
     with in_episode():
         action = await doctor.act(make_view())
     assert action == CallTool(tool="read_image", arguments={"image_id": "cxr-1"})
@@ -196,7 +195,7 @@ async def test_a_rejected_tool_call_is_answered_before_the_repair_prompt(tmp_pat
     )
     model = FakeModel(bad, good)
     with in_episode():
-        action = await make_doctor(model, tmp_path, doctor_protocol="tools").act(make_view())
+        action = await make_doctor(model, tmp_path, protocol="tools").act(make_view())
     assert action == OrderTest(test="CBC")
     tail = model.requests[1].messages[-3:]
     assert [m.role for m in tail] == ["assistant", "tool", "user"]
@@ -241,7 +240,7 @@ async def test_a_model_error_raises_role_failure_with_every_event_so_far(tmp_pat
 @pytest.mark.parametrize("protocol", ["json", "tools", "agentclinic"])
 async def test_messages_are_rebuilt_from_the_view(tmp_path: Path, protocol: str) -> None:
     model = FakeModel('{"action": "ask_patient", "question": "Any fever?"}')
-    doctor = make_doctor(model, tmp_path, doctor_protocol=protocol)
+    doctor = make_doctor(model, tmp_path, protocol=protocol)
     with in_episode():
         await doctor.act(make_view(HISTORY))
     messages = model.requests[0].messages
@@ -253,7 +252,7 @@ async def test_messages_are_rebuilt_from_the_view(tmp_path: Path, protocol: str)
     # the same view gives the same prompt: stateless, so replays and forks see what we saw
     again = FakeModel('{"action": "ask_patient", "question": "Any fever?"}')
     with in_episode():
-        await make_doctor(again, tmp_path, doctor_protocol=protocol).act(make_view(HISTORY))
+        await make_doctor(again, tmp_path, protocol=protocol).act(make_view(HISTORY))
     assert again.requests[0].messages == messages
 
 
@@ -287,7 +286,7 @@ async def test_tools_history_uses_tool_messages(tmp_path: Path) -> None:
             tool_calls=[ToolCall(id="a", name="ask_patient", arguments={"question": "Hi?"})],
         )
     )
-    doctor = make_doctor(model, tmp_path, doctor_protocol="tools")
+    doctor = make_doctor(model, tmp_path, protocol="tools")
     with in_episode():
         await doctor.act(make_view(HISTORY[:2]))
     messages = model.requests[0].messages
@@ -308,7 +307,7 @@ async def test_tools_history_uses_tool_messages(tmp_path: Path) -> None:
 
 async def test_agentclinic_history_is_dialogue(tmp_path: Path) -> None:
     model = FakeModel("Any fever?")
-    doctor = make_doctor(model, tmp_path, doctor_protocol="agentclinic")
+    doctor = make_doctor(model, tmp_path, protocol="agentclinic")
     with in_episode():
         await doctor.act(make_view(HISTORY))
     assistant = [m.content for m in model.requests[0].messages if m.role == "assistant"]
@@ -317,7 +316,7 @@ async def test_agentclinic_history_is_dialogue(tmp_path: Path) -> None:
 
 async def test_the_last_turn_asks_for_the_diagnosis(tmp_path: Path) -> None:
     model = FakeModel("DIAGNOSIS READY: Tuberculosis")
-    doctor = make_doctor(model, tmp_path, doctor_protocol="agentclinic")
+    doctor = make_doctor(model, tmp_path, protocol="agentclinic")
     with in_episode():
         action = await doctor.act(make_view(HISTORY, max_turns=4))
     assert action == SubmitDiagnosis(diagnosis="Tuberculosis")
@@ -327,7 +326,7 @@ async def test_the_last_turn_asks_for_the_diagnosis(tmp_path: Path) -> None:
 async def test_bias_text_goes_into_the_system_prompt(tmp_path: Path) -> None:
     model = FakeModel('{"action": "ask_patient", "question": "Hi?"}')
     with in_episode():
-        await make_doctor(model, tmp_path, doctor_bias="confirmation").act(make_view())
+        await make_doctor(model, tmp_path, bias="confirmation").act(make_view())
     assert (
         "initially confident that the patient has cancer" in model.requests[0].messages[0].content
     )
@@ -369,7 +368,7 @@ async def test_no_doctor_request_contains_the_diagnosis(tmp_path: Path, protocol
     scenario = make_scenario(tmp_path)
     replies = ["not parseable"] * 2 + ['{"action": "ask_patient", "question": "Hi?"}']
     model = FakeModel(*replies)
-    doctor = make_doctor(model, tmp_path, doctor_protocol=protocol, doctor_bias="recency")
+    doctor = make_doctor(model, tmp_path, protocol=protocol, bias="recency")
     with in_episode():
         await doctor.act(make_view(HISTORY, images=tuple(scenario.case.images)))
     sent = json.dumps([r.model_dump(mode="json") for r in model.requests])
@@ -381,11 +380,10 @@ async def test_no_doctor_request_contains_the_diagnosis(tmp_path: Path, protocol
 async def test_factory_uses_the_pool_and_options(tmp_path: Path) -> None:
     model = FakeModel()
     pool = FakePool(model)
-    options = AgentOptions(doctor_protocol="tools", temperature=0.3, max_tokens=99)
-    request = AgentRequest(
-        "doctor", "openai/m", "openai", "m", make_scenario(tmp_path), 5, options, pool
-    )
-    doctor = llm_doctor(request)
+    config = llm_doctor.configure({"protocol": "tools", "temperature": 0.3, "max_tokens": 99})
+    request = AgentRequest("doctor", "openai/m", make_scenario(tmp_path), 5, pool)
+    doctor = llm_doctor.build(request, config)
+    assert isinstance(doctor, LLMDoctor)
     assert pool.asked == ["openai/m"]
     assert (doctor.protocol, doctor.temperature, doctor.max_tokens) == ("tools", 0.3, 99)
     assert doctor.seed == 5 and doctor.model.role == "doctor"

@@ -4,13 +4,21 @@ a whole encounter played by LLM agents on fake models."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from episodes import in_episode
 from llm_fakes import FakeModel, FakePool
 from pydantic import JsonValue
 
+from clinsim.agents.factories import (
+    DOCTORS,
+    JUDGES,
+    MEASUREMENTS,
+    PATIENTS,
+    AgentRequest,
+    find_factory,
+)
 from clinsim.agents.llm.factories import llm_judge, llm_measurement, llm_patient
 from clinsim.agents.llm.judge import LLMJudge
 from clinsim.agents.llm.measurement import LLMMeasurement, read_report
@@ -29,17 +37,19 @@ from clinsim.agents.models.base import (
     ToolCall,
     Usage,
 )
-from clinsim.agents.registry import AgentOptions, AgentRequest, Role, make_agent
 from clinsim.environments.actions import ORDER_TEST, SubmitDiagnosis
 from clinsim.environments.context import Episode, ModelCall, current_call
 from clinsim.environments.encounter import EncounterParts
 from clinsim.environments.events import ModelCalled, PatientLeakBlocked
+from clinsim.environments.factories import Role
 from clinsim.environments.graph import run_encounter
 from clinsim.environments.roles import RoleFailure
 from clinsim.environments.termination import TerminationReason
 from clinsim.environments.tool_spec import ToolResult, ToolSpec
+from clinsim.plugins import Factory
 from clinsim.scenarios.model import AnswerKey, Case, PatientFacts, Provenance, Scenario
 
+T = TypeVar("T")
 SECRET = "Zorblaxitis"
 
 
@@ -62,17 +72,10 @@ SCENARIO = Scenario(
 )
 
 
-def agent_request(role: Role, model: FakeModel, **options: Any) -> AgentRequest:
-    return AgentRequest(
-        role,
-        model.address,
-        "fake",
-        "m",
-        SCENARIO,
-        3,
-        AgentOptions(**options),
-        FakePool(model),
-    )
+def make(factory: Factory[AgentRequest, T], role: Role, model: FakeModel, **settings: Any) -> T:
+    """The role as its factory builds it for SCENARIO, played by `model`."""
+    request = AgentRequest(role, model.address, SCENARIO, 3, FakePool(model))
+    return factory.build(request, factory.configure(settings))
 
 
 def sent_text(model: FakeModel) -> str:
@@ -179,7 +182,7 @@ def test_leak_check_uses_normalised_containment(reply: str, leaks: bool) -> None
 
 async def test_patient_answers_in_character_from_its_facts() -> None:
     model = FakeModel("  It started two days ago.  ")
-    patient = llm_patient(agent_request("patient", model))
+    patient = make(llm_patient, "patient", model)
     with in_episode() as events:
         turn = await patient.answer("When did it start?", [("Hello?", "Hi doctor.")])
     assert turn.answer == "It started two days ago."
@@ -196,7 +199,7 @@ async def test_patient_answers_in_character_from_its_facts() -> None:
 
 async def test_a_leaking_reply_is_regenerated_and_recorded() -> None:
     model = FakeModel(f"Doctor, I am sure it is acute {SECRET}.", "My toe is red and hot.")
-    patient = llm_patient(agent_request("patient", model))
+    patient = make(llm_patient, "patient", model)
     with in_episode() as events:
         turn = await patient.answer("What do you think it is?", [])
     assert turn.answer == "My toe is red and hot."
@@ -212,7 +215,7 @@ async def test_a_leaking_reply_is_regenerated_and_recorded() -> None:
 
 async def test_a_patient_that_keeps_leaking_says_it_is_not_sure() -> None:
     model = FakeModel(*[f"It's {SECRET}."] * 3)
-    patient = llm_patient(agent_request("patient", model))
+    patient = make(llm_patient, "patient", model)
     with in_episode() as events:
         turn = await patient.answer("What is it?", [])
     assert turn.answer == NEUTRAL_ANSWER
@@ -222,7 +225,7 @@ async def test_a_patient_that_keeps_leaking_says_it_is_not_sure() -> None:
 
 async def test_patient_bias_goes_into_the_system_prompt() -> None:
     model = FakeModel("Fine.")
-    patient = llm_patient(agent_request("patient", model, patient_bias="self_diagnosis"))
+    patient = make(llm_patient, "patient", model, bias="self_diagnosis")
     with in_episode():
         await patient.answer("How are you?", [])
     assert "convinced you have cancer" in model.requests[0].messages[0].content
@@ -245,7 +248,7 @@ async def test_patient_model_error_is_a_role_failure() -> None:
 
 async def test_judge_returns_a_verdict_with_its_reason_and_call() -> None:
     model = FakeModel("**Yes** - the same disease under another name.", address="openai/judge")
-    judge = llm_judge(agent_request("judge", model))
+    judge = make(llm_judge, "judge", model)
     assert judge.name == "llm:openai/judge"
     with in_episode() as events:
         verdict = await judge.judge(
@@ -302,7 +305,7 @@ def test_measurement_reports_are_read(reply: str, available: bool, result: str) 
 
 async def test_measurement_reader_sees_the_case_results_but_not_the_answer() -> None:
     model = FakeModel("RESULTS: 9.8 mg/dL")
-    reader = llm_measurement(agent_request("measurement", model))
+    reader = make(llm_measurement, "measurement", model)
     assert isinstance(reader, LLMMeasurement)
     with in_episode():
         turn = await reader.report("Serum uric acid")
@@ -326,13 +329,18 @@ def test_any_model_address_gets_the_llm_agents() -> None:
     }
     pool = FakePool(FakeModel())
     for role, cls in expected.items():
-        agent = make_agent(role, "openai/m", SCENARIO, 1, AgentOptions(), pool)  # type: ignore[arg-type]
+        registry = {"doctor": DOCTORS, "patient": PATIENTS, "measurement": MEASUREMENTS}.get(
+            role, JUDGES
+        )
+        made = find_factory(registry, "openai/m")  # type: ignore[arg-type]
+        assert made.name == "llm"
+        agent = made.build(AgentRequest(role, "openai/m", SCENARIO, 1, pool), made.configure())  # type: ignore[arg-type]
         assert type(agent).__name__ == cls
 
 
 def test_an_unknown_bias_name_fails_when_the_agent_is_made() -> None:
     with pytest.raises(ValueError, match="unknown patient bias 'recency2'"):
-        llm_patient(agent_request("patient", FakeModel(), patient_bias="recency2"))
+        make(llm_patient, "patient", FakeModel(), bias="recency2")
 
 
 # ------------------------------------------------------------------ a whole encounter
@@ -356,10 +364,10 @@ def encounter_parts(
         episode_id="ep-1",
         case=SCENARIO.case,
         answer=SCENARIO.answer,
-        doctor=llm_doctor(agent_request("doctor", doctor)),
-        patient=llm_patient(agent_request("patient", patient)),
-        measurement=llm_measurement(agent_request("measurement", reader)),
-        judges=[llm_judge(agent_request("judge", judge))],
+        doctor=make(llm_doctor, "doctor", doctor),
+        patient=make(llm_patient, "patient", patient),
+        measurement=make(llm_measurement, "measurement", reader),
+        judges=[make(llm_judge, "judge", judge)],
         tools=NoTools(),
     )
 

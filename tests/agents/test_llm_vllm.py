@@ -8,20 +8,21 @@ from typing import Any
 
 import pytest
 from episodes import in_episode
-from pydantic import JsonValue
+from pydantic import BaseModel, JsonValue
 
+from clinsim.agents.factories import AgentRequest
 from clinsim.agents.llm.factories import llm_doctor, llm_judge, llm_measurement, llm_patient
-from clinsim.agents.models.base import ModelSettings
-from clinsim.agents.models.registry import ModelPool
+from clinsim.agents.models.registry import BACKENDS, ModelPool
 from clinsim.agents.models.vllm_local import VLLMServer
-from clinsim.agents.registry import AgentOptions, AgentRequest, Role
 from clinsim.environments.actions import SubmitDiagnosis
 from clinsim.environments.encounter import EncounterParts, EncounterSettings
 from clinsim.environments.events import EpisodeEnded, ModelCalled
+from clinsim.environments.factories import Role
 from clinsim.environments.graph import run_encounter
 from clinsim.environments.roles import RoleFailure
 from clinsim.environments.termination import TerminationReason
 from clinsim.environments.tool_spec import ToolResult, ToolSpec
+from clinsim.plugins import Factory
 from clinsim.scenarios.model import AnswerKey, Case, PatientFacts, Provenance, Scenario
 
 pytestmark = pytest.mark.vllm
@@ -46,40 +47,37 @@ class NoTools:
         return ToolResult(text="", error="no tools here")
 
 
-def make(role: Role, pool: ModelPool, **options: Any) -> Any:
-    factories = {
+def make(role: Role, pool: ModelPool, base_url: str, **settings: Any) -> Any:
+    factories: dict[Role, Factory[AgentRequest, Any]] = {
         "doctor": llm_doctor,
         "patient": llm_patient,
         "measurement": llm_measurement,
         "judge": llm_judge,
     }
-    request = AgentRequest(
-        role,
-        "openai/tiny",
-        "openai",
-        "tiny",
-        SCENARIO,
-        1,
-        AgentOptions(max_tokens=24, **options),
-        pool,
-    )
-    return factories[role](request)
+    made = factories[role]
+    backend = load_backend_config(base_url)
+    request = AgentRequest(role, "openai/tiny", SCENARIO, 1, pool, backend)
+    return made.build(request, made.configure({"max_tokens": 24, **settings}))
+
+
+def load_backend_config(base_url: str) -> BaseModel:
+    return BACKENDS.get("openai").configure({"base_urls": [base_url]})
 
 
 @pytest.mark.parametrize("protocol", ["agentclinic", "tools", "json"])
 async def test_an_encounter_on_vllm_completes_with_every_call_recorded(
     vllm_server: VLLMServer, protocol: str
 ) -> None:
-    pool = ModelPool(ModelSettings(base_urls=[vllm_server.base_url]))
+    pool, url = ModelPool(), vllm_server.base_url
     parts = EncounterParts(
         scenario_id=SCENARIO.id,
         episode_id="ep-v",
         case=SCENARIO.case,
         answer=SCENARIO.answer,
-        doctor=make("doctor", pool, doctor_protocol=protocol),
-        patient=make("patient", pool),
-        measurement=make("measurement", pool),
-        judges=[make("judge", pool)],
+        doctor=make("doctor", pool, url, protocol=protocol),
+        patient=make("patient", pool, url),
+        measurement=make("measurement", pool, url),
+        judges=[make("judge", pool, url)],
         tools=NoTools(),
         settings=EncounterSettings(max_turns=3),
     )
@@ -105,8 +103,8 @@ async def test_an_encounter_on_vllm_completes_with_every_call_recorded(
 async def test_the_judge_on_vllm_gives_a_verdict_or_a_recorded_failure(
     vllm_server: VLLMServer,
 ) -> None:
-    pool = ModelPool(ModelSettings(base_urls=[vllm_server.base_url]))
-    judge = make("judge", pool, judge_retries=1)
+    pool, url = ModelPool(), vllm_server.base_url
+    judge = make("judge", pool, url, retries=1)
     submission, key = SubmitDiagnosis(diagnosis="Asthma"), AnswerKey(diagnosis="Asthma")
     with in_episode("ep-v") as events:
         try:

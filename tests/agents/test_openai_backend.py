@@ -15,17 +15,16 @@ from clinsim.agents.models.base import (
     ChatMessage,
     ChatRequest,
     ModelError,
-    ModelSettings,
     ToolCall,
 )
 from clinsim.agents.models.loopback import LoopbackServer
-from clinsim.agents.models.openai import OpenAIChatModel
+from clinsim.agents.models.openai import OpenAIChatModel, OpenAIConfig
 from clinsim.agents.models.registry import load_model
 from clinsim.environments.actions import ORDER_TEST
 
 
 def _model(*urls: str, **options: Any) -> OpenAIChatModel:
-    settings = ModelSettings(base_urls=list(urls), retry_backoff_s=0.01, **options)
+    settings = OpenAIConfig(base_urls=list(urls), retry_backoff_s=0.01, **options)
     model = load_model("openai/tiny", settings)
     assert isinstance(model, OpenAIChatModel)
     return model
@@ -203,4 +202,4 @@ async def test_concurrency_limit_bounds_requests_in_flight() -> None:
 
 def test_missing_base_url_is_a_clear_error() -> None:
     with pytest.raises(ModelError, match="no base URL"):
-        load_model("openai/medgemma", ModelSettings())
+        load_model("openai/medgemma", OpenAIConfig())

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import snowballstemmer
+from players import player
 
-from clinsim.agents.models.registry import ModelPool
 from clinsim.agents.patients.facts import UNKNOWN, FactPatient
 from clinsim.agents.patients.voice import first_person, word_set
-from clinsim.agents.registry import AgentOptions, make_agent
 from clinsim.environments.measurement import NORMAL_READINGS, LookupMeasurement
 from clinsim.scenarios.loader import load_file
 from clinsim.scenarios.model import PatientFacts, Scenario
@@ -233,20 +232,12 @@ def _scenario() -> Scenario:
     return load_report("agentclinic-medqa").scenarios[0]
 
 
-def test_registered_as_patient_facts_and_measurement_lookup(tmp_path: Path) -> None:
+def test_registered_as_patient_facts_and_measurement_lookup() -> None:
     scenario = _scenario()
-    pool = ModelPool()
-    patient = make_agent("patient", "facts", scenario, 0, AgentOptions(), pool)
+    patient = player("patient", "facts", scenario)
     assert isinstance(patient, FactPatient)
-    measurement = make_agent("measurement", "lookup", scenario, 0, AgentOptions(), pool)
+    measurement = player("measurement", "lookup", scenario)
     assert isinstance(measurement, LookupMeasurement)
     assert measurement.lookup("no such test at all").result != NORMAL_READINGS
-
-    prices = tmp_path / "prices.json"
-    prices.write_text('{"default_cost": 3, "categories": []}')
-    options = AgentOptions(normal_readings=True, prices=str(prices))  # type: ignore[call-arg]
-    resources: dict[str, object] = {}
-    compatible = make_agent("measurement", "lookup", scenario, 0, options, pool, resources)
+    compatible = player("measurement", "lookup", scenario, normal_readings=True)
     assert compatible.lookup("no such test at all").result == NORMAL_READINGS
-    assert compatible.cost_of("Chest CT") == 3
-    assert len(resources) == 1  # the price file is read once per run

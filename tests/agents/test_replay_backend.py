@@ -14,10 +14,11 @@ from clinsim.agents.models.base import (
     ChatMessage,
     ChatRequest,
     ModelError,
-    ModelSettings,
 )
 from clinsim.agents.models.loopback import LoopbackServer
+from clinsim.agents.models.openai import OpenAIConfig
 from clinsim.agents.models.registry import load_model
+from clinsim.agents.models.replay import ReplayConfig
 from clinsim.environments.context import Episode, ModelCall, calling
 from clinsim.environments.events import ModelCalled
 from clinsim.environments.roles import RoleFailure
@@ -62,7 +63,7 @@ PLAN = [("doctor", "Any chest pain?"), ("patient", "order an ECG"), ("doctor", "
 
 async def _record(run_dir: Path, faults: list[str]) -> list[ModelCalled]:
     async with LoopbackServer(responder=_tool_reply, faults=faults) as server:
-        settings = ModelSettings(base_urls=[server.base_url], retry_backoff_s=0.01, max_retries=1)
+        settings = OpenAIConfig(base_urls=[server.base_url], retry_backoff_s=0.01, max_retries=1)
         events = await _replay(load_model("openai/medgemma", settings), PLAN)
     _store(run_dir, events)
     return events
@@ -97,7 +98,7 @@ async def test_replay_reproduces_recorded_calls(tmp_path: Path) -> None:
 
 async def test_replay_by_run_id_under_runs_dir(tmp_path: Path) -> None:
     await _record(tmp_path / RUN_ID, faults=[])
-    replay = load_model(f"replay/{RUN_ID}", ModelSettings(runs_dir=str(tmp_path)))
+    replay = load_model(f"replay/{RUN_ID}", ReplayConfig(runs_dir=str(tmp_path)))
     with calling(ModelCall(episode_id="ep1", role="doctor", index=0)):
         response = await replay.chat(_request("Any chest pain?"))
     assert response.text == "echo: Any chest pain?"
@@ -129,4 +130,4 @@ async def test_divergent_prompt_is_reported(tmp_path: Path) -> None:
 
 def test_missing_run_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="no stored run 'nope'"):
-        load_model("replay/nope", ModelSettings(runs_dir=str(tmp_path)))
+        load_model("replay/nope", ReplayConfig(runs_dir=str(tmp_path)))

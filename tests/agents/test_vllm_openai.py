@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from clinsim.agents.models.base import ChatMessage, ChatRequest, ModelError, ModelSettings
+from clinsim.agents.models.base import ChatMessage, ChatRequest, ModelError
+from clinsim.agents.models.openai import OpenAIConfig
 from clinsim.agents.models.registry import load_model
 from clinsim.agents.models.vllm_local import VLLMServer
 from clinsim.environments.actions import ORDER_TEST
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.vllm
 
 
 def _model(server: VLLMServer, **options: Any) -> Any:
-    return load_model("openai/tiny", ModelSettings(base_urls=[server.base_url], **options))
+    return load_model("openai/tiny", OpenAIConfig(base_urls=[server.base_url], **options))
 
 
 def _ask(text: str, **options: Any) -> ChatRequest:
@@ -80,6 +81,6 @@ async def test_required_tool_choice_reaches_the_tool_parser(vllm_server: VLLMSer
 
 
 async def test_unknown_model_name_is_a_clear_error(vllm_server: VLLMServer) -> None:
-    model = load_model("openai/not-served", ModelSettings(base_urls=[vllm_server.base_url]))
+    model = load_model("openai/not-served", OpenAIConfig(base_urls=[vllm_server.base_url]))
     with pytest.raises(ModelError, match="refused the request: HTTP 404"):
         await model.chat(_ask("hello"))

@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 
-from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.models.loopback import LoopbackServer
+from clinsim.components import resolve
+from clinsim.config import RunConfig
 from clinsim.environments.events import comparable
 from clinsim.environments.run_store import RunStore
-from clinsim.runner import RunConfig, Runner
+from clinsim.runner import Runner
 from clinsim.scenarios.sets import load_scenarios
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "behaviour"
@@ -86,7 +87,7 @@ MODEL_RUNS: dict[str, tuple[str, int, dict[str, Any], dict[str, Any]]] = {
         "mimic-iv-demo",
         2,
         {"doctor": "openai/tooldoc", "patient": "openai/pat"},
-        {"doctor_protocol": "tools"},
+        {"doctor.protocol": "tools"},
     ),
 }  # fmt: skip
 
@@ -94,8 +95,9 @@ MODEL_RUNS: dict[str, tuple[str, int, dict[str, Any], dict[str, Any]]] = {
 def play(run_dir: Path, label: str, source: str, limit: int | None, config: RunConfig) -> Events:
     scenarios = load_scenarios([source])[: limit or None]
     store = RunStore(run_dir)
-    store.create("r", config.model_dump(mode="json"))
-    records = asyncio.run(Runner(config, store, "r").run(scenarios))
+    plan = resolve(config)
+    store.create("r", plan.stored().model_dump(mode="json"))
+    records = asyncio.run(Runner(plan, store, "r").run(scenarios))
     return {
         f"{label} {r.episode_id}": [comparable(e) for e in store.events(r.episode_id)]
         for r in records
@@ -117,10 +119,10 @@ def model_runs(tmp_path: Path) -> Events:
     events: Events = {}
     with LoopbackServer.in_thread(responder=clinic) as server:
         for label, (source, limit, roles, options) in MODEL_RUNS.items():
-            models = ModelSettings(base_urls=[server.base_url], max_retries=0, timeout_s=10)
+            models = {"base_urls": [server.base_url], "max_retries": 0, "timeout_s": 10}
             config = RunConfig.model_validate(
                 {"sources": [source], "seed": 3, "limit": limit, **roles,
-                 "options": options, "models": models}
+                 "agent_options": options, "model_options": models}
             )  # fmt: skip
             events |= play(tmp_path / label, label, source, limit, config)
     return events

@@ -81,7 +81,9 @@ def test_nejm_images_resolve_from_an_image_dir(tmp_path: Path, siglip_dir: Path)
     events = RunStore(out).events("nejm_synthetic/0001")
     assert any(e.kind == "image_shown" for e in events)
     config = json.loads(json.dumps(RunStore(out).run_info().config))
-    assert config["tools"]["image_dir"] == str(images)
+    assert config["run"]["image_dir"] == str(images)
+    read_image = config["components"]["tools"]["read_image"]["config"]
+    assert read_image["image_model"] == str(siglip_dir)
     # a missing image is a load error naming scenario and image, before anything runs
     (images / "case-b.png").unlink()
     shutil.rmtree(out)

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.cli.main import app
+from clinsim.components import resolve
+from clinsim.config import Fork, RunConfig
 from clinsim.environments.run_store import RunStore
 from clinsim.replaying import first_difference, fork_episode, rerun_episode
-from clinsim.runner import RunConfig, Runner
+from clinsim.runner import Runner
 from clinsim.scenarios.sets import load_scenarios
 
 cli = CliRunner()
@@ -44,8 +45,8 @@ def config(url: str) -> RunConfig:
             "sources": ["agentclinic-medqa"],
             "doctor": "openai/doc",
             "patient": "openai/pat",
-            "options": {"doctor_protocol": "agentclinic"},
-            "models": ModelSettings(base_urls=[url], max_retries=0, timeout_s=10),
+            "agent_options": {"doctor.protocol": "agentclinic"},
+            "model_options": {"base_urls": [url], "max_retries": 0, "timeout_s": 10},
         }
     )
 
@@ -55,7 +56,7 @@ def test_a_run_killed_midway_reruns_exactly_from_its_recording(tmp_path: Path) -
     store = RunStore(tmp_path / "r")
     with LoopbackServer.in_thread(responder=clinic) as server:
         cfg = config(server.base_url)
-        store.create("r", cfg.model_dump(mode="json"))
+        store.create("r", resolve(cfg).stored().model_dump(mode="json"))
 
         async def killed() -> None:
             done = 0
@@ -67,7 +68,7 @@ def test_a_run_killed_midway_reruns_exactly_from_its_recording(tmp_path: Path) -
                     raise asyncio.CancelledError
 
             with pytest.raises(asyncio.CancelledError):
-                await Runner(cfg, store, "r").run(scenarios, on_done=on_done)
+                await Runner(resolve(cfg), store, "r").run(scenarios, on_done=on_done)
 
         asyncio.run(killed())
         served = len(server.requests)
@@ -117,7 +118,7 @@ def test_a_fork_shares_the_prefix_and_continues_with_another_doctor(tmp_path: Pa
     episode = recorded_run(tmp_path / "r")
     original = RunStore(tmp_path / "r").events(episode)
     fork = tmp_path / "fork"
-    result = asyncio.run(fork_episode(tmp_path / "r", episode, 3, "oracle", fork))
+    result = asyncio.run(fork_episode(tmp_path / "r", episode, Fork(doctor="oracle", turn=3), fork))
     assert result.identical and len(result.original) > 4
     forked = RunStore(fork).events(episode)
     prefix = [e for e in original if e.turn < 3]
@@ -147,15 +148,51 @@ def test_a_fork_reruns_from_its_own_recording(tmp_path: Path) -> None:
     out = cli.invoke(app, [*args, "--out", str(tmp_path / "f")])
     assert out.exit_code == 0, out.output
     config = RunStore(tmp_path / "f").run_info().config
-    assert config["doctor"] == "openai/doc" and config["forked_from"]["doctor"] == "oracle"
+    assert config["run"]["doctor"] == "openai/doc" and config["fork"]["doctor"] == "oracle"
+    shown = cli.invoke(app, ["show", str(tmp_path / "f")])
+    assert "doctor=openai/doc for turn 1, then oracle from turn 2 " in shown.output
     result = asyncio.run(rerun_episode(tmp_path / "f", episode))
     assert result.identical, result.difference
 
 
 def test_bad_forks_fail_cleanly_and_leave_nothing(tmp_path: Path) -> None:
     episode = recorded_run(tmp_path / "r")
-    for doctor in ("nobody", "human"):
-        args = ["replay", str(tmp_path / "r"), episode, "--fork-at", "2", "--doctor", doctor]
-        out = cli.invoke(app, [*args, "--out", str(tmp_path / "f")])
-        assert out.exit_code == 2 and "error:" in out.output, out.output
+    fork = ["replay", str(tmp_path / "r"), episode, "--fork-at", "2", "--out", str(tmp_path / "f")]
+    for doctor, problem in [
+        ("nobody", "no doctor called 'nobody' (known: baseline, human, oracle, scripted"),
+        ("openai/other", "openai/other: no base URL; pass --base-url"),
+    ]:
+        out = cli.invoke(app, [*fork, "--doctor", doctor])
+        assert out.exit_code == 2 and f"error: {problem}" in out.output, out.output
         assert not (tmp_path / "f").exists()
+    options = cli.invoke(app, [*fork, "--doctor", "oracle", "--doctor-protocol", "tools"])
+    assert "no selected component takes 'protocol' (doctor 'oracle')" in options.output
+    assert not (tmp_path / "f").exists()
+
+
+def test_a_fork_takes_the_model_options_of_a_run(tmp_path: Path) -> None:
+    episode = recorded_run(tmp_path / "r")
+    with LoopbackServer.in_thread(responder=clinic) as server:
+        args = ["replay", str(tmp_path / "r"), episode, "--fork-at", "2", "--doctor", "openai/doc"]
+        args += ["--base-url", server.base_url, "--doctor-protocol", "agentclinic"]
+        args += ["--model-option", "max_retries=0", "--out", str(tmp_path / "f")]
+        out = cli.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    stored = RunStore(tmp_path / "f").run_info().config
+    assert stored["fork"]["model_options"] == {"max_retries": 0, "base_urls": [server.base_url]}
+    assert stored["fork"]["agent_options"] == {"doctor.protocol": "agentclinic"}
+    events = RunStore(tmp_path / "f").events(episode)
+    assert events[-1].kind == "episode_ended" and events[-1].reason == "diagnosed"
+
+
+def test_a_person_takes_over_a_recorded_episode(tmp_path: Path) -> None:
+    episode = recorded_run(tmp_path / "r")
+    args = ["replay", str(tmp_path / "r"), episode, "--fork-at", "2", "--doctor", "human"]
+    out = cli.invoke(app, [*args, "--out", str(tmp_path / "f")], input="/dx Myasthenia gravis\n")
+    assert out.exit_code == 0, out.output
+    assert "What brings you in?" in out.output  # the transcript so far, before the person's turn
+    events = RunStore(tmp_path / "f").events(episode)
+    submitted = [e for e in events if e.kind == "diagnosis_submitted"]
+    assert [(e.turn, e.diagnosis) for e in submitted] == [(2, "Myasthenia gravis")]
+    shown = cli.invoke(app, ["show", str(tmp_path / "f")])
+    assert "then human from turn 2" in shown.output

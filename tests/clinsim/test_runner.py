@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.cli.main import app
+from clinsim.components import resolve
+from clinsim.config import RunConfig
 from clinsim.environments.events import comparable
 from clinsim.environments.run_store import RunStore
-from clinsim.runner import RunConfig, Runner, episode_seed
+from clinsim.runner import Runner, episode_seed
 from clinsim.scenarios.sets import load_scenarios
 
 cli = CliRunner()
@@ -104,10 +107,10 @@ def test_an_interrupted_run_keeps_finished_episodes_and_resumes(tmp_path: Path) 
     scenarios = load_scenarios(["agentclinic-medqa"])[:10]
     config = RunConfig(doctor="oracle", sources=["agentclinic-medqa"], limit=10)
     store = RunStore(tmp_path / "r")
-    store.create("r", config.model_dump(mode="json"))
+    store.create("r", resolve(config).stored().model_dump(mode="json"))
 
     async def interrupted() -> None:
-        runner = Runner(config, store, "r")
+        runner = Runner(resolve(config), store, "r")
         done = 0
 
         def on_done(_record: object) -> None:
@@ -180,26 +183,59 @@ def test_a_crashing_role_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None
 
 
 def test_key_value_options_reach_the_stored_config(tmp_path: Path) -> None:
-    run_cli(
-        "run",
-        "demo",
-        "--limit",
-        "1",
-        "--model-option",
-        "tool_choice=required",
-        "--model-option",
-        "max_retries=5",
-        "--agent-option",
-        "multimodal=false",
-        "--out",
-        str(tmp_path / "r"),
-    )
-    config = RunStore(tmp_path / "r").run_info().config
-    assert config["models"]["tool_choice"] == "required"
-    assert config["models"]["max_retries"] == 5
-    assert config["options"]["multimodal"] is False
+    with LoopbackServer.in_thread() as server:  # answers "echo: ...": the doctor asks that
+        run_cli(
+            "run", "demo", "--limit", "1", "--max-turns", "2",
+            "--doctor", "openai/doc", "--doctor-protocol", "agentclinic",
+            "--base-url", server.base_url, "--api-key", "sk-secret",
+            "--model-option", "tool_choice=required", "--model-option", "doctor.max_retries=5",
+            "--agent-option", "multimodal=false", "--agent-option", "doctor.max_tokens=64",
+            "--out", str(tmp_path / "r"),
+        )  # fmt: skip
+    stored = RunStore(tmp_path / "r").run_info().config
+    assert stored["run"]["model_options"] == {
+        "tool_choice": "required", "doctor.max_retries": 5, "base_urls": [server.base_url]
+    }  # fmt: skip
+    doctor = stored["components"]["doctor"]
+    assert (doctor["component"], doctor["package"]) == ("llm", "clinsim")
+    assert doctor["config"]["multimodal"] is False and doctor["config"]["max_tokens"] == 64
+    assert doctor["config"]["protocol"] == "agentclinic"
+    model = doctor["model"]
+    assert model["component"] == "openai" and model["config"]["max_retries"] == 5
+    assert model["config"]["tool_choice"] == "required"
+    assert "sk-secret" not in json.dumps(stored) and "api_key" not in model["config"]
     result = cli.invoke(app, ["run", "demo", "--model-option", "no-equals-sign"])
     assert result.exit_code == 2 and "KEY=VALUE" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "problem"),
+    [
+        (
+            ["--agent-option", "multimodal=false"],
+            "no selected component takes 'multimodal' (doctor 'baseline', patient 'facts', "
+            "measurement 'lookup', judge 'rules')",
+        ),
+        (
+            ["--doctor-protocol", "tools"],
+            "no selected component takes 'protocol' (doctor 'baseline')",
+        ),
+        (["--base-url", "http://127.0.0.1:9/v1"], "--base-url: model option base_urls: no role is"),
+        (["--agent-option", "nurse.temperature=1"], "'nurse' is not selected (selected: doctor"),
+        (
+            ["--tool-option", "query_ehr.ehr_db=1"],
+            "tools 'query_ehr': ehr_db: Input is not a valid path",
+        ),
+        (["--model-option", "doctor.api_key=x"], "use --api-key"),
+        (["--agent-option", "temperature=0.5"], "use --temperature instead"),
+    ],
+)
+def test_an_option_no_selected_component_takes_is_an_error(
+    option: list[str], problem: str, tmp_path: Path
+) -> None:
+    result = cli.invoke(app, ["run", "demo", *option, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and problem in result.output, result.output
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_run_directory_is_never_mixed_with_another_run(tmp_path: Path) -> None:

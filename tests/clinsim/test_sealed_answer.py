@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 
 from clinsim.agents.llm.doctor_prompts import doctor_messages
+from clinsim.components import resolve
+from clinsim.config import RunConfig
 from clinsim.environments.actions import Action, AskPatient, CallTool, OrderTest, SubmitDiagnosis
 from clinsim.environments.graph import run_encounter
 from clinsim.environments.roles import DoctorView
 from clinsim.environments.run_store import RunStore
-from clinsim.runner import RunConfig, Runner
+from clinsim.runner import Runner
 from clinsim.scenarios.audit import audit_scenario, diagnosis_names
 from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.sets import bundled_sets, load_report
@@ -106,7 +108,7 @@ def sources() -> list[str]:
 def test_no_doctor_visible_text_names_the_diagnosis(source: str, tmp_path: Path) -> None:
     scenarios = [s for s in load_report(source).scenarios if not audit_scenario(s)]
     assert scenarios
-    runner = Runner(RunConfig(max_turns=60), RunStore(tmp_path), "leak")
+    runner = Runner(resolve(RunConfig(max_turns=60)), RunStore(tmp_path), "leak")
     failures = []
     for scenario in scenarios:
         doctor = ProbeDoctor(scenario)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from clinsim.environments.measurement import LookupMeasurement
+from clinsim.components import resolve
+from clinsim.config import RunConfig
+from clinsim.environments import events
 from clinsim.environments.prices import PriceTable, PriceTableError, default_price_path
-from clinsim.scenarios.model import Case
+from clinsim.environments.run_store import RunStore
+from clinsim.runner import Runner
+from clinsim.scenarios.sets import load_scenarios
 
 
 @pytest.mark.parametrize(
@@ -58,7 +66,20 @@ def test_a_users_table_replaces_the_default(tmp_path: Path) -> None:
     assert prices.cost_of("Abdominal CT") == 300
     assert prices.cost_of("complete blood count") == 3
     assert prices.cost_of("physical examination") == 7
-    assert LookupMeasurement(Case(objective="x"), prices).cost_of("chest radiograph") == 42
+    assert prices.cost_of("chest radiograph") == 42
+
+
+def test_a_run_prices_its_orders_from_its_price_file(tmp_path: Path) -> None:
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps({"default_cost": 7, "categories": [
+        {"name": "chest imaging", "cost": 42, "patterns": ["chest x-ray"]}]}))  # fmt: skip
+    script = tmp_path / "script.json"
+    orders = [{"kind": "order_test", "test": t} for t in ("chest radiograph", "CBC")]
+    script.write_text(json.dumps([*orders, {"kind": "submit_diagnosis", "diagnosis": "x"}]))
+    config = RunConfig(doctor=f"scripted/{script}", prices=path)
+    scenario = load_scenarios(["demo"])[0]
+    played = asyncio.run(Runner(resolve(config), RunStore(tmp_path / "r"), "r").play(scenario, "e"))
+    assert [e.cost for e in played if isinstance(e, events.TestOrdered)] == [42, 7]
 
 
 def _error_for(tmp_path: Path, text: str) -> str:
@@ -89,7 +110,18 @@ def test_missing_price_file(tmp_path: Path) -> None:
 
 
 def test_prices_are_deterministic() -> None:
-    names = ["CBC", "CT head", "x-ray", "biopsy", "unknown"]
-    assert [PriceTable.default().cost_of(n) for n in names] == [
-        PriceTable.load(default_price_path()).cost_of(n) for n in names
-    ]
+    """The same order costs the same in every process (no dependence on hash order)."""
+    names = ["CBC", "CT head", "x-ray", "biopsy", "unknown", "Chest CT with contrast"]
+    code = (
+        "import json, sys; from clinsim.environments.prices import PriceTable; "
+        "print(json.dumps([PriceTable.default().cost_of(n) for n in sys.argv[1:]]))"
+    )
+    here = [PriceTable.default().cost_of(name) for name in names]
+    for seed in ("1", "2"):
+        environment = {**os.environ, "PYTHONHASHSEED": seed}
+        result = subprocess.run(
+            [sys.executable, "-c", code, *names], capture_output=True, text=True, env=environment
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == here
+    assert here[0] < here[1]  # a blood count is cheaper than a CT, whatever the table says

@@ -114,7 +114,7 @@ def test_validate_cli_accepts_good_files() -> None:
 def test_unknown_source_is_a_clear_error() -> None:
     result = CliRunner().invoke(app, ["scenarios", "validate", "no-such-set"])
     assert result.exit_code == 2
-    assert "neither a bundled set" in result.output
+    assert "neither an installed set" in result.output
 
 
 def test_schema_export_is_valid_json_schema_of_the_model() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from players import tool
 from typer.testing import CliRunner
 
 from clinsim.agents.models.base import ChatRequest, ChatResponse
@@ -14,7 +15,7 @@ from clinsim.environments.ehr.demo import demo_dir
 from clinsim.environments.ehr.mimic_import import build_from_mimic
 from clinsim.scenarios.mimic import MimicScenarioError, build_mimic_scenarios
 from clinsim.scenarios.sets import load_report
-from clinsim.tools.base import ToolContext, ToolSettings, registered_tools
+from clinsim.tools.base import ToolContext
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +103,10 @@ async def test_bundled_scenarios_are_playable_with_the_ehr_tools(
     from clinsim.environments.ehr.demo import default_ehr_for
 
     monkeypatch.setenv("CLINSIM_CACHE", str(tmp_path))
+    summarise = tool("get_patient_summary")  # no --ehr: the demo set's own database
     for scenario in load_report("mimic-iv-demo").scenarios[:3]:
-        db = default_ehr_for(scenario)
-        ctx = ToolContext(scenario.id, scenario.case, ToolSettings(ehr_db=db))
-        summary = await registered_tools()["get_patient_summary"]().call({}, ctx)
+        assert default_ehr_for(scenario) is not None
+        ctx = ToolContext(scenario.id, scenario.case, source=scenario.provenance.source)
+        summary = await summarise.call({}, ctx)
         assert "(current admission)" in summary.text
         assert scenario.answer.diagnosis not in summary.text

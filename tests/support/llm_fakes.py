@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pydantic import BaseModel
+
 from clinsim.agents.models.base import ChatRequest, ChatResponse, Usage
 from clinsim.agents.models.registry import ModelPool
 
@@ -38,6 +40,6 @@ class FakePool(ModelPool):
         self.model = model
         self.asked: list[str] = []
 
-    def get(self, address: str) -> FakeModel:  # type: ignore[override]
+    def get(self, address: str, config: BaseModel | None = None) -> FakeModel:  # type: ignore[override]
         self.asked.append(address)
         return self.model

@@ -13,11 +13,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+from players import tool
 
 from clinsim.environments.ehr.demo import demo_dir
 from clinsim.environments.ehr.mimic_import import build_from_mimic
 from clinsim.scenarios.model import Case, EHRLink
-from clinsim.tools.base import ToolContext, ToolError, ToolSettings, registered_tools
+from clinsim.tools.base import BaseTool, ToolContext, ToolError
 from clinsim.tools.ehr import tools as ehr_tools
 from clinsim.tools.ehr.sealed import QueryLimits, SealedEHR
 
@@ -33,18 +34,35 @@ def ehr_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+NAMES = [
+    "query_ehr",
+    "get_patient_summary",
+    "get_lab_history",
+    "get_latest_labs",
+    "get_medications",
+    "get_prior_diagnoses",
+    "get_microbiology",
+    "get_vitals",
+]
+Tools = dict[str, BaseTool]
+
+
 @pytest.fixture
-def ctx(ehr_db: Path) -> ToolContext:
+def ctx() -> ToolContext:
     link = EHRLink(subject_id=SUBJECT, hadm_id=INDEX_HADM, index_time=INDEX_TIME)
     return ToolContext(
-        scenario_id="mimic-iv-demo/25742920",
-        case=Case(objective="diagnose", ehr=link),
-        settings=ToolSettings(ehr_db=ehr_db),
+        scenario_id="mimic-iv-demo/25742920", case=Case(objective="diagnose", ehr=link)
     )
 
 
-async def query(ctx: ToolContext, sql: str) -> list[list[object]]:
-    result = await registered_tools()["query_ehr"]().call({"sql": sql}, ctx)
+@pytest.fixture
+def tools(ehr_db: Path) -> Tools:
+    """The EHR tools as a run with `--ehr EHR_DB` builds them."""
+    return {name: tool(name, ehr_db=str(ehr_db)) for name in NAMES}
+
+
+async def query(tools: Tools, ctx: ToolContext, sql: str) -> list[list[object]]:
+    result = await tools["query_ehr"].call({"sql": sql}, ctx)
     assert isinstance(result.data, dict)
     rows = result.data["rows"]
     assert isinstance(rows, list)
@@ -99,29 +117,38 @@ HOSTILE = [
 
 @pytest.mark.parametrize("template", HOSTILE)
 async def test_hostile_sql_is_refused_and_touches_no_file(
-    template: str, ctx: ToolContext, ehr_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    template: str,
+    ctx: ToolContext,
+    tools: Tools,
+    ehr_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     sql = template.format(db=ehr_db, db_dir=ehr_db.parent)
     before = _snapshot(ehr_db.parent, tmp_path)
     ehr_sneaky_python_frame_variable = pa.table({"secret": [1]})  # noqa: F841 - replacement scan bait
     with pytest.raises(ToolError, match=r"^query (refused|failed|stopped)"):
-        await query(ctx, sql)
+        await query(tools, ctx, sql)
     assert _snapshot(ehr_db.parent, tmp_path) == before
     # the view still answers, unchanged
-    assert await query(ctx, "SELECT count(*) FROM patients") == [[1]]
+    assert await query(tools, ctx, "SELECT count(*) FROM patients") == [[1]]
 
 
-async def test_only_this_subject_exists(ctx: ToolContext) -> None:
+async def test_only_this_subject_exists(ctx: ToolContext, tools: Tools) -> None:
     for table in ("patients", "admissions", "labevents", "chartevents", "prescriptions", "omr"):
-        rows = await query(ctx, f"SELECT DISTINCT subject_id FROM {table}")
+        rows = await query(tools, ctx, f"SELECT DISTINCT subject_id FROM {table}")
         assert rows == [[SUBJECT]], table
-    assert await query(ctx, "SELECT count(*) FROM labevents WHERE subject_id <> 10000032") == [[0]]
-    other = await query(ctx, "SELECT count(*) FROM admissions WHERE subject_id = 10000084")
+    assert await query(
+        tools, ctx, "SELECT count(*) FROM labevents WHERE subject_id <> 10000032"
+    ) == [[0]]
+    other = await query(tools, ctx, "SELECT count(*) FROM admissions WHERE subject_id = 10000084")
     assert other == [[0]]
 
 
-async def test_nothing_from_after_the_index_time(ctx: ToolContext, ehr_db: Path) -> None:
+async def test_nothing_from_after_the_index_time(
+    ctx: ToolContext, tools: Tools, ehr_db: Path
+) -> None:
     with duckdb.connect(str(ehr_db), read_only=True) as con:
         later = con.execute(
             "SELECT count(*) FROM labevents WHERE subject_id = ? AND charttime >= ?",
@@ -135,32 +162,41 @@ async def test_nothing_from_after_the_index_time(ctx: ToolContext, ehr_db: Path)
         ("prescriptions", "starttime"),
         ("icustays", "intime"),
     ):
-        rows = await query(ctx, f"SELECT count(*) FROM {table} WHERE {column} >= '{INDEX_TIME}'")
+        rows = await query(
+            tools, ctx, f"SELECT count(*) FROM {table} WHERE {column} >= '{INDEX_TIME}'"
+        )
         assert rows == [[0]], table  # ...the view has none
-    admits = await query(ctx, "SELECT max(admittime) FROM admissions")
+    admits = await query(tools, ctx, "SELECT max(admittime) FROM admissions")
     assert admits == [[str(INDEX_TIME)]]
-    later_stays = await query(ctx, "SELECT count(*) FROM admissions WHERE hadm_id IN (SELECT 1)")
+    later_stays = await query(
+        tools, ctx, "SELECT count(*) FROM admissions WHERE hadm_id IN (SELECT 1)"
+    )
     assert later_stays == [[0]]
 
 
 async def test_index_admission_keeps_its_diagnoses_drg_and_discharge_hidden(
-    ctx: ToolContext, ehr_db: Path
+    ctx: ToolContext, tools: Tools, ehr_db: Path
 ) -> None:
     with duckdb.connect(str(ehr_db), read_only=True) as con:
         coded = con.execute(
             "SELECT count(*) FROM diagnoses_icd WHERE hadm_id = ?", [INDEX_HADM]
         ).fetchone()
     assert coded is not None and coded[0] > 0
-    assert await query(ctx, f"SELECT * FROM diagnoses_icd WHERE hadm_id = {INDEX_HADM}") == []
-    assert await query(ctx, f"SELECT * FROM drgcodes WHERE hadm_id = {INDEX_HADM}") == []
-    assert await query(ctx, f"SELECT * FROM procedures_icd WHERE hadm_id = {INDEX_HADM}") == []
+    assert (
+        await query(tools, ctx, f"SELECT * FROM diagnoses_icd WHERE hadm_id = {INDEX_HADM}") == []
+    )
+    assert await query(tools, ctx, f"SELECT * FROM drgcodes WHERE hadm_id = {INDEX_HADM}") == []
+    assert (
+        await query(tools, ctx, f"SELECT * FROM procedures_icd WHERE hadm_id = {INDEX_HADM}") == []
+    )
     row = await query(
+        tools,
         ctx,
         "SELECT dischtime, deathtime, discharge_location, hospital_expire_flag FROM admissions "
         f"WHERE hadm_id = {INDEX_HADM}",
     )
     assert row == [[None, None, None, None]]
-    earlier = await query(ctx, "SELECT count(DISTINCT hadm_id) FROM diagnoses_icd")
+    earlier = await query(tools, ctx, "SELECT count(DISTINCT hadm_id) FROM diagnoses_icd")
     assert earlier == [[3]]  # the three earlier admissions keep theirs
 
 
@@ -179,39 +215,31 @@ async def test_unbounded_cross_join_is_stopped_by_the_time_limit(ehr_db: Path) -
         view.close()
 
 
-async def test_cross_join_rows_are_capped_with_a_notice(ctx: ToolContext) -> None:
-    tool = registered_tools()["query_ehr"]()
-    result = await tool.call({"sql": "SELECT * FROM labevents a, labevents b, labevents c"}, ctx)
+async def test_cross_join_rows_are_capped_with_a_notice(ctx: ToolContext, tools: Tools) -> None:
+    sql = "SELECT * FROM labevents a, labevents b, labevents c"
+    result = await tools["query_ehr"].call({"sql": sql}, ctx)
     assert isinstance(result.data, dict) and result.data["truncated"] is True
     assert len(result.data["rows"]) == 200  # type: ignore[arg-type]
     assert "truncated" in result.text
 
 
-async def test_view_is_built_once_per_encounter(ctx: ToolContext) -> None:
-    await query(ctx, "SELECT 1")
+async def test_view_is_built_once_per_encounter(ctx: ToolContext, tools: Tools) -> None:
+    await query(tools, ctx, "SELECT 1")
     views = ctx.resources[ehr_tools.CACHE_KEY]
     first = next(iter(views.values()))
-    await registered_tools()["get_latest_labs"]().call({}, ctx)
+    await tools["get_latest_labs"].call({}, ctx)
     assert len(views) == 1 and next(iter(views.values())) is first
 
 
-def test_tools_are_offered_only_with_a_link_and_a_database(ctx: ToolContext) -> None:
-    tools = registered_tools()
-    names = [
-        "query_ehr",
-        "get_patient_summary",
-        "get_lab_history",
-        "get_latest_labs",
-        "get_medications",
-        "get_prior_diagnoses",
-        "get_microbiology",
-        "get_vitals",
-    ]
-    for name in names:
-        assert tools[name]().available(ctx)
-    no_db = ToolContext(scenario_id="x", case=ctx.case)
-    no_link = ToolContext(scenario_id="x", case=Case(objective="o"), settings=ctx.settings)
-    assert not any(tools[n]().available(no_db) or tools[n]().available(no_link) for n in names)
+def test_tools_are_offered_only_with_a_link_and_a_database(ctx: ToolContext, tools: Tools) -> None:
+    assert all(tools[name].available(ctx) for name in NAMES)
+    elsewhere = ToolContext(scenario_id="x", case=ctx.case)  # no database configured, not the demo
+    no_link = ToolContext(scenario_id="x", case=Case(objective="o"))
+    unconfigured = {name: tool(name) for name in NAMES}
+    assert not any(unconfigured[n].available(elsewhere) for n in NAMES)
+    assert not any(tools[n].available(no_link) for n in NAMES)
+    demo = ToolContext(scenario_id="y", case=ctx.case, source="mimic-iv-demo")
+    assert all(unconfigured[n].available(demo) for n in NAMES)  # the bundled demo EHR
 
 
 def test_python_variables_are_not_reachable(ehr_db: Path) -> None:

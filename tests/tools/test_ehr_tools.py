@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from players import tool
 from typer.testing import CliRunner
 
 from clinsim.cli.ehr import app
 from clinsim.environments.ehr.demo import demo_dir
 from clinsim.environments.ehr.mimic_import import build_from_mimic
 from clinsim.scenarios.model import Case, EHRLink
-from clinsim.tools.base import ToolContext, ToolError, ToolSettings, registered_tools
+from clinsim.tools.base import ToolContext, ToolError
 
 SUBJECT = 10000032
 INDEX_HADM = 25742920
@@ -28,22 +30,28 @@ def ehr_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@dataclass
+class Encounter:
+    """One episode's tool context, with the EHR tools of a run given `--ehr EHR_DB`."""
+
+    ctx: ToolContext
+    ehr_db: Path
+
+
 @pytest.fixture
-def ctx(ehr_db: Path) -> ToolContext:
+def ctx(ehr_db: Path) -> Encounter:
     link = EHRLink(subject_id=SUBJECT, hadm_id=INDEX_HADM, index_time=datetime.fromisoformat(AS_OF))
-    return ToolContext(
-        scenario_id="mimic-iv-demo/25742920",
-        case=Case(objective="diagnose", ehr=link),
-        settings=ToolSettings(ehr_db=ehr_db),
-    )
+    case = Case(objective="diagnose", ehr=link)
+    return Encounter(ToolContext(scenario_id="mimic-iv-demo/25742920", case=case), ehr_db)
 
 
-async def call(ctx: ToolContext, tool: str, **arguments: object) -> str:
-    result = await registered_tools()[tool]().call(arguments, ctx)  # type: ignore[arg-type]
+async def call(encounter: Encounter, tool_name: str, **arguments: object) -> str:
+    made = tool(tool_name, ehr_db=str(encounter.ehr_db))
+    result = await made.call(arguments, encounter.ctx)  # type: ignore[arg-type]
     return result.text
 
 
-async def test_patient_summary(ctx: ToolContext) -> None:
+async def test_patient_summary(ctx: Encounter) -> None:
     text = await call(ctx, "get_patient_summary")
     assert "female, 52 years old" in text
     assert "Hospital admissions (4" in text
@@ -51,7 +59,7 @@ async def test_patient_summary(ctx: ToolContext) -> None:
     assert "Portal hypertension" in text  # principal diagnosis of an earlier admission
 
 
-async def test_lab_history_by_name_and_window(ctx: ToolContext) -> None:
+async def test_lab_history_by_name_and_window(ctx: Encounter) -> None:
     text = await call(ctx, "get_lab_history", name="creatinine")
     assert "Creatinine (Blood, mg/dL" in text and "14 results" in text
     window = await call(ctx, "get_lab_history", name="Sodium", start="2180-07-01")
@@ -63,7 +71,7 @@ async def test_lab_history_by_name_and_window(ctx: ToolContext) -> None:
         await call(ctx, "get_lab_history", name="sodium", start="last week")
 
 
-async def test_latest_labs_medications_diagnoses_micro_vitals(ctx: ToolContext) -> None:
+async def test_latest_labs_medications_diagnoses_micro_vitals(ctx: Encounter) -> None:
     labs = await call(ctx, "get_latest_labs")
     assert "Creatinine: 0.6 mg/dL (2180-08-05)" in labs
     meds = await call(ctx, "get_medications")
@@ -77,7 +85,7 @@ async def test_latest_labs_medications_diagnoses_micro_vitals(ctx: ToolContext) 
 
 
 async def test_canned_tools_never_show_the_index_admissions_codes(
-    ctx: ToolContext, ehr_db: Path
+    ctx: Encounter, ehr_db: Path
 ) -> None:
     import duckdb
 

@@ -3,17 +3,20 @@ AutoModel/AutoProcessor path: probabilities, cache, batching, retrieval, errors.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from players import tool
 from transformers import AutoModel, AutoProcessor
 
 from clinsim.scenarios.images import image_path
 from clinsim.scenarios.model import Case, ImageRef
 from clinsim.scenarios.sets import load_scenarios
-from clinsim.tools.base import ToolContext, ToolError, ToolSettings, registered_tools
+from clinsim.tools.base import BaseTool, ToolContext, ToolError
 from clinsim.tools.imaging import load_image
 from clinsim.tools.imaging.cache import EmbeddingCache, embed_files
 from clinsim.tools.imaging.encoder import MEDSIGLIP, ImageEncoder, ImageModelError
@@ -35,9 +38,30 @@ def encoder(siglip_dir: Path) -> ImageEncoder:
     return ImageEncoder.load(str(siglip_dir), device="cpu")
 
 
-def context(siglip_dir: Path | None, images: list[ImageRef]) -> ToolContext:
-    settings = ToolSettings(image_model=str(siglip_dir) if siglip_dir else None)
-    return ToolContext("t/1", Case(objective="read", images=images), settings)
+@dataclass
+class Reading:
+    """One episode's tool context, and the imaging tools of a run given `--image-model`."""
+
+    ctx: ToolContext
+    image_model: str | None
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return self.ctx.resources
+
+    def tool(self, name: str) -> BaseTool:
+        return tool(name, image_model=self.image_model)
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> Any:
+        return await self.tool(name).call(arguments, self.ctx)
+
+    def available(self, name: str) -> bool:
+        return self.tool(name).available(self.ctx)
+
+
+def context(siglip_dir: Path | None, images: list[ImageRef]) -> Reading:
+    ctx = ToolContext("t/1", Case(objective="read", images=images))
+    return Reading(ctx, str(siglip_dir) if siglip_dir else None)
 
 
 def refs() -> list[ImageRef]:
@@ -46,10 +70,6 @@ def refs() -> list[ImageRef]:
         ImageRef(id="image-2", path=str(SKIN), modality="dermatology"),
         ImageRef(id="image-3", path="pydicom:ct", modality="ct"),
     ]
-
-
-def tool(name: str):  # type: ignore[no-untyped-def]
-    return registered_tools()[name]()
 
 
 def by_hand(siglip_dir: Path, image: Path, labels: list[str]) -> np.ndarray:
@@ -71,8 +91,8 @@ def by_hand(siglip_dir: Path, image: Path, labels: list[str]) -> np.ndarray:
 
 async def test_read_image_probabilities_match_hand_computation(siglip_dir: Path) -> None:
     labels = ["pneumonia", "normal chest x-ray", "cardiomegaly", "pleural effusion"]
-    result = await tool("read_image").call(
-        {"image_id": "image-1", "labels": labels}, context(siglip_dir, refs())
+    result = await context(siglip_dir, refs()).call(
+        "read_image", {"image_id": "image-1", "labels": labels}
     )
     expected = dict(zip(labels, by_hand(siglip_dir, CXR, labels), strict=True))
     findings = result.data["findings"]
@@ -84,7 +104,7 @@ async def test_read_image_probabilities_match_hand_computation(siglip_dir: Path)
 
 
 async def test_read_image_default_vocabulary_for_the_modality(siglip_dir: Path) -> None:
-    result = await tool("read_image").call({"image_id": "image-2"}, context(siglip_dir, refs()))
+    result = await context(siglip_dir, refs()).call("read_image", {"image_id": "image-2"})
     findings = result.data["findings"]
     assert len(findings) == 5
     assert {f["label"] for f in findings} <= set(VOCABULARIES["dermatology"])
@@ -94,39 +114,39 @@ async def test_read_image_default_vocabulary_for_the_modality(siglip_dir: Path) 
 
 
 async def test_read_image_accepts_comma_separated_labels_and_top_k(siglip_dir: Path) -> None:
-    result = await tool("read_image").call(
-        {"image_id": "image-3", "labels": "a, b, c", "top_k": 2}, context(siglip_dir, refs())
+    result = await context(siglip_dir, refs()).call(
+        "read_image", {"image_id": "image-3", "labels": "a, b, c", "top_k": 2}
     )
     assert len(result.data["findings"]) == 2
 
 
 async def test_read_image_without_a_model_is_a_tool_error() -> None:
     with pytest.raises(ToolError, match="no image model configured: pass --image-model DIR"):
-        await tool("read_image").call({"image_id": "image-1"}, context(None, refs()))
+        await context(None, refs()).call("read_image", {"image_id": "image-1"})
 
 
 async def test_read_image_errors_the_doctor_sees(siglip_dir: Path, tmp_path: Path) -> None:
     ctx = context(siglip_dir, refs())
     with pytest.raises(ToolError, match=r"no image 'x-ray'.*image-1, image-2, image-3"):
-        await tool("read_image").call({"image_id": "x-ray"}, ctx)
+        await ctx.call("read_image", {"image_id": "x-ray"})
     with pytest.raises(ToolError, match="labels must be"):
-        await tool("read_image").call({"image_id": "image-1", "labels": 3}, ctx)
+        await ctx.call("read_image", {"image_id": "image-1", "labels": 3})
     missing = [ImageRef(id="image-9", path=str(tmp_path / "gone.png"))]
     with pytest.raises(ToolError, match=r"scenario 't/1', image 'image-9': no such file"):
-        await tool("read_image").call({"image_id": "image-9"}, context(siglip_dir, missing))
+        await context(siglip_dir, missing).call("read_image", {"image_id": "image-9"})
 
 
 def test_tools_are_offered_only_with_images(siglip_dir: Path) -> None:
-    assert tool("read_image").available(context(siglip_dir, refs()))
-    assert not tool("read_image").available(context(siglip_dir, []))
-    assert not tool("search_images").available(context(siglip_dir, []))
-    assert not tool("find_similar_images").available(context(siglip_dir, refs()[:1]))
+    assert context(siglip_dir, refs()).available("read_image")
+    assert not context(siglip_dir, []).available("read_image")
+    assert not context(siglip_dir, []).available("search_images")
+    assert not context(siglip_dir, refs()[:1]).available("find_similar_images")
 
 
 async def test_encoder_is_loaded_once_and_cache_avoids_reencoding(siglip_dir: Path) -> None:
     ctx = context(siglip_dir, refs())
-    read = tool("read_image")
-    await read.call({"image_id": "image-1"}, ctx)
+    read = ctx.tool("read_image")
+    await read.call({"image_id": "image-1"}, ctx.ctx)
     encoder = ctx.resources["imaging.encoders"][str(siglip_dir)]
     cache = ctx.resources["imaging.cache"]
     assert cache.encoded == 1
@@ -135,7 +155,7 @@ async def test_encoder_is_loaded_once_and_cache_avoids_reencoding(siglip_dir: Pa
         raise AssertionError("re-encoded a cached image")
 
     encoder.encode_images = refuse
-    again = await read.call({"image_id": "image-1", "labels": ["pneumonia"]}, ctx)
+    again = await read.call({"image_id": "image-1", "labels": ["pneumonia"]}, ctx.ctx)
     assert again.data["findings"][0]["label"] == "pneumonia"
     assert ctx.resources["imaging.encoders"][str(siglip_dir)] is encoder
     assert cache.encoded == 1 and cache.hits >= 1
@@ -172,14 +192,14 @@ async def test_similar_images_and_text_search_rank_by_embeddings(
     ctx = context(siglip_dir, refs())
     paths = [image_path(r) for r in refs()]
     embeddings = embed_files(encoder, EmbeddingCache(), paths)
-    similar = await tool("find_similar_images").call({"image_id": "image-1"}, ctx)
+    similar = await ctx.call("find_similar_images", {"image_id": "image-1"})
     cosines = {"image-2": embeddings[1] @ embeddings[0], "image-3": embeddings[2] @ embeddings[0]}
     ranked = similar.data["similar"]
     assert [r["image_id"] for r in ranked] == sorted(cosines, key=lambda k: -cosines[k])
     for row in ranked:
         assert row["similarity"] == pytest.approx(cosines[row["image_id"]], abs=1e-4)
 
-    search = await tool("search_images").call({"text": "melanoma", "top_k": 3}, ctx)
+    search = await ctx.call("search_images", {"text": "melanoma", "top_k": 3})
     probs = encoder.probabilities(embeddings, encoder.encode_texts(["melanoma"]))[:, 0]
     expected = [f"image-{i + 1}" for i in np.argsort(-probs)]
     assert [m["image_id"] for m in search.data["matches"]] == expected
@@ -223,5 +243,5 @@ async def test_an_unloadable_model_is_a_tool_error_tried_once(tmp_path: Path) ->
     ctx = context(tmp_path / "no-model", refs())
     for _ in range(2):
         with pytest.raises(ToolError, match=r"image model unavailable: .*does not exist"):
-            await tool("read_image").call({"image_id": "image-1"}, ctx)
+            await ctx.call("read_image", {"image_id": "image-1"})
     assert isinstance(ctx.resources["imaging.encoders"][str(tmp_path / "no-model")], Exception)

@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 
+from clinsim.environments.ehr.demo import default_ehr
 from clinsim.environments.tool_spec import Arguments, NoArguments
-from clinsim.tools.base import Tool, ToolContext, ToolError, ToolResult, ToolSpec, register_tool
+from clinsim.plugins import Config
+from clinsim.tools.base import Tool, ToolContext, ToolError, ToolResult, ToolSpec, tool
 from clinsim.tools.ehr import canned
 from clinsim.tools.ehr.sealed import EHRQueryError, QueryResult, SealedEHR
 
@@ -36,11 +38,20 @@ _TABLES_HELP = (
 )
 
 
-def _resolve_db(ctx: ToolContext) -> Path:
-    db = ctx.settings.ehr_db
-    if db is None:
-        raise ToolError("no EHR database is configured for this run")
-    path = Path(db)
+class EHRConfig(Config):
+    ehr_db: Path | None = Field(
+        default=None,
+        description="EHR database of the scenarios' patients (MIMIC-IV demo scenarios: the "
+        "bundled demo when not given).",
+    )
+
+
+def database_for(config: EHRConfig, ctx: ToolContext) -> Path | None:
+    """The EHR database of this episode's patient: the configured one, else the bundled demo's
+    for scenarios of the demo set."""
+    if config.ehr_db is None:
+        return default_ehr(ctx.scenario_id, ctx.source, ctx.case)
+    path = Path(config.ehr_db)
     if not path.is_absolute() and ctx.base_dir is not None:
         path = ctx.base_dir / path
     return path
@@ -59,12 +70,11 @@ def _views(ctx: ToolContext) -> OrderedDict[ViewKey, SealedEHR]:
         return views
 
 
-def sealed_view(ctx: ToolContext) -> SealedEHR:
+def sealed_view(db: Path, ctx: ToolContext) -> SealedEHR:
     """The encounter's sealed EHR view (built once, then reused)."""
     link = ctx.case.ehr
     if link is None:
         raise ToolError("this case is not linked to an EHR patient")
-    db = _resolve_db(ctx)
     key: ViewKey = (
         str(db),
         ctx.scenario_id,
@@ -110,16 +120,22 @@ def format_result(result: QueryResult) -> str:
 
 
 class EHRTool(Tool[A]):
-    """Offered only when the case links to an EHR patient and the run has an EHR database."""
+    """Offered only when the case links to an EHR patient and there is an EHR database."""
+
+    def __init__(self, config: EHRConfig):
+        self.config = config
 
     def available(self, ctx: ToolContext) -> bool:
-        return ctx.case.ehr is not None and ctx.settings.ehr_db is not None
+        return ctx.case.ehr is not None and database_for(self.config, ctx) is not None
 
     def answer(self, view: SealedEHR, arguments: A) -> ToolResult:
         raise NotImplementedError
 
     async def run(self, arguments: A, ctx: ToolContext) -> ToolResult:
-        view = await asyncio.to_thread(sealed_view, ctx)
+        db = await asyncio.to_thread(database_for, self.config, ctx)
+        if db is None:
+            raise ToolError("no EHR database is configured for this run")
+        view = await asyncio.to_thread(sealed_view, db, ctx)
         try:
             return await asyncio.to_thread(self.answer, view, arguments)
         except EHRQueryError as exc:
@@ -137,7 +153,6 @@ class QueryArguments(Arguments):
         return sql
 
 
-@register_tool
 class QueryEHR(EHRTool[QueryArguments]):
     spec = ToolSpec(
         name="query_ehr",
@@ -188,7 +203,6 @@ class LabHistoryArguments(Arguments):
         return _parse_time(raw)
 
 
-@register_tool
 class GetLabHistory(EHRTool[LabHistoryArguments]):
     spec = ToolSpec(
         name="get_lab_history",
@@ -218,7 +232,6 @@ def _canned(name: str, description: str) -> ToolSpec:
     return ToolSpec(name=name, description=description)
 
 
-@register_tool
 class GetPatientSummary(CannedEHRTool):
     spec = _canned(
         "get_patient_summary",
@@ -230,7 +243,6 @@ class GetPatientSummary(CannedEHRTool):
         return canned.patient_summary(view)
 
 
-@register_tool
 class GetLatestLabs(CannedEHRTool):
     spec = _canned("get_latest_labs", "The most recent value of every lab test on record.")
 
@@ -238,7 +250,6 @@ class GetLatestLabs(CannedEHRTool):
         return canned.latest_labs(view)
 
 
-@register_tool
 class GetMedications(CannedEHRTool):
     spec = _canned(
         "get_medications", "Drugs prescribed to this patient before now, most recent first."
@@ -248,7 +259,6 @@ class GetMedications(CannedEHRTool):
         return canned.medications(view)
 
 
-@register_tool
 class GetPriorDiagnoses(CannedEHRTool):
     spec = _canned(
         "get_prior_diagnoses", "Coded diagnoses (ICD) of this patient's earlier admissions."
@@ -258,7 +268,6 @@ class GetPriorDiagnoses(CannedEHRTool):
         return canned.prior_diagnoses(view)
 
 
-@register_tool
 class GetMicrobiology(CannedEHRTool):
     spec = _canned(
         "get_microbiology", "Microbiology specimens and results on record, most recent first."
@@ -268,7 +277,6 @@ class GetMicrobiology(CannedEHRTool):
         return canned.microbiology(view)
 
 
-@register_tool
 class GetVitals(CannedEHRTool):
     spec = _canned(
         "get_vitals",
@@ -277,3 +285,43 @@ class GetVitals(CannedEHRTool):
 
     def read(self, view: SealedEHR) -> str:
         return canned.vitals(view)
+
+
+@tool("query_ehr", config=EHRConfig)
+def query_ehr(config: EHRConfig) -> QueryEHR:
+    return QueryEHR(config)
+
+
+@tool("get_lab_history", config=EHRConfig)
+def get_lab_history(config: EHRConfig) -> GetLabHistory:
+    return GetLabHistory(config)
+
+
+@tool("get_patient_summary", config=EHRConfig)
+def get_patient_summary(config: EHRConfig) -> GetPatientSummary:
+    return GetPatientSummary(config)
+
+
+@tool("get_latest_labs", config=EHRConfig)
+def get_latest_labs(config: EHRConfig) -> GetLatestLabs:
+    return GetLatestLabs(config)
+
+
+@tool("get_medications", config=EHRConfig)
+def get_medications(config: EHRConfig) -> GetMedications:
+    return GetMedications(config)
+
+
+@tool("get_prior_diagnoses", config=EHRConfig)
+def get_prior_diagnoses(config: EHRConfig) -> GetPriorDiagnoses:
+    return GetPriorDiagnoses(config)
+
+
+@tool("get_microbiology", config=EHRConfig)
+def get_microbiology(config: EHRConfig) -> GetMicrobiology:
+    return GetMicrobiology(config)
+
+
+@tool("get_vitals", config=EHRConfig)
+def get_vitals(config: EHRConfig) -> GetVitals:
+    return GetVitals(config)

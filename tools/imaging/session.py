@@ -1,5 +1,5 @@
-"""What the imaging tools share within a run: the opened encoder, the embedding cache and
-the image folder, kept in `ToolContext.resources` so a run opens the model once."""
+"""What the imaging tools share within a run: the opened encoder and the embedding cache, kept in
+`ToolContext.resources` so a run opens the model once; and their configuration."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from clinsim.scenarios.images import ImageDirectory, ImageMappingError, ImageNotFound, image_path
+from pydantic import Field
+
+from clinsim.plugins import Config
+from clinsim.scenarios.images import ImageMappingError, ImageNotFound, image_path
 from clinsim.scenarios.model import ImageRef
 from clinsim.tools.base import ToolContext, ToolError
 from clinsim.tools.imaging.cache import EmbeddingCache, embed_files
@@ -18,8 +21,16 @@ from clinsim.tools.imaging.loading import ImageLoadError
 NO_MODEL = "no image model configured: pass --image-model DIR (a SigLIP/MedSigLIP checkpoint)"
 ENCODERS_KEY = "imaging.encoders"
 CACHE_KEY = "imaging.cache"
-IMAGE_DIRS_KEY = "imaging.image_dirs"
 _LOAD_LOCK = threading.Lock()
+
+
+class ImagingConfig(Config):
+    image_model: str | None = Field(
+        default=None, description="SigLIP/MedSigLIP checkpoint folder or cached model id."
+    )
+    image_cache_dir: Path | None = Field(
+        default=None, description="Keep image embeddings on disk here, across runs."
+    )
 
 
 def _load_encoder(ctx: ToolContext, name: str) -> ImageEncoder:
@@ -38,11 +49,10 @@ def _load_encoder(ctx: ToolContext, name: str) -> ImageEncoder:
         return found
 
 
-def shared_cache(ctx: ToolContext) -> EmbeddingCache:
-    """The run's embedding cache (on disk too when settings has `image_cache_dir`)."""
+def shared_cache(ctx: ToolContext, directory: Path | None) -> EmbeddingCache:
+    """The run's embedding cache (on disk too, in `directory`, when given)."""
     cache = ctx.resources.get(CACHE_KEY)
     if not isinstance(cache, EmbeddingCache):
-        directory = getattr(ctx.settings, "image_cache_dir", None)
         cache = EmbeddingCache(directory)
         ctx.resources[CACHE_KEY] = cache
     return cache
@@ -55,16 +65,16 @@ class ImagingSession:
     cache: EmbeddingCache
 
     @classmethod
-    async def open(cls, ctx: ToolContext) -> ImagingSession:
-        """Open (once per run) the encoder named by ctx.settings.image_model."""
-        name = ctx.settings.image_model
+    async def open(cls, ctx: ToolContext, config: ImagingConfig) -> ImagingSession:
+        """Open (once per run) the encoder named by `config.image_model`."""
+        name = config.image_model
         if not name:
             raise ToolError(NO_MODEL)
         try:
             encoder = await asyncio.to_thread(_load_encoder, ctx, name)
         except ImageModelError as exc:
             raise ToolError(f"image model unavailable: {exc}") from exc
-        return cls(ctx, encoder, shared_cache(ctx))
+        return cls(ctx, encoder, shared_cache(ctx, config.image_cache_dir))
 
     def path_of(self, ref: ImageRef) -> Path:
         return resolve_path(self.ctx, ref)
@@ -91,19 +101,9 @@ def find_image(ctx: ToolContext, image_id: object) -> ImageRef:
 
 
 def resolve_path(ctx: ToolContext, ref: ImageRef) -> Path:
-    """The local file of one of the case's images; a missing file is a ToolError naming it."""
+    """The local file of one of the case's images (scenario files are loaded with their images
+    resolved, `--image-dir` included); a missing file is a ToolError naming it."""
     try:
-        return image_path(ref, ctx.scenario_id, ctx.base_dir, _image_directory(ctx))
+        return image_path(ref, ctx.scenario_id, ctx.base_dir)
     except (ImageNotFound, ImageMappingError) as exc:
         raise ToolError(str(exc)) from exc
-
-
-def _image_directory(ctx: ToolContext) -> ImageDirectory | None:
-    root = ctx.settings.image_dir
-    if root is None:
-        return None
-    opened: dict[str, ImageDirectory] = ctx.resources.setdefault(IMAGE_DIRS_KEY, {})
-    key = str(root)
-    if key not in opened:
-        opened[key] = ImageDirectory.open(root)
-    return opened[key]

@@ -1,24 +1,26 @@
 """The doctor's imaging tools: read_image, find_similar_images, search_images.
 
 Tool names are public API. Each is offered only when the case has images. Scores come from a
-MedSigLIP-compatible encoder (the `image_model` setting); without one the tools answer with a
+MedSigLIP-compatible encoder (`ImagingConfig.image_model`); without one the tools answer with a
 ToolError the doctor sees, and the episode goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
 import numpy as np
-from pydantic import Field, JsonValue, field_validator
+from pydantic import BaseModel, Field, JsonValue, field_validator
 
 from clinsim.environments.tool_spec import Arguments
-from clinsim.tools.base import Tool, ToolContext, ToolError, ToolResult, ToolSpec, register_tool
-from clinsim.tools.imaging.session import ImagingSession, find_image
+from clinsim.tools.base import Tool, ToolContext, ToolError, ToolResult, ToolSpec, tool
+from clinsim.tools.imaging.session import ImagingConfig, ImagingSession, find_image
 from clinsim.tools.imaging.vocabularies import default_labels, normalise_modality
 from clinsim.tools.imaging.zero_shot import rank_labels
 
 MAX_LABELS = 64
+A = TypeVar("A", bound=BaseModel)
 DEFAULT_TOP_K = 5
 
 
@@ -76,8 +78,12 @@ def _has_images(ctx: ToolContext) -> bool:
     return bool(ctx.case.images)
 
 
-@register_tool
-class ReadImage(Tool[ReadImageArguments]):
+class ImagingTool(Tool[A]):
+    def __init__(self, config: ImagingConfig):
+        self.config = config
+
+
+class ReadImage(ImagingTool[ReadImageArguments]):
     spec = ToolSpec(
         name="read_image",
         description=(
@@ -95,7 +101,7 @@ class ReadImage(Tool[ReadImageArguments]):
     async def run(self, arguments: ReadImageArguments, ctx: ToolContext) -> ToolResult:
         ref = find_image(ctx, arguments.image_id)
         labels = arguments.labels
-        session = await ImagingSession.open(ctx)
+        session = await ImagingSession.open(ctx, self.config)
         if labels is None:
             vocabulary, labels = default_labels(ref.modality)
             source, default_k = f"default {vocabulary} vocabulary", DEFAULT_TOP_K
@@ -123,8 +129,7 @@ class ReadImage(Tool[ReadImageArguments]):
         return ToolResult(text=text, data=data, images=[ref.id])
 
 
-@register_tool
-class FindSimilarImages(Tool[SimilarArguments]):
+class FindSimilarImages(ImagingTool[SimilarArguments]):
     spec = ToolSpec(
         name="find_similar_images",
         description=(
@@ -143,7 +148,7 @@ class FindSimilarImages(Tool[SimilarArguments]):
         if not others:
             raise ToolError("this case has no other image to compare with")
         top_k = arguments.top_k or len(others)
-        session = await ImagingSession.open(ctx)
+        session = await ImagingSession.open(ctx, self.config)
         embeddings = await session.embed([query, *others])
         similarity = embeddings[1:] @ embeddings[0]
         order = np.argsort(-similarity, kind="stable")[:top_k]
@@ -157,8 +162,7 @@ class FindSimilarImages(Tool[SimilarArguments]):
         )
 
 
-@register_tool
-class SearchImages(Tool[SearchArguments]):
+class SearchImages(ImagingTool[SearchArguments]):
     spec = ToolSpec(
         name="search_images",
         description=(
@@ -175,7 +179,7 @@ class SearchImages(Tool[SearchArguments]):
         query = arguments.text
         refs = list(ctx.case.images)
         top_k = arguments.top_k or len(refs)
-        session = await ImagingSession.open(ctx)
+        session = await ImagingSession.open(ctx, self.config)
         images = await session.embed(refs)
         text = await session.embed_texts([query])
         scores = session.encoder.probabilities(images, text)[:, 0]
@@ -188,3 +192,18 @@ class SearchImages(Tool[SearchArguments]):
             text=f"Images matching {query!r}: {listed}.",
             data={"text": query, "matches": list(ranked)},
         )
+
+
+@tool("read_image", config=ImagingConfig)
+def read_image(config: ImagingConfig) -> ReadImage:
+    return ReadImage(config)
+
+
+@tool("find_similar_images", config=ImagingConfig)
+def find_similar_images(config: ImagingConfig) -> FindSimilarImages:
+    return FindSimilarImages(config)
+
+
+@tool("search_images", config=ImagingConfig)
+def search_images(config: ImagingConfig) -> SearchImages:
+    return SearchImages(config)
