@@ -6,6 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 BASE := $(VENV)/.installed-base
 DEV := $(VENV)/.installed-test
+PLUGIN := examples/clinsim-example-plugin
 
 .PHONY: install run test lint vllm-env clean
 
@@ -17,8 +18,10 @@ $(BASE): pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $(BASE)
 
-$(DEV): $(BASE)
+$(DEV): $(BASE) $(PLUGIN)/pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
+	# the worked plugin, which the tests run through `clinsim run` (not needed by `make run`)
+	$(BIN)/pip install --quiet -e $(PLUGIN)
 	touch $(DEV)
 
 install: $(BASE)

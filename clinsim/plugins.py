@@ -6,7 +6,7 @@ backends, scenario sets) is declared by an installed package in its `pyproject.t
 own built-ins exactly like a third party's:
 
     [project.entry-points."clinsim.doctors"]
-    vitals = "clinsim_example.doctor:vitals_doctor"
+    my-doctor = "my_package.doctors:my_doctor"
 
 The entry point names one object: a `Factory` (a name, a pydantic configuration model that
 refuses unknown keys, and a typed build function) or, for scenario sets, the set itself. A

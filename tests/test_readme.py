@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shlex
+import sys
+import types
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
+import pytest
+from typer.testing import CliRunner
+
+from clinsim.cli.main import app
+from clinsim.environments.run_store import RunStore
 from clinsim.plugins import Factory
+from clinsim.scenarios.model import Case
 from clinsim.scenarios.sets import find_scenario
 from clinsim.tools.base import ToolContext
 from clinsim.tools.toolbox import ToolBox
@@ -20,19 +29,58 @@ def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README, flags=re.S)
 
 
-def test_the_add_a_tool_recipe_makes_a_working_tool() -> None:
-    block = next(b for b in python_blocks() if '@tool("get_allergies")' in b)
-    namespace: dict[str, Any] = {}
-    exec(compile(block, "README.md", "exec"), namespace)
-    made = namespace["get_allergies"]
+def test_the_tool_recipe_makes_a_working_tool(monkeypatch: pytest.MonkeyPatch) -> None:
+    block = next(b for b in python_blocks() if '@tool("read_vitals"' in b)
+    module = types.ModuleType("readme_tool")  # pydantic resolves annotations in the module
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(compile(block, "README.md", "exec"), module.__dict__)
+    made = module.read_vitals
     assert isinstance(made, Factory) and made.group == "clinsim.tools"
-    scenario = find_scenario("agentclinic-medqa/0001")
-    box = ToolBox(ToolContext(scenario.id, scenario.case), [made.build(None, made.configure())])
-    assert "get_allergies" in [spec.name for spec in box.specs()]
-    outcome = asyncio.run(box.call("get_allergies", {}))
-    assert outcome.error == "no allergy record for this patient"
+    scenario = find_scenario("demo/0001")
+    tools = [made.build(None, made.configure({"high_systolic": 120}))]
+    box = ToolBox(ToolContext(scenario.id, scenario.case), tools)
+    assert "read_vitals" in [spec.name for spec in box.specs()]
+    outcome = asyncio.run(box.call("read_vitals", {"sign": "blood_pressure"}))
+    assert outcome.text == "Blood pressure: 128/76 mmHg\nBlood pressure is high (systolic >= 120)."
+    refused = asyncio.run(box.call("read_vitals", {"sign": "mood"}))
+    assert refused.error is not None and refused.error.startswith(
+        "invalid arguments for read_vitals"
+    )
+    no_vitals = Case(objective="A case whose examination records no vital signs.")
+    assert ToolBox(ToolContext("x/1", no_vitals), tools).specs() == []  # not offered
 
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in README
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+PLUGIN = ROOT / "examples" / "clinsim-example-plugin"
+
+
+def test_the_plugin_recipes_show_the_example_plugins_own_code() -> None:
+    sources = {path.name: path.read_text() for path in PLUGIN.rglob("*.py")}
+    sources["pyproject.toml"] = (PLUGIN / "pyproject.toml").read_text()
+    shown = [b for b in python_blocks() if "clinsim_example" in b or "example-vitals" in b]
+    shown += [b for b in python_blocks() if "canned_backend" in b or "vitals_doctor" in b]
+    shown += re.findall(r"```toml\n(.*?)```", README, flags=re.S)
+    assert len(shown) >= 4
+    for block in shown:
+        assert any(block in source for source in sources.values()), block[:80]
+
+
+def test_the_write_a_plugin_commands_run_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    section = README[README.index("### Write a plugin") :]
+    commands = re.findall(r"```sh\n(.*?)```", section, flags=re.S)[0].strip().splitlines()
+    assert commands[0] == "pip install -e examples/clinsim-example-plugin"  # `make test` runs it
+    assert version("clinsim-example-plugin")
+    monkeypatch.chdir(tmp_path)  # the run is stored under ./runs
+    for command in commands[1:]:
+        words = shlex.split(command)
+        assert words[0] == "clinsim"
+        result = CliRunner().invoke(app, words[1:])
+        assert result.exit_code == 0, f"{command}\n{result.output}"
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert [r.correct for r in RunStore(run_dir).episodes()] == [True, True, True]

@@ -3,7 +3,8 @@ factory a tool, a backend factory a `ChatModel`; nothing comes out of a registry
 
 The check type-checks a small module against the package (laid out as scripts/typecheck.sh lays
 it out): each wrong assignment below is an error only because the type is known. Were any of
-them `Any`, mypy would accept it and the test would fail.
+them `Any`, mypy would accept it and the test would fail. The example plugin type-checks
+strictly against the same API (its doctor factory must build a `Doctor`, and so on).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = ROOT / "examples" / "clinsim-example-plugin" / "src" / "clinsim_example"
 CHECKED = """
 from clinsim.agents.factories import DOCTORS, JUDGES, AgentRequest, find_factory
 from clinsim.agents.models.registry import BACKENDS
@@ -71,7 +73,15 @@ def test_mypy_sees_the_types_the_registries_hand_out(tmp_path: Path) -> None:
         text=True,
         env={**os.environ, "MYPYPATH": str(tmp_path)},
     )
+    plugin = subprocess.run(  # a plugin type-checks against the same API, strictly
+        [str(mypy), *config, "--strict", str(PLUGIN)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MYPYPATH": str(tmp_path)},
+    )
     shutil.rmtree(package)
+    assert plugin.returncode == 0, plugin.stdout
     for message in EXPECTED:
         assert message in result.stdout, result.stdout
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]

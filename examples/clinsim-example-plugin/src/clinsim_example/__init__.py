@@ -1,0 +1,1 @@
+"""A worked clinsim plugin: each module adds one kind of component, declared in pyproject.toml."""
