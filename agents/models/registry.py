@@ -100,7 +100,7 @@ def config_key(config: BaseModel | None) -> str:
         return ""
     secrets = {name for name, field in type(config).model_fields.items() if field.exclude}
     shown = config.model_dump(mode="json", exclude=secrets)
-    hidden = {name: _digest(getattr(config, name)) for name in sorted(secrets)}
+    hidden = {name: _digest(value) for name, value in config if name in secrets}
     return json.dumps([type(config).__qualname__, shown, hidden], sort_keys=True)
 
 

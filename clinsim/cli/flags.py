@@ -12,6 +12,7 @@ import typer
 from pydantic import JsonValue
 
 from clinsim.cli.options import parse_key_values
+from clinsim.components import OptionError
 from clinsim.config import SECRET, Options
 
 Opt = typer.Option
@@ -102,7 +103,7 @@ class ModelFlags:
 
 def explain(error: Exception) -> str:
     """An error message, naming the flag that set the option when one did."""
-    what, key = getattr(error, "what", ""), getattr(error, "key", "")
-    flag = f"--{what.replace(' ', '-')}" if what else ""
-    named = FLAGGED.get(flag, {}).get(key)
+    if not isinstance(error, OptionError):
+        return str(error)
+    named = FLAGGED.get(f"--{error.what.replace(' ', '-')}", {}).get(error.key)
     return f"{named}: {error}" if named else str(error)

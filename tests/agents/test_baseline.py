@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from players import player
 from pydantic import create_model
+from shared_data import shared
 
 from clinsim.agents.doctors.baseline import BaselineDoctor, default_policy, image_ids
 from clinsim.agents.doctors.knowledge import Case, DiagnosisRanker, load_cases
@@ -28,7 +29,6 @@ from clinsim.scenarios.model import AnswerKey, ImageRef, Scenario
 from clinsim.scenarios.sets import load_report
 
 ROOT = Path(__file__).resolve().parents[2]
-MEDQA = ROOT.parent / "shared" / "datasets" / "medqa" / "medqa_us_4options_test.jsonl"
 
 RANKER = DiagnosisRanker(
     [
@@ -159,12 +159,12 @@ def test_bundled_knowledge_has_attribution_and_no_scenario_answers_by_source() -
     assert str(data["excluded_as_scenario_sources"]) in readme
 
 
-@pytest.mark.skipif(not MEDQA.is_file(), reason="needs the shared MedQA file")
 def test_knowledge_file_rebuilds_identically(tmp_path: Path) -> None:
+    medqa = shared("medqa/medqa_us_4options_test.jsonl")
     out = tmp_path / "kb.json"
     script = ROOT / "bench" / "build_baseline_kb.py"
     subprocess.run(
-        [sys.executable, str(script), "--medqa", str(MEDQA), "--out", str(out)],
+        [sys.executable, str(script), "--medqa", str(medqa), "--out", str(out)],
         check=True,
         capture_output=True,
     )

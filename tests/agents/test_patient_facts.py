@@ -4,11 +4,11 @@ names the diagnosis."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import snowballstemmer
 from players import player
+from shared_data import agentclinic
 
 from clinsim.agents.patients.facts import UNKNOWN, FactPatient
 from clinsim.agents.patients.voice import first_person, word_set
@@ -16,8 +16,6 @@ from clinsim.environments.measurement import NORMAL_READINGS, LookupMeasurement
 from clinsim.scenarios.loader import load_file
 from clinsim.scenarios.model import PatientFacts, Scenario
 from clinsim.scenarios.sets import bundled_sets, load_report
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "agentclinic"
 
 FACTS = PatientFacts(
     demographics="35-year-old female",
@@ -220,9 +218,8 @@ def test_bundled_scenarios_answers_are_grounded_and_never_name_the_diagnosis(
     assert _scan(load_report(set_name).scenarios) == []
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} not present")
 def test_nejm_scenarios_answers_are_grounded_and_never_name_the_diagnosis() -> None:
-    assert _scan(load_file(SHARED / "agentclinic_nejm_extended.jsonl").scenarios) == []
+    assert _scan(load_file(agentclinic("agentclinic_nejm_extended.jsonl")).scenarios) == []
 
 
 # ------------------------------------------------------------ registry

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from shared_data import shared
 
 from clinsim.environments.ehr.demo import demo_dir
 from clinsim.environments.ehr.mimic_import import EHRImportError, build_from_mimic
 from clinsim.environments.ehr.schema import TABLES
-
-SHARED_DEMO = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "mimic-iv-demo"
 
 
 @pytest.fixture(scope="module")
@@ -65,18 +64,17 @@ def test_chart_events_get_their_icu_stay(demo_db: Path) -> None:
     assert linked > 0
 
 
-@pytest.mark.skipif(not SHARED_DEMO.is_dir(), reason="shared MIMIC-IV demo not present")
 def test_shared_demo_builds_the_same_core_tables(demo_db: Path, tmp_path: Path) -> None:
     out = tmp_path / "shared.duckdb"
-    report = build_from_mimic(SHARED_DEMO, out)
+    report = build_from_mimic(shared("mimic-iv-demo"), out)
     assert "chartevents taken from MEDS" in " ".join(report.notes)
     with (
-        duckdb.connect(str(out), read_only=True) as shared,
+        duckdb.connect(str(out), read_only=True) as original,
         duckdb.connect(str(demo_db), read_only=True) as bundled,
     ):
         for table in ("patients", "admissions", "labevents", "chartevents", "diagnoses_icd"):
             query = f"SELECT count(*) FROM {table}"
-            assert shared.execute(query).fetchone() == bundled.execute(query).fetchone(), table
+            assert original.execute(query).fetchone() == bundled.execute(query).fetchone(), table
 
 
 def _minimal(tmp_path: Path) -> Path:

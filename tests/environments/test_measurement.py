@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from shared_data import agentclinic
 
 from clinsim.environments.measurement import (
     EXAM_ROOT,
@@ -18,8 +18,6 @@ from clinsim.environments.test_names import canonical_tokens, plain_words
 from clinsim.scenarios.loader import load_file
 from clinsim.scenarios.model import Case
 from clinsim.scenarios.sets import bundled_sets, load_report
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "agentclinic"
 
 OSCE_CASE = Case(
     objective="Assess the patient.",
@@ -271,9 +269,8 @@ def test_agentclinic_medqa_ext_is_among_the_scanned_sets() -> None:
     assert len(load_report("agentclinic-medqa-ext").scenarios) == 214
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} not present")
 @pytest.mark.parametrize("name", ["agentclinic_nejm_extended.jsonl", "agentclinic_medqa.jsonl"])
 def test_every_key_of_the_agentclinic_files_is_retrievable(name: str) -> None:
-    report = load_file(SHARED / name)
+    report = load_file(agentclinic(name))
     misses = [m for s in report.scenarios for m in _unretrievable(s.case)]
     assert misses == []

@@ -3,9 +3,8 @@ diagnosis."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from shared_data import agentclinic
 
 from clinsim.scenarios.audit import (
     asks_for_diagnosis,
@@ -19,7 +18,6 @@ from clinsim.scenarios.model import AnswerKey, Case, PatientFacts, Provenance, S
 from clinsim.scenarios.sets import load_report
 from clinsim.scenarios.text import terms
 
-AGENTCLINIC = Path("/work/shared/datasets/agentclinic")
 LEAKS = ("diagnosis-in-case", "diagnosis-in-field-name")
 MEDQA_LEAKS = {
     2,
@@ -132,10 +130,9 @@ def test_bundled_medqa_sets() -> None:
     assert not flagged(medqa + ext, ["question-not-diagnosis"])
 
 
-@pytest.mark.skipif(not AGENTCLINIC.is_dir(), reason="needs the shared AgentClinic files")
 def test_nejm_files() -> None:
-    nejm = audit_report(load_file(AGENTCLINIC / "agentclinic_nejm.jsonl"))
-    ext = audit_report(load_file(AGENTCLINIC / "agentclinic_nejm_extended.jsonl"))
+    nejm = audit_report(load_file(agentclinic("agentclinic_nejm.jsonl")))
+    ext = audit_report(load_file(agentclinic("agentclinic_nejm_extended.jsonl")))
     assert flagged(nejm) == set()
     assert len(flagged(ext, ["question-not-diagnosis"])) == 30
     assert flagged(ext, LEAKS) == set()

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from shared_data import agentclinic
 
 from clinsim.scenarios.images import (
     ImageDirectory,
@@ -172,14 +173,10 @@ def test_nejm_image_server_urls_match_files_named_by_id(tmp_path: Path) -> None:
                    image_dir=tmp_path)  # fmt: skip
 
 
-SHARED_NEJM = Path(__file__).resolve().parents[3] / "shared/datasets/agentclinic"
-
-
-@pytest.mark.skipif(not SHARED_NEJM.is_dir(), reason="needs ../shared/datasets/agentclinic")
 def test_agentclinic_nejm_images_resolve_from_an_image_dir(tmp_path: Path) -> None:
     from clinsim.scenarios.images import url_names
 
-    source = SHARED_NEJM / "agentclinic_nejm.jsonl"
+    source = agentclinic("agentclinic_nejm.jsonl")
     urls = [json.loads(line)["image_url"] for line in source.read_text().splitlines() if line]
     for url in urls:
         (tmp_path / f"{url_names(url)[0]}.jpg").write_bytes(b"x")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from shared_data import agentclinic
 from typer.testing import CliRunner
 
 from clinsim.cli.main import app
@@ -14,11 +15,8 @@ from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.sets import find_scenario, load_report, load_scenarios
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "agentclinic"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/datasets not present")
 
 
-@needs_shared
 @pytest.mark.parametrize(
     ("name", "count"),
     [
@@ -29,7 +27,7 @@ needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/dataset
     ],
 )
 def test_every_agentclinic_record_loads(name: str, count: int) -> None:
-    report = load_file(SHARED / name)
+    report = load_file(agentclinic(name))
     assert report.errors == []
     assert len(report.scenarios) == count
 
