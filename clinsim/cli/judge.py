@@ -38,6 +38,7 @@ app = typer.Typer(
     invoke_without_command=True,
     no_args_is_help=True,
     subcommand_metavar="",
+    context_settings={"allow_interspersed_args": True},  # options after PAIRS too
 )
 
 

@@ -72,3 +72,35 @@ def test_missing_file_is_a_clean_error(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "no such file" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_judges_are_chosen_by_address(tmp_path: Path) -> None:
+    """--judge takes any installed judge or model address; with several, each record names its
+    judge and each judge gets its agreement line."""
+    from clinsim.agents.models.loopback import LoopbackServer
+
+    def says_yes(body: dict[str, object]) -> dict[str, object]:
+        return {"content": "Yes, the same disease."}
+
+    pairs = _write(
+        tmp_path / "p.jsonl",
+        [
+            json.dumps({"reference": "Myocardial infarction", "answer": "MI", "label": True}),
+            json.dumps({"reference": "Asthma", "answer": "COPD", "label": False}),
+        ],
+    )
+    with LoopbackServer.in_thread(responder=says_yes) as server:
+        args = ["judge", str(pairs), "--judge", "rules", "--judge", "openai/judge"]
+        result = runner.invoke(app, [*args, "--base-url", server.base_url])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    verdicts = [(x["judge"], x["line"], x["match"]) for x in lines if "line" in x]
+    assert verdicts == [
+        ("rules", 1, True), ("openai/judge", 1, True), ("rules", 2, False), ("openai/judge", 2, True)
+    ]  # fmt: skip
+    agreement = {x["judge"]: x["agreement"] for x in lines if "agreement" in x}
+    assert agreement == {"rules": 1.0, "openai/judge": 0.5}
+    unknown = runner.invoke(app, ["judge", str(pairs), "--judge", "nobody"])
+    assert unknown.exit_code == 2 and "no judge called 'nobody'" in unknown.output
+    vocabulary = runner.invoke(app, ["judge", str(pairs), "--vocabulary", str(tmp_path / "v.json")])
+    assert vocabulary.exit_code == 2 and "v.json: no such file" in vocabulary.output
