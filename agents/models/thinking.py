@@ -16,22 +16,20 @@ THINKING_START = "<unused94>"
 THINKING_END = "<unused95>"
 
 _MARKERS = ((THINKING_START, THINKING_END), ("<think>", "</think>"), ("<thinking>", "</thinking>"))
-_SPANS = [
-    re.compile(re.escape(start) + r"(.*?)(?:" + re.escape(end) + r"|\Z)", re.S | re.I)
-    for start, end in _MARKERS
-]
+_SPAN = re.compile(
+    "|".join(re.escape(start) + r"(.*?)(?:" + re.escape(end) + r"|\Z)" for start, end in _MARKERS),
+    re.S | re.I,
+)
 _CLOSE_ONLY = re.compile(r"\A(.*?)</think(?:ing)?>", re.S | re.I)
 
 
 def split_thinking(text: str) -> tuple[str, str | None]:
     """Return (reply without thinking spans, joined thinking or None)."""
-    spans: list[str] = []
     lowered = text.lower()
     if not any(start in lowered or end in lowered for start, end in _MARKERS):
         return text, None
-    for pattern in _SPANS:
-        spans += [match.group(1) for match in pattern.finditer(text)]
-        text = pattern.sub("", text)
+    spans = [next(g for g in match.groups() if g is not None) for match in _SPAN.finditer(text)]
+    text = _SPAN.sub("", text)
     if match := _CLOSE_ONLY.match(text):
         spans.insert(0, match.group(1))
         text = text[match.end() :]
