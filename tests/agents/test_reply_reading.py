@@ -78,18 +78,33 @@ def test_deeply_nested_code_is_rejected_not_crashed() -> None:
 def test_calls_in_text_come_from_fences_then_the_whole_reply_then_lone_lines() -> None:
     notes: list[str] = []
     fenced = 'Checking.\n```tool_code\norder_test(test="ECG")\n```\n```tool_output\n...\n```'
-    assert text_calls(fenced, OFFERED, notes) == [("order_test", {"test": "ECG"})]
-    assert text_calls('`order_test(test="ECG")`', OFFERED, notes) == [
-        ("order_test", {"test": "ECG"})
-    ]
+    calls, rest = text_calls(fenced, OFFERED, notes)
+    assert calls == [("order_test", {"test": "ECG"})] and "tool_code" not in rest
+    assert text_calls('`order_test(test="ECG")`', OFFERED, notes) == (
+        [("order_test", {"test": "ECG"})],
+        "",
+    )
     prose = 'The urine first.\n\norder_test(test="Urinalysis")\nThanks(for waiting)'
-    assert text_calls(prose, OFFERED, notes) == [("order_test", {"test": "Urinalysis"})]
-    assert text_calls('I would use order_test(test="CBC") next.', OFFERED, notes) == []
+    assert text_calls(prose, OFFERED, notes) == (
+        [("order_test", {"test": "Urinalysis"})],
+        "The urine first.\n\nThanks(for waiting)",
+    )
+    sentence = 'I would use order_test(test="CBC") next.'
+    assert text_calls(sentence, OFFERED, notes) == ([], sentence)
     assert notes == [
         "call read from a code block",
         "call written as text",
         "call written as text among prose",
     ]
+
+
+def test_json_inside_a_call_argument_is_not_a_second_call() -> None:
+    for reply in (
+        '```tool_code\nask_patient(question=\'Is it {"action": "order_test"} like?\')\n```',
+        '[ask_patient(question=\'Is it {"action": "order_test"} like?\')]',
+    ):
+        action = parse_reply("tools", reply, offered=OFFERED)
+        assert action == AskPatient(question='Is it {"action": "order_test"} like?')
 
 
 def test_a_tool_code_block_that_is_no_call_is_rejected() -> None:

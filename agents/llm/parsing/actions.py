@@ -46,6 +46,20 @@ class ReplyParseError(ValueError):
     """A reply that is not one usable action; the message tells the model what to fix."""
 
 
+def json_value(value: Any, where: str) -> Any:
+    """A Python literal as JSON data (tuples become lists); raises `ReplyParseError` for what
+    JSON cannot hold (sets, bytes, complex numbers, non-string keys)."""
+    if isinstance(value, tuple | list):
+        return [json_value(item, where) for item in value]
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise ReplyParseError(f"{where}: dictionary keys must be strings")
+        return {key: json_value(item, where) for key, item in value.items()}
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    raise ReplyParseError(f"{where}: {type(value).__name__} values are not accepted")
+
+
 def _pick(arguments: Mapping[str, Any], keys: Sequence[str]) -> Any:
     for key in keys:
         if arguments.get(key) not in (None, "", []):

@@ -1,14 +1,16 @@
 """JSON in a model's reply, read leniently, and the `json` protocol.
 
 Objects are found wherever they are (whole reply, code fences, prose around them, inline
-code); each complete `{...}` (or a `[{...}, ...]` list) is decoded strictly first and, when
-that fails, by `json_repair` (trailing commas, single quotes, Python literals, comments,
-unquoted keys). An object that is opened and never closed was cut off and is not read.
-What had to be fixed is reported in the `repairs` list the caller passes in.
+code); each complete `{...}` (or a `[{...}, ...]` list) is decoded strictly first, then as a
+Python literal (`ast.literal_eval`, which evaluates nothing), then by `json_repair` (trailing
+commas, single quotes, Python literals, comments, unquoted keys). An object that is opened
+and never closed was cut off and is not read. What had to be fixed is reported in the
+`repairs` list the caller passes in.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Collection, Iterator, Mapping
@@ -19,6 +21,7 @@ import json_repair
 from clinsim.agents.llm.parsing.actions import (
     ReplyParseError,
     action_from_call,
+    json_value,
     single_action,
 )
 from clinsim.environments.actions import Action
@@ -95,7 +98,10 @@ def decode(span: str, repairs: list[str]) -> Any:
         return json.loads(span)
     except ValueError:
         pass
-    value = json_repair.repair_json(span, return_objects=True)
+    try:  # a Python literal: single quotes, True/None, trailing commas (never evaluated)
+        value = json_value(ast.literal_eval(span), "the object")
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        value = json_repair.repair_json(span, return_objects=True)
     if value in ("", None):
         return None
     repairs.append("repaired JSON: " + ", ".join(_fixes(span)))

@@ -19,6 +19,7 @@ from clinsim.agents.llm.parsing.actions import (
     CORE_ACTIONS,
     PRIMARY_FIELD,
     ReplyParseError,
+    json_value,
     normalise_name,
 )
 
@@ -26,18 +27,6 @@ Call = tuple[str, dict[str, Any]]
 
 _FENCE = re.compile(r"```[ \t]*([\w-]*)[ \t]*\n?(.*?)(?:```|\Z)", re.S)
 _CODE_FENCES = ("tool_code", "python", "py", "tool_call", "")
-
-
-def _json_value(value: Any, where: str) -> Any:
-    if isinstance(value, tuple | list):
-        return [_json_value(item, where) for item in value]
-    if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            raise ReplyParseError(f"{where}: dictionary keys must be strings")
-        return {key: _json_value(item, where) for key, item in value.items()}
-    if value is None or isinstance(value, str | bool | int | float):
-        return value
-    raise ReplyParseError(f"{where}: {type(value).__name__} values are not accepted")
 
 
 def _literal(node: ast.expr, where: str) -> Any:
@@ -48,7 +37,7 @@ def _literal(node: ast.expr, where: str) -> Any:
             f"{where} must be a literal value (a quoted string, number, list, True/False/None),"
             f" not an expression: {ast.unparse(node)[:80]}"
         ) from exc
-    return _json_value(value, where)
+    return json_value(value, where)
 
 
 def _callee(func: ast.expr) -> str:
@@ -107,25 +96,29 @@ def code_calls(code: str, offered: Collection[str]) -> list[Call] | None:
     return calls
 
 
-def _loose_lines(text: str, offered: Collection[str]) -> list[Call]:
-    """Calls standing alone on a line amid prose (a line that is a call and nothing else)."""
+def _loose_lines(text: str, offered: Collection[str]) -> tuple[list[Call], str]:
+    """Calls standing alone on a line amid prose (a line that is a call and nothing else),
+    and the other lines."""
     calls: list[Call] = []
+    rest: list[str] = []
     for line in text.splitlines():
-        line = line.strip().strip("`").strip()
-        if not line or "(" not in line:
-            continue
+        code = line.strip().strip("`").strip()
         try:
-            found = code_calls(line, offered)
+            found = code_calls(code, offered) if "(" in code else None
         except ReplyParseError:
-            continue  # prose that happens to parse, e.g. "Fever(38.5)"
-        calls += found or []
-    return calls
+            found = None  # prose that happens to parse, e.g. "Fever(38.5)"
+        if found:
+            calls += found
+        else:
+            rest.append(line)
+    return calls, "\n".join(rest)
 
 
-def text_calls(text: str, offered: Collection[str], repairs: list[str]) -> list[Call]:
-    """Every Python-style call in a reply: from code fences, else from the whole reply, else
-    from lines that hold a call alone. A ```` ```tool_code ```` block that is not readable
-    calls raises `ReplyParseError` (it was meant as a call)."""
+def text_calls(text: str, offered: Collection[str], repairs: list[str]) -> tuple[list[Call], str]:
+    """Every Python-style call in a reply, and the text left around them (where JSON calls may
+    still be): from code fences and lines that hold a call alone, or from the whole reply when
+    it is nothing but calls. A ```` ```tool_code ```` block that is not readable calls raises
+    `ReplyParseError` (it was meant as a call)."""
     calls: list[Call] = []
     for match in _FENCE.finditer(text):
         language, code = match.group(1).lower(), match.group(2)
@@ -137,16 +130,18 @@ def text_calls(text: str, offered: Collection[str], repairs: list[str]) -> list[
                 "the tool_code block is not a complete call; write one call such as "
                 'order_test(test="Complete blood count")'
             )
-        calls += found or []
+        if found:
+            calls += found
+            text = text.replace(match.group(0), " ", 1)
     if calls:
         repairs.append("call read from a code block")
-        return calls
-    outside = _FENCE.sub(" ", text).strip()
-    whole = code_calls(outside.strip("`"), offered) if outside else None
-    if whole:
-        repairs.append("call written as text")
-        return whole
-    loose = _loose_lines(outside, offered)
+    else:
+        outside = _FENCE.sub(" ", text).strip()
+        whole = code_calls(outside.strip("`"), offered) if outside else None
+        if whole:
+            repairs.append("call written as text")
+            return whole, ""
+    loose, rest = _loose_lines(text, offered)
     if loose:
         repairs.append("call written as text among prose")
-    return loose
+    return calls + loose, rest

@@ -39,8 +39,9 @@ def read_tool_reply(
             action_from_call(call.name, _arguments(call, repairs), offered) for call in tool_calls
         ]
     else:
-        actions = [action_from_call(n, a, offered) for n, a in text_calls(text, offered, repairs)]
-        actions += json_actions(text, offered, repairs)
+        calls, rest = text_calls(text, offered, repairs)
+        actions = [action_from_call(name, arguments, offered) for name, arguments in calls]
+        actions += json_actions(rest, offered, repairs)
     action = single_action(actions, repairs)
     if action is None:
         raise ReplyParseError(NO_CALL)
