@@ -58,7 +58,7 @@ def event_text(event: Event) -> str:
     if e.kind == "doctor_reply_rejected":
         return f"{e.error}: {e.reply[:200]!r}"
     if e.kind == "doctor_reply_repaired":
-        return "read after: " + "; ".join(e.repairs)
+        return "; ".join(e.repairs)
     if e.kind == "patient_leak_blocked":
         return e.reply
     if e.kind == "model_called":

@@ -62,6 +62,11 @@ TESTS = {
     "tools": ["Chest X-ray"],
     "agentclinic": ["Chest_X-Ray", "Complete Blood Count"],
 }
+THINKING = {  # (turn, thinking kept in the call's record)
+    "json": (0, "Fever and a productive cough: a chest film first."),
+    "tools": (3, "thought\nConsolidation on the film."),
+    "agentclinic": (2, "Check the white cells."),
+}
 DIFFERENTIAL = {"json": ["Acute bronchitis"], "tools": ["Acute bronchitis"], "agentclinic": []}
 
 
@@ -105,6 +110,8 @@ async def test_messy_replies_end_in_the_actions_they_meant(protocol: str, tmp_pa
         assert not [e for e in events if isinstance(e, DoctorReplyRejected)]
         calls = [e for e in events if isinstance(e, ModelCalled) and e.role == "doctor"]
         assert len(calls) == len(SCRIPTS[protocol])
+        turn, thinking = THINKING[protocol]
+        assert calls[turn].thinking == thinking and "<" not in calls[turn].output
         assert [e.test for e in events if isinstance(e, OrderedEvent)] == TESTS[protocol]
         assert [e.question for e in events if isinstance(e, QuestionAsked)] == [QUESTION]
         [submitted] = [e for e in events if isinstance(e, DiagnosisSubmitted)]
@@ -117,5 +124,6 @@ async def test_messy_replies_end_in_the_actions_they_meant(protocol: str, tmp_pa
         if protocol != "agentclinic":
             [tool_error] = [e for e in events if isinstance(e, ToolReturned)]
             assert tool_error.error and "no such tool 'consult_cardiology'" in tool_error.error
+            assert "offered: ask_patient, order_test, submit_diagnosis" in tool_error.error
     if protocol != "agentclinic":  # the model saw the tool error in its next turn
         assert "no such tool 'consult_cardiology'" in str(requests[3]["messages"])
