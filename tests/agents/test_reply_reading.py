@@ -145,7 +145,17 @@ def test_json_spans_skip_strings_and_comments_and_notice_a_cut_off_object() -> N
 def test_a_complete_action_before_an_unfinished_object_is_read() -> None:
     parsed = read_reply("json", '{"action": "order_test", "test": "ECG"} then {"action": "ask')
     assert parsed.action == OrderTest(test="ECG")
-    assert "an unfinished JSON object after the action ignored" in parsed.repairs
+    assert "an unfinished JSON object ignored" in parsed.repairs
+
+
+def test_a_stray_brace_in_prose_does_not_hide_the_object() -> None:
+    reply = 'Set { aside.\n{"action": "order_test", "test": "ECG"}'
+    assert parse_reply("json", reply) == OrderTest(test="ECG")
+    assert parse_reply("tools", 'Use {x.\norder_test(test="ECG")', offered=OFFERED) == OrderTest(
+        test="ECG"
+    )
+    with pytest.raises(ReplyParseError, match="cut off"):
+        parse_reply("tools", '{"name": "order_test", "arguments": {"test": "EC', offered=OFFERED)
 
 
 def test_several_actions_in_a_tool_calls_object_are_ambiguous() -> None:

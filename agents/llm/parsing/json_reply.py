@@ -72,16 +72,30 @@ def _close_span(text: str, start: int) -> int | None:
 
 
 def json_spans(text: str) -> tuple[list[str], bool]:
-    """Top-level `{...}` and `[{...}]` spans in order, and whether one was left open."""
+    """Top-level `{...}` and `[{...}]` spans in order, and whether one was left open (cut off,
+    or a stray brace in prose: the search goes on after it)."""
     spans: list[str] = []
+    cut_off = False
     i = 0
     while (match := _OPENING.search(text, i)) is not None:
         end = _close_span(text, match.start())
         if end is None:
-            return spans, True
+            cut_off = True
+            i = match.start() + 1
+            continue
         spans.append(text[match.start() : end])
         i = end
-    return spans, False
+    return spans, cut_off
+
+
+def cut_off_error(text: str) -> ReplyParseError | None:
+    """The error for a reply whose only JSON object never closes."""
+    spans, cut_off = json_spans(text)
+    if cut_off and not spans:
+        return ReplyParseError(
+            "the reply ends inside a JSON object (cut off?); send the whole object again"
+        )
+    return None
 
 
 def _fixes(span: str) -> list[str]:
@@ -168,13 +182,8 @@ def surroundings(text: str, spans: list[str]) -> list[str]:
 
 
 def json_actions(text: str, offered: Collection[str], repairs: list[str]) -> list[Action]:
-    """Every action named by the JSON objects of `text`; raises when the only object was cut
-    off."""
+    """Every action named by the complete JSON objects of `text`."""
     spans, cut_off = json_spans(text)
-    if cut_off and not spans:
-        raise ReplyParseError(
-            "the reply ends inside a JSON object (cut off?); send the whole object again"
-        )
     actions: list[Action] = []
     for span in spans:
         for obj in _objects(decode(span, repairs)):
@@ -182,7 +191,7 @@ def json_actions(text: str, offered: Collection[str], repairs: list[str]) -> lis
     if actions:
         repairs += surroundings(text, spans)
         if cut_off:
-            repairs.append("an unfinished JSON object after the action ignored")
+            repairs.append("an unfinished JSON object ignored")
     return actions
 
 
@@ -191,6 +200,8 @@ def read_json_reply(text: str, offered: Collection[str], repairs: list[str]) -> 
     action = single_action(json_actions(text, offered, repairs), repairs)
     if action is not None:
         return action
+    if error := cut_off_error(text):
+        raise error
     if json_spans(text)[0]:
         raise ReplyParseError('the JSON object has no "action" field naming what to do')
     raise ReplyParseError('no JSON object found; reply with one object like {"action": ...}')

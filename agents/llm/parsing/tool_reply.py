@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from clinsim.agents.llm.parsing.actions import ReplyParseError, action_from_call, single_action
-from clinsim.agents.llm.parsing.json_reply import decode, json_actions
+from clinsim.agents.llm.parsing.json_reply import cut_off_error, decode, json_actions
 from clinsim.agents.llm.parsing.tool_code import text_calls
 from clinsim.agents.models.base import ToolCall
 from clinsim.environments.actions import Action
@@ -44,5 +44,5 @@ def read_tool_reply(
         actions += json_actions(rest, offered, repairs)
     action = single_action(actions, repairs)
     if action is None:
-        raise ReplyParseError(NO_CALL)
+        raise cut_off_error(text) or ReplyParseError(NO_CALL)
     return action
