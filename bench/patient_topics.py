@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from clinsim.agents.patients.factories import fact_patient_for
+from clinsim.agents.patients.facts import FactPatient
 from clinsim.scenarios.sets import find_scenario
 
 
@@ -34,7 +34,9 @@ def main() -> None:
         right = 0
         for item in items:
             scenario = find_scenario(item["scenario"])
-            turn = fact_patient_for(scenario).reply(item["question"])
+            answer = scenario.answer
+            patient = FactPatient(scenario.case.patient, [answer.diagnosis, *answer.synonyms])
+            turn = patient.reply(item["question"])
             allowed = set(item["expect"])
             fields = {field_of(path) for path in turn.facts}
             ok = ("unknown" in allowed) if not fields else fields <= allowed
