@@ -33,6 +33,7 @@ from typing import Any
 
 import snowballstemmer
 
+from clinsim.agents.patients.topics import allowed
 from clinsim.agents.patients.voice import first_person, word_set
 from clinsim.environments.roles import PatientTurn
 from clinsim.scenarios.model import Facts, PatientFacts
@@ -221,13 +222,21 @@ def bm25_scores(query: Sequence[str], units: Sequence[FactUnit]) -> list[float]:
 
 
 def select_units(question: str, units: Sequence[FactUnit]) -> list[FactUnit]:
-    """At most `MAX_UNITS` units relevant to `question`, in source order."""
-    lexical = bm25_scores(terms_of(question), units)
-    routed = routed_paths(question, units)
+    """At most `MAX_UNITS` units relevant to `question`, in source order. A question bound to
+    a topic (family, smoking, medications, ...) is answered only from facts of that topic
+    (`clinsim.agents.patients.topics`)."""
+    bound, permitted = allowed(question, units)
+    scores = bm25_scores(terms_of(question), units)
+    lexical = [s if ok else 0.0 for s, ok in zip(scores, permitted, strict=True)]
+    routed = [p for p in routed_paths(question, units) if permitted[_index(units, p)]]
     # Within the fields the intent points to, units with a matching word go first; when none
-    # has one, the whole field answers ("Do you drink?" -> all of the social history).
+    # has one, the whole field answers ("Any allergies?" -> all of the allergies), unless an
+    # open question finds its words elsewhere ("When was your last period?").
     matching = [path for path in routed if lexical[_index(units, path)] > 0.0]
-    routed = matching or routed
+    if matching:
+        routed = matching
+    elif not bound and any(score > 0.0 for score in lexical):
+        routed = []
     boost = max(lexical, default=0.0) + 1.0
     scored: list[tuple[float, int]] = []
     for index, unit in enumerate(units):
@@ -236,8 +245,9 @@ def select_units(question: str, units: Sequence[FactUnit]) -> list[FactUnit]:
             score += boost * (1.0 - 0.01 * routed.index(unit.path))
         if score > 0.0:
             scored.append((score, index))
-    if not scored:
-        return []
+    if not scored:  # a bound question with no word in common: the topic's facts answer
+        fallback = [unit for unit, ok in zip(units, permitted, strict=True) if ok]
+        return fallback[:MAX_UNITS] if bound else []
     scored.sort(key=lambda item: (-item[0], item[1]))
     top = scored[0][0]
     chosen = sorted(index for score, index in scored[:MAX_UNITS] if score >= 0.5 * top)
