@@ -33,6 +33,7 @@ from typing import Any
 
 import snowballstemmer
 
+from clinsim.agents.patients.person import Gender, patient_gender
 from clinsim.agents.patients.topics import allowed
 from clinsim.agents.patients.voice import first_person, word_set
 from clinsim.environments.roles import PatientTurn
@@ -258,7 +259,8 @@ def _index(units: Sequence[FactUnit], path: str) -> int:
     return next(i for i, unit in enumerate(units) if unit.path == path)
 
 
-def _spoken(unit: FactUnit) -> str:
+def spoken(unit: FactUnit, gender: Gender | None = None) -> str:
+    """The unit as the patient says it: in the first person, ending with a full stop."""
     text = first_person(unit.text, unit.field)
     return text if text.endswith((".", "!", "?")) else text + "."
 
@@ -271,6 +273,7 @@ class FactPatient:
 
     def __init__(self, facts: PatientFacts, forbidden: Sequence[str] = ()):
         self.units = fact_units(facts, forbidden)
+        self.gender = patient_gender(facts.demographics)
 
     async def answer(self, question: str, history: list[tuple[str, str]]) -> PatientTurn:
         return self.reply(question)
@@ -279,5 +282,5 @@ class FactPatient:
         chosen = select_units(question, self.units)
         if not chosen:
             return PatientTurn(answer=UNKNOWN, facts=[])
-        answer = " ".join(_spoken(unit) for unit in chosen)
+        answer = " ".join(spoken(unit, self.gender) for unit in chosen)
         return PatientTurn(answer=answer, facts=[unit.path for unit in chosen])
