@@ -261,7 +261,7 @@ def _index(units: Sequence[FactUnit], path: str) -> int:
 
 def spoken(unit: FactUnit, gender: Gender | None = None) -> str:
     """The unit as the patient says it: in the first person, ending with a full stop."""
-    text = first_person(unit.text, unit.field)
+    text = first_person(unit.text, unit.field, gender)
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
