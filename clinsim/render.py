@@ -10,6 +10,12 @@ from rich.table import Table
 from rich.text import Text
 
 from clinsim.environments.events import Event
+from clinsim.environments.faults import (
+    MEASUREMENT_FAULTS,
+    PATIENT_FAULTS,
+    FaultSummary,
+    spoiled,
+)
 from clinsim.store import EpisodeRecord
 
 _STYLE = {
@@ -25,6 +31,7 @@ _STYLE = {
     "doctor_reply_rejected": ("Rejected", "red"),
     "doctor_reply_repaired": ("Read", "dim"),
     "patient_leak_blocked": ("Blocked", "red"),
+    "simulator_fault": ("Simulator fault", "bold yellow"),
     "model_called": ("Model", "dim"),
     "episode_started": ("Start", "dim"),
     "episode_ended": ("End", "bold"),
@@ -61,6 +68,8 @@ def event_text(event: Event) -> str:
         return "; ".join(e.repairs)
     if e.kind == "patient_leak_blocked":
         return e.reply
+    if e.kind == "simulator_fault":
+        return f"{e.fault} ({e.role}): {e.evidence}"
     if e.kind == "model_called":
         state = f" error: {e.error}" if e.error else ""
         tokens = sum(e.usage.values()) if e.usage else 0
@@ -96,8 +105,22 @@ def render_transcript(console: Console, events: list[Event], show_models: bool =
         render_event(console, event, show_models=show_models)
 
 
-def episodes_table(records: list[EpisodeRecord], title: str = "Episodes", width: int = 80) -> Table:
-    """One row per episode; diagnosis and reference are cut to fit `width` columns."""
+def _verdict(record: EpisodeRecord, faults: FaultSummary) -> str:
+    if record.correct:
+        return "[green]yes[/]"
+    return "[yellow]sim[/]" if spoiled(record.correct, faults) else "[red]no[/]"
+
+
+def episodes_table(
+    records: list[EpisodeRecord],
+    title: str = "Episodes",
+    width: int = 80,
+    faults: dict[str, FaultSummary] | None = None,
+) -> Table:
+    """One row per episode; diagnosis and reference are cut to fit `width` columns. With
+    `faults`, `ok` says `sim` for a wrong episode spoiled by the simulator, and `sim` counts
+    the episode's simulator faults."""
+    faults = faults if faults is not None else {}
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     fixed = {
         "episode": max((len(r.episode_id) for r in records), default=7),
@@ -106,10 +129,12 @@ def episodes_table(records: list[EpisodeRecord], title: str = "Episodes", width:
         "turns": 5,
         "tests": 5,
         "cost": 6,
+        "sim": 3,
     }
-    names = max(10, (width - sum(fixed.values()) - 2 * 8 - 2) // 2)
-    for name in ("episode", "end", "diagnosis", "reference", "ok", "turns", "tests", "cost"):
-        right = name in ("turns", "tests", "cost")
+    names = max(10, (width - sum(fixed.values()) - 2 * 9 - 2) // 2)
+    columns = ("episode", "end", "diagnosis", "reference", "ok", "turns", "tests", "cost", "sim")
+    for name in columns:
+        right = name in ("turns", "tests", "cost", "sim")
         table.add_column(
             name,
             no_wrap=True,
@@ -119,20 +144,26 @@ def episodes_table(records: list[EpisodeRecord], title: str = "Episodes", width:
             justify="right" if right else "left",
         )
     for r in records:
+        found = faults.get(r.episode_id, FaultSummary())
         table.add_row(  # Text cells: diagnoses come from models and files, never markup
             Text(r.episode_id),
             Text(r.termination),
             Text(r.diagnosis or "-"),
             Text(r.reference),
-            "[green]yes[/]" if r.correct else "[red]no[/]",
+            _verdict(r, found),
             str(r.turns),
             str(r.tests),
             f"{r.cost:,.0f}",
+            str(found.total) if found.total else "-",
         )
     return table
 
 
-def summary_table(records: list[EpisodeRecord], title: str = "Summary") -> Table:
+def summary_table(
+    records: list[EpisodeRecord],
+    title: str = "Summary",
+    faults: dict[str, FaultSummary] | None = None,
+) -> Table:
     table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -146,4 +177,29 @@ def summary_table(records: list[EpisodeRecord], title: str = "Summary") -> Table
         table.add_row("mean cost", f"{sum(r.cost for r in records) / n:,.0f}")
         for reason, count in sorted(Counter(r.termination for r in records).items()):
             table.add_row(f"ended: {reason}", str(count))
+    if n and faults is not None:
+        _fault_rows(table, records, faults)
     return table
+
+
+def _fault_rows(
+    table: Table, records: list[EpisodeRecord], faults: dict[str, FaultSummary]
+) -> None:
+    """Wrong episodes split into the doctor's and the simulator's, and each fault's rate."""
+    n = len(records)
+    found = [faults.get(r.episode_id, FaultSummary()) for r in records]
+    wrong = [r for r in records if not r.correct]
+    sim = sum(spoiled(r.correct, f) for r, f in zip(records, found, strict=True))
+    table.add_row("wrong: doctor", f"{len(wrong) - sim} ({(len(wrong) - sim) / n:.1%})")
+    table.add_row("wrong: spoiled by the simulator", f"{sim} ({sim / n:.1%})")
+    with_faults = sum(1 for f in found if f.total)
+    table.add_row("episodes with simulator faults", f"{with_faults} ({with_faults / n:.1%})")
+    answers = sum(f.answers for f in found)
+    reports = sum(f.reports for f in found)
+    for kind, base, label in [
+        *((k, answers, "patient answers") for k in PATIENT_FAULTS),
+        *((k, reports, "test reports") for k in MEASUREMENT_FAULTS),
+    ]:
+        count = sum(f.faults[kind] for f in found)
+        rate = f" ({count / base:.1%} of {base} {label})" if base else ""
+        table.add_row(f"fault: {kind}", f"{count}{rate}")

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.models.registry import ModelPool
+from clinsim.agents.patients.faults import SimulatorMonitor
 from clinsim.agents.registry import AgentOptions, make_agent
 from clinsim.environments.ehr.demo import default_ehr_for
 from clinsim.environments.encounter import DEFAULT_MAX_TURNS, EncounterParts, EncounterSettings
@@ -150,6 +151,7 @@ class Runner:
                 "measurement": c.measurement,
                 "judge": ",".join(c.judges),
             },
+            monitor=SimulatorMonitor(scenario.case),
         )
 
     async def play(self, scenario: Scenario, episode_id: str) -> list[Event]:
