@@ -15,6 +15,7 @@ the doctor's.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from clinsim.environments.measurement import Entry, LookupMeasurement
 from clinsim.environments.roles import MeasurementTurn, PatientTurn
 from clinsim.environments.test_names import (
     SPECIMEN_WORDS,
+    TEST_WORDS,
     canonical_tokens,
 )
 from clinsim.scenarios.model import Case
@@ -64,6 +66,7 @@ _GENERIC = frozenset(
         "panel",
         "study",
         "studies",
+        "studie",
         "count",
         "total",
         "test",
@@ -80,8 +83,15 @@ _GENERIC = frozenset(
         "of",
         "and",
         "with",
+        "affected",
+        "area",
+        "region",
+        "site",
     ]
 )
+
+
+_PARTS = re.compile(r"\s*(?:,|\band\b|&|\+|/)\s*", re.IGNORECASE)
 
 
 class FaultMonitor(Protocol):
@@ -97,19 +107,32 @@ def _modalities(words: set[str]) -> set[str]:
 def _loose(request: tuple[str, ...], entry: Entry) -> bool:
     """The order and one of the entry's names say the same test, one more specifically than
     the other ("ferritin" and "serum ferritin level"), apart from words that say little; not
-    across imaging modalities (a chest CT is not the chest x-ray) or specimens."""
+    across tests, imaging modalities (a chest CT is not the chest x-ray) or specimens, and a
+    less specific key only where its own text names what the order adds ("skin biopsy" is
+    not the breast `Biopsy`)."""
     asked = set(request) - _GENERIC
     if not asked:
         return False
     for name in (*entry.names, entry.plain):
         held = set(name) - _GENERIC
-        if not held or SPECIMEN_WORDS & (asked ^ held):
+        if not held or (SPECIMEN_WORDS | TEST_WORDS) & (asked ^ held):
             continue
         if _modalities(asked) != _modalities(held) and _modalities(asked):
             continue
-        if asked <= held or held <= asked:
+        if asked <= held or (held <= asked and _says(entry, asked - held)):
             return True
     return False
+
+
+def _says(entry: Entry, words: set[str]) -> bool:
+    text = set(canonical_tokens(" ".join(entry.path) + " " + str(entry.value)))
+    return words <= text
+
+
+def order_parts(test: str) -> list[str]:
+    """The tests one order names ("ESR and CRP" -> "ESR", "CRP")."""
+    parts = [part.strip() for part in _PARTS.split(test) if part.strip()]
+    return parts if len(parts) > 1 else [test]
 
 
 class MeasurementCheck:
@@ -119,13 +142,17 @@ class MeasurementCheck:
         self.lookup = LookupMeasurement(case)
 
     def held_as(self, test: str) -> Entry | None:
-        """The case's entry that a looser matcher finds for `test`, if any."""
-        found = self.lookup.find(test)
-        if found:
-            return found[0]
-        request = canonical_tokens(test)
-        found = [entry for entry in self.lookup.entries if _loose(request, entry)]
-        return min(found, key=lambda entry: (entry.depth, entry.order)) if found else None
+        """The case's entry that a looser matcher finds for `test` (or for one of the tests
+        it names), if any."""
+        for part in order_parts(test):
+            found = self.lookup.find(part)
+            if found:
+                return found[0]
+            request = canonical_tokens(part)
+            loose = [entry for entry in self.lookup.entries if _loose(request, entry)]
+            if loose:
+                return min(loose, key=lambda entry: (entry.depth, entry.order))
+        return None
 
     def check(self, test: str, report: MeasurementTurn) -> list[SimulatorFault]:
         if report.available:

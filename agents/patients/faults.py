@@ -11,15 +11,17 @@ After each answer (`clinsim.environments.faults.FaultMonitor`):
 - `leak_regenerated`: a reply was withheld for naming the diagnosis (`PatientLeakBlocked`, from
   the LLM patient's leak guard) before the one the doctor got.
 
-The checks read the case's facts, never the answer key: a fact that the fact patient withholds
-because it names the diagnosis can therefore be reported as `unknown_despite_fact` (rare; see
-docs/simulator-faults.md). Whether an answer contradicts a fact, invents one, or is medically
-implausible needs a model to judge and is not checked here.
+The checks read the case's facts, never the answer key. They are told which fact paths the
+patient may not say (`withheld`: the facts that name the diagnosis, see `withheld_paths`), so
+that "I'm not sure" in place of such a fact is not a fault; they are not told why. Whether an
+answer contradicts a fact, invents one, or is medically implausible needs a model to judge and
+is not checked here (docs/simulator-faults.md).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from clinsim.agents.patients.facts import FactUnit, bm25_scores, fact_units, select_units, terms_of
 from clinsim.agents.patients.person import patient_gender, third_person_leftovers
@@ -27,7 +29,7 @@ from clinsim.agents.patients.topics import belongs, question_topics
 from clinsim.environments.events import FaultKind, PatientLeakBlocked, SimulatorFault
 from clinsim.environments.faults import MeasurementCheck
 from clinsim.environments.roles import MeasurementTurn, PatientTurn
-from clinsim.scenarios.model import Case
+from clinsim.scenarios.model import Case, PatientFacts
 
 _NOT_KNOWN = re.compile(
     r"\b(?:not sure|don'?t know|do not know|no idea|can'?t (?:recall|remember|say)|"
@@ -49,9 +51,15 @@ def _excerpt(unit: FactUnit) -> str:
     return f"{unit.path}: {text}"
 
 
+def withheld_paths(facts: PatientFacts, forbidden: Sequence[str]) -> frozenset[str]:
+    """The fact paths a patient may not say: those whose text names a forbidden name."""
+    kept = {unit.path for unit in fact_units(facts, forbidden)}
+    return frozenset(unit.path for unit in fact_units(facts) if unit.path not in kept)
+
+
 class PatientCheck:
-    def __init__(self, case: Case):
-        self.units = fact_units(case.patient)
+    def __init__(self, case: Case, withheld: frozenset[str] = frozenset()):
+        self.units = [unit for unit in fact_units(case.patient) if unit.path not in withheld]
         self.by_path = {unit.path: unit for unit in self.units}
         self.gender = patient_gender(case.patient.demographics)
 
@@ -100,8 +108,8 @@ class PatientCheck:
 class SimulatorMonitor:
     """The patient and measurement checks of one episode (implements `FaultMonitor`)."""
 
-    def __init__(self, case: Case):
-        self.patient = PatientCheck(case)
+    def __init__(self, case: Case, withheld: frozenset[str] = frozenset()):
+        self.patient = PatientCheck(case, withheld)
         self.measurement = MeasurementCheck(case)
 
     def after_answer(self, question: str, reply: PatientTurn) -> list[SimulatorFault]:

@@ -113,8 +113,14 @@ def test_the_doctor_never_sees_a_fault(tmp_path: Path) -> None:
         )  # fmt: skip
     events = [
         json.loads(line)
-        for line in runner.invoke(app, ["replay", str(out), "demo/0001", "--json"]).output.splitlines()
+        for line in runner.invoke(
+            app, ["replay", str(out), "demo/0001", "--json"]
+        ).output.splitlines()
     ]
     evidence = [e["evidence"] for e in events if e["kind"] == "simulator_fault"]
-    shown = [e.get("answer") or e.get("result") for e in events if e["kind"] in ("patient_answered", "test_reported")]
+    shown = [
+        e.get("answer") or e.get("result")
+        for e in events
+        if e["kind"] in ("patient_answered", "test_reported")
+    ]
     assert evidence and not any(piece in said for piece in evidence for said in shown)
