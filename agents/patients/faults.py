@@ -36,14 +36,15 @@ _NOT_KNOWN = re.compile(
     r"cannot (?:recall|remember|say)|don'?t remember|do not remember|unsure|not certain)\b",
     re.IGNORECASE,
 )
-MAX_UNKNOWN_WORDS = 14
+MAX_UNKNOWN_WORDS = 10
 MIN_MATCH = 2.0
 """BM25 score (and at least two shared words) for a reply to count as saying a fact."""
 
 
 def says_unknown(reply: str) -> bool:
-    """A short reply whose point is that the patient does not know."""
-    return bool(_NOT_KNOWN.search(reply)) and len(reply.split()) <= MAX_UNKNOWN_WORDS
+    """A short reply whose point is that the patient does not know (no "..., but ...")."""
+    short = len(reply.split()) <= MAX_UNKNOWN_WORDS and not re.search(r"\bbut\b", reply, re.I)
+    return short and bool(_NOT_KNOWN.search(reply))
 
 
 def _excerpt(unit: FactUnit) -> str:
