@@ -64,12 +64,19 @@ def topics() -> tuple[Topic, ...]:
     )
 
 
+_CLAUSE = re.compile(r"[?;.]|,\s*(?:and|or)\b|\b(?:and|or) (?=do|are|have|what|any|how)")
+
+
 def question_topics(question: str) -> list[Topic]:
-    """The topics `question` is bound to (none: an open question about the patient's story)."""
-    text = question.lower()
-    found = [topic for topic in topics() if topic.question.search(text)]
-    overridden = {name for topic in found for name in topic.overrides}
-    return [topic for topic in found if topic.name not in overridden]
+    """The topics `question` is bound to (none: an open question about the patient's story).
+    Each clause counts on its own: "What medications do you take, and do you have any
+    allergies?" is about both, "Are you allergic to any medications?" about allergies."""
+    bound: list[Topic] = []
+    for clause in _CLAUSE.split(question.lower()):
+        found = [topic for topic in topics() if topic.question.search(clause)]
+        overridden = {name for topic in found for name in topic.overrides}
+        bound += [t for t in found if t.name not in overridden and t not in bound]
+    return bound
 
 
 def _in_fields(unit: _Unit, fields: Sequence[str]) -> bool:
