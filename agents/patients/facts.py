@@ -10,8 +10,10 @@ sentences of text, list items, `key: value` pairs, each with its field path
    of the history and the primary symptom);
 2. lexical scoring: BM25 over stemmed words, with a small synonym map so "cigarettes" finds
    "non-smoker" and "tired" finds "fatigue" (`clinsim/agents/data/patient_lexicon.json`);
-3. taking at most three units, said in the first person where that is easy (`voice.py`),
-   quoted otherwise. With nothing relevant the patient says "I'm not sure about that."
+3. taking at most three units, said in the first person (`voice.py`). A question bound to a
+   topic (family, allergies, medications, smoking, work, ...) is answered only from facts of
+   that topic (`topics.py`); the family history answers only family questions. With nothing
+   relevant the patient says "I'm not sure about that."
 
 The patient never names the diagnosis: units that contain any of the `forbidden` names
 (normalised, whole phrase) are dropped before anything else. The factory passes the answer
