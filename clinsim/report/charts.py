@@ -146,10 +146,10 @@ def pass_k_chart(summaries: Sequence[RunSummary]) -> Spec | None:
         color=alt.Color("run:N", legend=alt.Legend(orient="bottom", labelLimit=260)),
         xOffset="run:N",
     )
-    y = alt.Y("pass^k:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
-    layers = base.mark_rule().encode(y="low:Q", y2="high:Q") + base.mark_point(filled=True).encode(
-        y=y
-    )
+    y = alt.Y("pass^k:Q", title="pass^k", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
+    layers = base.mark_rule().encode(
+        y=alt.Y("low:Q", title="pass^k"), y2="high:Q"
+    ) + base.mark_point(filled=True).encode(y=y)
     return _spec(layers.properties(width=WIDTH, height=220))
 
 

@@ -56,11 +56,13 @@ def test_report_opens_offline_shows_transcripts_side_by_side_and_filters(
         assert rows.count() == len(data.outcomes) == shown_count(w)
 
         # open an episode: its transcript, turn by turn, with the verdict
-        first = data.outcomes[0]
+        index, first = next(
+            (i, o) for i, o in enumerate(data.outcomes) if o.run == data.runs[1].run
+        )
         transcript = next(
             t for t in data.transcripts if (t.run, t.episode_id) == (first.run, first.episode_id)
         )
-        rows.first.click()
+        rows.nth(index).click()
         viewer = w.page.locator("#viewer")
         assert viewer.is_visible()
         pane = viewer.locator(".pane")
@@ -75,9 +77,9 @@ def test_report_opens_offline_shows_transcripts_side_by_side_and_filters(
         assert calls.count() > 0 and calls.first.get_attribute("open") is None  # collapsed
 
         # the same scenario and trial from the other run, side by side
-        w.page.select_option("#viewer-other", label=data.runs[1].run)
+        w.page.select_option("#viewer-other", label=data.runs[0].run)
         assert viewer.locator(".pane").count() == 2
-        assert data.runs[1].run in viewer.locator(".pane").nth(1).locator("h3").inner_text()
+        assert data.runs[0].run in viewer.locator(".pane").nth(1).locator("h3").inner_text()
         assert first.scenario_id in viewer.locator(".pane").nth(1).locator("h3").inner_text()
 
         # filters: verdict, set, run, free text, together

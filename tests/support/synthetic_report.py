@@ -96,6 +96,8 @@ def _transcript(
     ]
 
     def model(turn: int, role: str, output: str) -> None:
+        if run == "baseline" or role != "doctor":
+            return  # the baseline doctor and the fact patient call no model
         e.append(
             TranscriptEntry(
                 turn=turn,
@@ -104,7 +106,7 @@ def _transcript(
                 text=output,
                 data={
                     "role": role,
-                    "model": "openai/medgemma-27b",
+                    "model": f"openai/{run.split()[0]}",
                     "tokens": rng.randint(400, 3000),
                     "latency_s": round(rng.uniform(0.3, 4.0), 2),
                     "prompt": "Patient: " + rng.choice(ANSWERS) + "\nWhat is your next action?",
