@@ -164,7 +164,13 @@ def termination_chart(summaries: Sequence[RunSummary]) -> Spec:
         .mark_bar()
         .encode(
             y=alt.Y("run:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
-            x=alt.X("share:Q", stack="zero", axis=alt.Axis(format="%"), title="share of episodes"),
+            x=alt.X(
+                "share:Q",
+                stack="zero",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1], clamp=True),
+                title="share of episodes",
+            ),
             color=alt.Color("reason:N", legend=alt.Legend(orient="bottom", columns=4)),
         )
         .properties(width=WIDTH, height=ROW * len(summaries) + 10)

@@ -14,7 +14,8 @@ from PIL import Image
 from clinsim.environments.events import Event, ModelCalled
 from clinsim.report.model import Actor, EntryKind, ImageAsset, TranscriptEntry
 
-PROMPT_CHARS = 2000
+PROMPT_CHARS = 500
+"""The end of a model call's latest message kept for the viewer (the full call is in the run)."""
 ACTORS: frozenset[str] = frozenset(get_args(Actor))
 
 

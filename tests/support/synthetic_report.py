@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 
 from clinsim.report import EpisodeTranscript, ImageAsset, ReportData, RunInfo, TranscriptEntry
 from clinsim.report.assemble import assemble_report
+from clinsim.report.transcripts import PROMPT_CHARS
 from clinsim.stats import Outcome, Settings
 
 DIAGNOSES = [
@@ -96,8 +97,16 @@ def _transcript(
     ]
 
     def model(turn: int, role: str, output: str) -> None:
-        if run == "baseline" or role != "doctor":
+        if run == "baseline":
             return  # the baseline doctor and the fact patient call no model
+        prompt = (
+            "Patient: " + rng.choice(ANSWERS) + "\nWhat is your next action?"
+            if role == "doctor"
+            else "You are the patient. Answer only from your case, in plain words. "
+            + " ".join(rng.sample(ANSWERS, 5))
+            + "\nDoctor: "
+            + rng.choice(QUESTIONS)
+        )
         e.append(
             TranscriptEntry(
                 turn=turn,
@@ -109,7 +118,7 @@ def _transcript(
                     "model": f"openai/{run.split()[0]}",
                     "tokens": rng.randint(400, 3000),
                     "latency_s": round(rng.uniform(0.3, 4.0), 2),
-                    "prompt": "Patient: " + rng.choice(ANSWERS) + "\nWhat is your next action?",
+                    "prompt": prompt[-PROMPT_CHARS:],
                     "messages": 2 * turn + 1,
                 },
             )
