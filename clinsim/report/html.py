@@ -7,17 +7,17 @@ paths the caller chose), and a content security policy forbids any fetch.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import Any
 
 from jinja2 import Environment
 from markupsafe import Markup
-from pydantic import JsonValue
+from pydantic import BaseModel, JsonValue
 
 from clinsim.report.charts import figures
 from clinsim.report.model import ReportData, RunInfo
-from clinsim.stats import Breakdown, Interval, RunSummary
+from clinsim.stats import Breakdown, Interval, Outcome, RunSummary
 from clinsim.stats.intervals import METHOD_NAMES
 
 MAX_TEXT_CHARS = 20_000
@@ -119,12 +119,20 @@ def _show(value: JsonValue) -> str:
 
 
 def _methods_used(data: ReportData) -> list[tuple[str, str]]:
-    used = {s.accuracy.method for s in data.summaries} | {
-        i.method for s in data.summaries for i in (s.cost, s.turns, s.tests)
-    }
-    if data.comparison:
-        used |= {p.accuracy_difference.method for p in data.comparison.pairs}
+    """Every interval method the report shows, for the legend."""
+    used = {i.method for i in _intervals([*data.summaries, data.comparison])}
     return [(METHOD_ABBREVIATIONS[m], METHOD_NAMES[m]) for m in METHOD_NAMES if m in used]
+
+
+def _intervals(value: object) -> Iterator[Interval]:
+    if isinstance(value, Interval):
+        yield value
+    elif isinstance(value, BaseModel):
+        for _, field in value:
+            yield from _intervals(field)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _intervals(item)
 
 
 def _breakdown_views(summaries: Sequence[RunSummary]) -> list[dict[str, Any]]:
@@ -158,33 +166,51 @@ def payload_json(data: ReportData, max_text_chars: int = MAX_TEXT_CHARS) -> str:
     """The episode table and transcripts as compact JSON, safe inside a <script> element."""
     runs = [r.run for r in data.runs]
     run_index = {run: i for i, run in enumerate(runs)}
-    rows = []
-    row_of: dict[tuple[str, str], int] = {}
-    for i, o in enumerate(data.outcomes):
-        if o.episode_id is not None:
-            row_of[(o.run, o.episode_id)] = i
-        rows.append(
-            [
-                run_index[o.run],
-                o.scenario_id,
-                o.trial,
-                o.scenario_set,
-                o.diagnosis,
-                o.reference,
-                o.correct,
-                o.termination,
-                o.turns,
-                o.tests,
-                round(o.cost, 2),
-                o.tags or None,
-                o.grade,
-            ]
-        )
+    payload = {
+        "runs": runs,
+        "rows": [_table_row(o, run_index[o.run]) for o in data.outcomes],
+        "transcripts": _transcripts(data, max_text_chars),
+        "images": {k: v.model_dump() for k, v in data.images.items()},
+    }
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _table_row(o: Outcome, run: int) -> list[Any]:
+    """One episode as report.js reads it (the order of its COL table)."""
+    return [
+        run,
+        o.scenario_id,
+        o.trial,
+        o.scenario_set,
+        o.diagnosis,
+        o.reference,
+        o.correct,
+        o.termination,
+        o.turns,
+        o.tests,
+        round(o.cost, 2),
+        o.tags or None,
+        o.grade,
+    ]
+
+
+def _transcripts(data: ReportData, max_text_chars: int) -> dict[str, list[list[Any]]]:
+    """Transcripts keyed by their episode's row; one with no row in the table is left out."""
+    row_of = {
+        (o.run, o.episode_id): i for i, o in enumerate(data.outcomes) if o.episode_id is not None
+    }
     transcripts: dict[str, list[list[Any]]] = {}
     for t in data.transcripts:
         row = row_of.get((t.run, t.episode_id))
         if row is None:
-            continue  # a transcript with no row in the table is never shown
+            continue
         transcripts[str(row)] = [
             [
                 e.turn,
@@ -196,20 +222,7 @@ def payload_json(data: ReportData, max_text_chars: int = MAX_TEXT_CHARS) -> str:
             ]
             for e in t.entries
         ]
-    payload = {
-        "runs": runs,
-        "rows": rows,
-        "transcripts": transcripts,
-        "images": {k: v.model_dump() for k, v in data.images.items()},
-    }
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
+    return transcripts
 
 
 def _cut(text: str, limit: int) -> str:
