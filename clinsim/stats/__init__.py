@@ -15,7 +15,7 @@ from clinsim.stats.compare import (
 from clinsim.stats.frontier import FrontierPoint, accuracy_cost_frontier
 from clinsim.stats.intervals import Interval
 from clinsim.stats.outcomes import Outcome, OutcomeError
-from clinsim.stats.passk import PassK, pass_at_k, pass_hat_k
+from clinsim.stats.passk import PassK, ScenarioPassK, pass_at_k, pass_hat_k, scenario_pass_k
 from clinsim.stats.summary import Breakdown, Group, RunSummary, Settings, summarize, summarize_runs
 
 __all__ = [
@@ -31,11 +31,13 @@ __all__ = [
     "PairedComparison",
     "PassK",
     "RunSummary",
+    "ScenarioPassK",
     "Settings",
     "accuracy_cost_frontier",
     "compare_runs",
     "pass_at_k",
     "pass_hat_k",
+    "scenario_pass_k",
     "summarize",
     "summarize_runs",
 ]

@@ -49,6 +49,32 @@ class PassK(BaseModel):
     pass_at: Interval
 
 
+class ScenarioPassK(BaseModel):
+    """One scenario's trials and its pass^k / pass@k for k = 1 .. its trials."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scenario_id: str
+    trials: int
+    successes: int
+    pass_hat: list[float]
+    pass_at: list[float]
+
+
+def scenario_pass_k(outcomes: Sequence[Outcome]) -> list[ScenarioPassK]:
+    """Per scenario, in order of first appearance: element k-1 of each list is for k."""
+    return [
+        ScenarioPassK(
+            scenario_id=sid,
+            trials=n,
+            successes=c,
+            pass_hat=[pass_hat_k(n, c, k) for k in range(1, n + 1)],
+            pass_at=[pass_at_k(n, c, k) for k in range(1, n + 1)],
+        )
+        for sid, (n, c) in successes_by_scenario(outcomes).items()
+    ]
+
+
 def successes_by_scenario(outcomes: Sequence[Outcome]) -> dict[str, tuple[int, int]]:
     """scenario id -> (trials, successes)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -17,6 +17,7 @@ from clinsim.stats import (
     Settings,
     pass_at_k,
     pass_hat_k,
+    scenario_pass_k,
     summarize,
     summarize_runs,
 )
@@ -121,6 +122,18 @@ def test_pass_k_matches_enumerating_every_subset_of_trials() -> None:
     # by hand: pass^3 = (1 + 0 + 0 + 0) / 4; pass^2 = (1 + 1/3 + 0 + 0 + 0) / 5
     assert summary.pass_k[2].pass_hat.estimate == pytest.approx(0.25)
     assert summary.pass_k[1].pass_hat.estimate == pytest.approx((1 + 1 / 3) / 5)
+
+
+def test_pass_k_per_scenario_matches_enumeration() -> None:
+    rows = {r.scenario_id: r for r in scenario_pass_k(REPEATED)}
+    assert list(rows) == list(TRIALS)
+    for sid, results in TRIALS.items():
+        row = rows[sid]
+        assert (row.trials, row.successes) == (len(results), sum(results))
+        for k in range(1, len(results) + 1):
+            hat, at = brute_force_pass({sid: results}, k)
+            assert row.pass_hat[k - 1] == pytest.approx(hat)
+            assert row.pass_at[k - 1] == pytest.approx(at)
 
 
 def test_pass_k_estimators_refuse_impossible_counts() -> None:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clinsim.stats import (
@@ -159,6 +159,7 @@ def test_mcnemar_is_the_binomial_tail_and_symmetric(b: int, c: int) -> None:
     assert mcnemar_exact(b, c) == pytest.approx(mcnemar_exact(c, b))
 
 
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=2, max_size=30))
 def test_swapping_runs_negates_the_difference(results: list[tuple[bool, bool]]) -> None:
     table = [
@@ -193,6 +194,7 @@ def test_frontier_on_a_budget_grid() -> None:
     )
 
 
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 4)), min_size=1, max_size=8))
 def test_frontier_points_are_exactly_the_undominated_ones(cells: list[tuple[int, int]]) -> None:
     table = []

@@ -63,6 +63,7 @@ def test_every_interval_holds_its_estimate_and_names_a_method(results: list[list
     assert 0 <= (summary.accuracy.low or 0) <= (summary.accuracy.high or 1) <= 1
 
 
+@settings(deadline=None)
 @given(st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
 def test_wilson_stays_in_the_unit_interval(counts: tuple[int, int]) -> None:
     c, n = counts
