@@ -25,52 +25,62 @@ def entries_from_events(events: Sequence[Event]) -> list[TranscriptEntry]:
 
 
 def _entry(e: Event) -> TranscriptEntry:
-    def make(actor: Actor, kind: EntryKind, text: str, **data: object) -> TranscriptEntry:
-        clean = {k: v for k, v in data.items() if v is not None}
-        return TranscriptEntry.model_validate(
-            {"turn": e.turn, "actor": actor, "kind": kind, "text": text, "data": clean}
-        )
+    """Encounter steps first, then the record around them (start, verdicts, model calls, end)."""
+    return _step(e) or _record(e)
 
-    if e.kind == "episode_started":
-        return make(
-            "system",
-            "start",
-            f"{e.scenario_id} seed={e.seed} max_turns={e.max_turns}",
-            agents=e.agents,
-        )
+
+def _make(e: Event, actor: Actor, kind: EntryKind, text: str, **data: object) -> TranscriptEntry:
+    clean = {k: v for k, v in data.items() if v is not None}
+    return TranscriptEntry.model_validate(
+        {"turn": e.turn, "actor": actor, "kind": kind, "text": text, "data": clean}
+    )
+
+
+def _step(e: Event) -> TranscriptEntry | None:
+    """What the doctor did and what came back."""
     if e.kind == "question_asked":
-        return make("doctor", "question", e.question)
+        return _make(e, "doctor", "question", e.question)
     if e.kind == "patient_answered":
-        return make("patient", "answer", e.answer)
+        return _make(e, "patient", "answer", e.answer)
     if e.kind == "test_ordered":
-        return make("doctor", "test_order", f"orders {e.test}", test=e.test, cost=e.cost)
+        return _make(e, "doctor", "test_order", f"orders {e.test}", test=e.test, cost=e.cost)
     if e.kind == "test_reported":
-        return make("measurement", "test_result", e.result, test=e.test, available=e.available)
+        return _make(e, "measurement", "test_result", e.result, test=e.test, available=e.available)
     if e.kind == "tool_called":
-        return make("doctor", "tool_call", e.tool, tool=e.tool, arguments=e.arguments)
+        return _make(e, "doctor", "tool_call", e.tool, tool=e.tool, arguments=e.arguments)
     if e.kind == "tool_returned":
-        return make("tool", "tool_result", e.result, tool=e.tool, error=e.error, data=e.data)
+        return _make(e, "tool", "tool_result", e.result, tool=e.tool, error=e.error, data=e.data)
     if e.kind == "image_shown":
-        entry = make("system", "image", e.image_id + (f" ({e.modality})" if e.modality else ""))
-        return entry.model_copy(update={"images": [e.image_id]})
+        text = e.image_id + (f" ({e.modality})" if e.modality else "")
+        return _make(e, "system", "image", text).model_copy(update={"images": [e.image_id]})
     if e.kind == "diagnosis_submitted":
-        return make("doctor", "diagnosis", e.diagnosis, differential=e.differential)
+        return _make(e, "doctor", "diagnosis", e.diagnosis, differential=e.differential)
+    return None
+
+
+def _record(e: Event) -> TranscriptEntry:
+    """The episode's frame: start, verdicts, rejected or repaired replies, model calls, end."""
+    if e.kind == "episode_started":
+        text = f"{e.scenario_id} seed={e.seed} max_turns={e.max_turns}"
+        return _make(e, "system", "start", text, agents=e.agents)
     if e.kind == "diagnosis_judged":
         mark = "correct" if e.match else "incorrect"
-        return make(
-            "judge", "verdict", f"{mark} ({e.judge}): {e.reason}", judge=e.judge, correct=e.match
-        )
+        text = f"{mark} ({e.judge}): {e.reason}"
+        return _make(e, "judge", "verdict", text, judge=e.judge, correct=e.match)
     if e.kind == "doctor_reply_rejected":
-        return make("system", "rejected", f"{e.error}: {e.reply}")
+        return _make(e, "system", "rejected", f"{e.error}: {e.reply}")
     if e.kind == "patient_leak_blocked":
-        return make(
-            "system", "rejected", f"patient reply withheld (it named the diagnosis): {e.reply}"
-        )
+        text = f"patient reply withheld (it named the diagnosis): {e.reply}"
+        return _make(e, "system", "rejected", text)
+    if e.kind == "doctor_reply_repaired":
+        text = "reply read after: " + "; ".join(e.repairs)
+        return _make(e, "system", "note", text, repairs=list(e.repairs))
     if e.kind == "model_called":
         return _model_call(e)
-    return make(
-        "system", "end", e.reason + (f": {e.detail}" if e.detail else ""), reason=str(e.reason)
-    )
+    if e.kind == "episode_ended":
+        text = e.reason + (f": {e.detail}" if e.detail else "")
+        return _make(e, "system", "end", text, reason=str(e.reason))
+    return _make(e, "system", "note", e.model_dump_json(exclude={"at"}))
 
 
 def _model_call(e: ModelCalled) -> TranscriptEntry:

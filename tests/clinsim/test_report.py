@@ -176,6 +176,7 @@ def test_entries_from_events_keep_what_the_viewer_shows() -> None:
         ev.ToolCalled(turn=2, tool="query_ehr", arguments={"sql": "SELECT 1"}),
         ev.TestReported(turn=3, test="CBC", available=False, result="not available"),
         ev.ImageShown(turn=3, image_id="cxr-1", modality="x-ray"),
+        ev.DoctorReplyRepaired(turn=4, repairs=["code fence", "trailing comma"]),
         ev.DiagnosisJudged(turn=4, judge="rules", match=True, reason="names it"),
         ev.EpisodeEnded(turn=4, reason=TerminationReason.DIAGNOSED),
     ]
@@ -186,6 +187,7 @@ def test_entries_from_events_keep_what_the_viewer_shows() -> None:
         ("doctor", "tool_call"),
         ("measurement", "test_result"),
         ("system", "image"),
+        ("system", "note"),
         ("judge", "verdict"),
         ("system", "end"),
     ]
@@ -199,8 +201,9 @@ def test_entries_from_events_keep_what_the_viewer_shows() -> None:
     assert entries[2].data["arguments"] == {"sql": "SELECT 1"}
     assert entries[3].data["available"] is False
     assert entries[4].images == ["cxr-1"]
-    assert entries[5].data == {"judge": "rules", "correct": True}
-    assert entries[6].text == "diagnosed"
+    assert entries[5].text == "reply read after: code fence; trailing comma"
+    assert entries[6].data == {"judge": "rules", "correct": True}
+    assert entries[7].text == "diagnosed"
 
 
 def test_images_become_data_uris_and_large_ones_shrink(tmp_path: Path) -> None:
