@@ -259,6 +259,7 @@ def read_story(note: Note, age: int | None) -> NoteStory:
 
 # ---------------------------------------------------------------- radiology
 
+_US = r"(?:\bUS\b|\bU\.S\.|\bULTRASOUND\b)"
 _STUDIES: tuple[tuple[str, str], ...] = (
     (r"\bCTA\b.*\b(CHEST|PULM|PE)\b|\bCT\b.*\bPULMONARY ANGIO", "CT_Angiogram_Chest"),
     (r"\bCT\b.*\bHEAD\b", "CT_Head"),
@@ -272,12 +273,12 @@ _STUDIES: tuple[tuple[str, str], ...] = (
         r"\b(EXT VEINS|LOWER EXT|LOWER EXTREMITY VEIN|LE VEINS)\b",
         "Lower_Extremity_Venous_Ultrasound",
     ),
-    (r"\b(RENAL|KIDNEY)\b.*\b(US|U\.S\.|ULTRASOUND)\b", "Renal_Ultrasound"),
+    (rf"\b(RENAL|KIDNEY)\b.*{_US}", "Renal_Ultrasound"),
     (
-        r"\b(LIVER|GALLBLADDER|RUQ|ABD|ABDOMEN)\b.*\b(US|U\.S\.|ULTRASOUND)\b",
+        rf"\b(LIVER|GALLBLADDER|RUQ|ABD|ABDOMEN)\b.*{_US}",
         "Abdominal_Ultrasound",
     ),
-    (r"\bPELVIS\b.*\b(US|U\.S\.|ULTRASOUND)\b", "Pelvic_Ultrasound"),
+    (rf"\bPELVIS\b.*{_US}", "Pelvic_Ultrasound"),
     (r"\bECHO", "Echocardiogram"),
 )
 _PLAIN_FILM = re.compile(
@@ -306,7 +307,7 @@ def imaging_test_name(exam: str) -> str:
         if re.search(pattern, upper):
             return name
     film = _PLAIN_FILM.search(upper)
-    if film and not re.search(r"\b(CT|CTA|MR|MRI|MRA|US|U\.S\.|ULTRASOUND)\b", upper):
+    if film and not re.search(rf"\b(?:CT|CTA|MR|MRI|MRA)\b|{_US}", upper):
         return f"{film.group(1).capitalize()}_X-ray"
     words = re.sub(r"[^A-Za-z0-9 ]+", " ", exam).split()
     return "_".join(w.capitalize() for w in words[:8]) or "Imaging_Study"
