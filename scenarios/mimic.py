@@ -34,12 +34,15 @@ import duckdb
 from clinsim.scenarios.audit import EHR_LEAK_TAG, NOTE_LEAK_TAG
 from clinsim.scenarios.mimic_note_cases import (
     NoteFileError,
+    NoteIndex,
     NoteStories,
     apply_story,
+    index_notes,
     leak_paths,
     load_stories,
     note_names,
 )
+from clinsim.scenarios.mimic_note_files import Admission
 from clinsim.scenarios.mimic_notes import NoteStory
 from clinsim.scenarios.mimic_queries import INDEX_SQL, VITALS, Extracts, admissions, extract
 from clinsim.scenarios.model import (
@@ -257,17 +260,20 @@ class MimicBuild:
     leaks: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _read_notes(con: duckdb.DuckDBPyConnection, notes_dir: Path | None) -> NoteStories | None:
+def _index_notes(
+    con: duckdb.DuckDBPyConnection, notes_dir: Path | None
+) -> tuple[NoteIndex, dict[int, Admission]] | None:
+    """The first pass over the notes, and the `noted` table of admissions that have one."""
     con.execute("CREATE TEMP TABLE noted (hadm_id BIGINT)")
     if notes_dir is None:
         return None
+    known = admissions(con)
     try:
-        notes = load_stories(Path(notes_dir), admissions(con))
+        index = index_notes(Path(notes_dir), known)
     except NoteFileError as exc:
         raise MimicScenarioError(str(exc)) from exc
-    hadms = sorted(notes.stories)
-    con.execute("INSERT INTO noted SELECT unnest($h::BIGINT[])", {"h": hadms})
-    return notes
+    con.execute("INSERT INTO noted SELECT unnest($h::BIGINT[])", {"h": sorted(index.chosen)})
+    return index, known
 
 
 def build_mimic(
@@ -282,9 +288,9 @@ def build_mimic(
     info = info or MimicSetInfo()
     con = _open(Path(ehr_db))
     try:
-        notes = _read_notes(con, notes_dir)
+        indexed = _index_notes(con, notes_dir)
         limit_rows = limit if limit is not None else 2**62
-        con.execute(INDEX_SQL, {"limit": limit_rows, "noted": notes is not None})
+        con.execute(INDEX_SQL, {"limit": limit_rows, "noted": indexed is not None})
         cursor = con.execute("SELECT * FROM idx ORDER BY subject_id, admittime, hadm_id")
         names = [str(d[0]) for d in cursor.description or []]
         rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
@@ -293,6 +299,9 @@ def build_mimic(
         raise MimicScenarioError(f"{ehr_db}: {str(exc).splitlines()[0]}") from exc
     finally:
         con.close()
+    notes = None
+    if indexed is not None:
+        notes = load_stories(*indexed, {int(row["hadm_id"]) for row in rows})
     build = MimicBuild([], notes)
     for record, row in enumerate(rows, start=1):
         story = notes.stories.get(int(row["hadm_id"])) if notes else None

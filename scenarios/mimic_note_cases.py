@@ -3,14 +3,17 @@ admissions, merge each admission's story into its case, and check the case for t
 
 Per admission the discharge summary (`DS`) with the lowest note_seq is read, and the radiology
 reports (`RR`) of the same admission (see `clinsim.scenarios.mimic_notes` for what each part
-becomes). The leak check looks for names of the admission's diagnosis in every doctor-visible
-text of the finished case (`clinsim.scenarios.audit.doctor_visible_text`), with more names than
-the audit's own rule, since a note speaks of "appendicitis" or "NSTEMI" rather than an ICD
-title: the principal diagnosis; its part before ", " ("Pneumonia, unspecified organism" ->
-"Pneumonia") and before " without "; its part before " with " when it starts with "Acute"
-("Acute appendicitis with generalized peritonitis" -> "Acute appendicitis"); each without a
-leading "Other" or "Unspecified"; and the note's primary discharge diagnoses, treated the same
-way.
+becomes). The discharge file is read twice: a first pass checks every row and picks each
+admission's note without parsing text; the second parses only the notes of the admissions being
+built, so `--limit` keeps a build on the full notes short.
+
+The leak check looks for names of the admission's diagnosis in every doctor-visible text of the
+finished case (`clinsim.scenarios.audit.doctor_visible_text`), with more names than the audit's
+own rule, since a note speaks of "appendicitis" or "NSTEMI" rather than an ICD title: the
+principal diagnosis; its part before ", " ("Pneumonia, unspecified organism" -> "Pneumonia") and
+before " without "; its part before " with " when it starts with "Acute" ("Acute appendicitis
+with generalized peritonitis" -> "Acute appendicitis"); each without a leading "Other" or
+"Unspecified"; and the note's primary discharge diagnoses, treated the same way.
 """
 
 from __future__ import annotations
@@ -36,12 +39,28 @@ from clinsim.scenarios.text import NameMatcher
 
 __all__ = [
     "NoteFileError",
+    "NoteIndex",
     "NoteStories",
     "apply_story",
+    "index_notes",
     "leak_paths",
     "load_stories",
     "note_names",
 ]
+
+
+@dataclass
+class NoteIndex:
+    """The discharge summary chosen for each admission (lowest note_seq, then note_id), found
+    by a first pass that parses no text."""
+
+    folder: Path
+    chosen: dict[int, tuple[int, str]]
+    read: NoteRead
+
+    @property
+    def discharge(self) -> Path:
+        return self.folder / "discharge.csv.gz"
 
 
 @dataclass
@@ -56,25 +75,41 @@ class NoteStories:
         return [problem for read in self.reads.values() for problem in read.problems]
 
 
-def _discharge(path: Path, admissions: dict[int, Admission], found: NoteStories) -> None:
-    subjects = {a.subject_id for a in admissions.values()}
-    read = found.reads.setdefault(str(path), NoteRead())
-    chosen: dict[int, tuple[int, str]] = {}
-    for note in iter_notes(path, "DS", admissions, subjects, read):
+def _subjects(admissions: dict[int, Admission]) -> set[int]:
+    return {a.subject_id for a in admissions.values()}
+
+
+def index_notes(directory: Path, admissions: dict[int, Admission]) -> NoteIndex:
+    """The first pass over the discharge file. Raises NoteFileError when the folder has no
+    discharge file, or no discharge note could be read at all."""
+    index = NoteIndex(note_folder(Path(directory)), {}, NoteRead())
+    for note in iter_notes(index.discharge, "DS", admissions, _subjects(admissions), index.read):
         hadm = note.hadm_id
         assert hadm is not None
         key = (note.note_seq, note.note_id)
-        if hadm in chosen and chosen[hadm] <= key:
-            continue
-        chosen[hadm] = key
-        found.stories[hadm] = read_story(note, admissions[hadm].age)
+        if hadm not in index.chosen or key < index.chosen[hadm]:
+            index.chosen[hadm] = key
+    if not index.chosen and index.read.problems:
+        details = "; ".join(str(p) for p in index.read.problems[:3])
+        raise NoteFileError(f"{index.discharge}: no usable discharge note ({details})")
+    return index
+
+
+def _discharge(
+    index: NoteIndex, admissions: dict[int, Admission], wanted: set[int], found: NoteStories
+) -> None:
+    found.reads[str(index.discharge)] = index.read
+    again = NoteRead()  # the first pass has recorded this file's problems
+    for note in iter_notes(index.discharge, "DS", admissions, _subjects(admissions), again):
+        hadm = note.hadm_id
+        if hadm in wanted and index.chosen.get(hadm) == (note.note_seq, note.note_id):
+            found.stories[hadm] = read_story(note, admissions[hadm].age)
 
 
 def _radiology(path: Path, admissions: dict[int, Admission], found: NoteStories) -> None:
-    subjects = {a.subject_id for a in admissions.values()}
     read = found.reads.setdefault(str(path), NoteRead())
     results: dict[int, list[tuple[datetime, int, str, str, Facts]]] = {}
-    for note in iter_notes(path, "RR", admissions, subjects, read):
+    for note in iter_notes(path, "RR", admissions, _subjects(admissions), read):
         hadm = note.hadm_id
         assert hadm is not None
         if hadm not in found.stories:
@@ -92,17 +127,14 @@ def _radiology(path: Path, admissions: dict[int, Admission], found: NoteStories)
         found.stories[hadm] = replace(found.stories[hadm], imaging=tests)
 
 
-def load_stories(directory: Path, admissions: dict[int, Admission]) -> NoteStories:
-    """Every admission's story from a MIMIC-IV-Note folder. Raises NoteFileError when the
-    folder has no discharge file, or no discharge note could be read at all."""
-    folder = note_folder(Path(directory))
+def load_stories(
+    index: NoteIndex, admissions: dict[int, Admission], wanted: set[int]
+) -> NoteStories:
+    """The stories of the `wanted` admissions: their chosen discharge summaries parsed, and
+    their radiology reports where the folder has radiology.csv.gz."""
     found = NoteStories()
-    discharge = folder / "discharge.csv.gz"
-    _discharge(discharge, admissions, found)
-    if not found.stories and found.problems:
-        details = "; ".join(str(p) for p in found.problems[:3])
-        raise NoteFileError(f"{discharge}: no usable discharge note ({details})")
-    radiology = folder / "radiology.csv.gz"
+    _discharge(index, admissions, wanted, found)
+    radiology = index.folder / "radiology.csv.gz"
     if radiology.is_file():
         _radiology(radiology, admissions, found)
     return found

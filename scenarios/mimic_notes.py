@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from clinsim.scenarios.mimic_note_files import Note
 from clinsim.scenarios.model import Facts
 from clinsim.scenarios.note_sections import (
+    EXPOSED,
     admission_exam,
     discharge_sections,
     is_placeholder,
@@ -60,7 +61,8 @@ class NoteStory:
 # ---------------------------------------------------------------- the patient's account
 
 _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+_{2,}")
-_PT = re.compile(r"(?:^|(?<=[.!?]\s))(?:Pt|pt)\b\.?")
+_PT = re.compile(r"\b[Pp]t\b\.?")
+_SUBJECT = re.compile(r"\bthe patient\b")
 _AGE = re.compile(r"_{2,}(?=\s*-?\s*(?:y/?o|yo|yr|year)\b)")
 _YEARS_OLD = re.compile(
     r"\b(\d{1,3})\s*-?\s*(?:y/o|yo|y\.o\.|yr[- ]old|year[- ]old)(?=[\s,.;]|$)", re.IGNORECASE
@@ -87,8 +89,17 @@ def patient_voice(text: str, age: int | None) -> str:
     text = _YEARS_OLD.sub(r"\1-year-old", text)
     text = _AN_AGE.sub(r"\1n ", text)
     text = _HONORIFIC.sub("the patient", text)
-    text = _PT.sub("the patient", text)
-    return re.sub(r"(^|(?<=[.!?]\s))the patient\b", "The patient", text)
+    text = _PT.sub(lambda m: "the patient" if _starts_sentence(text, m.start()) else m[0], text)
+    return _SUBJECT.sub(
+        lambda m: "The patient" if _starts_sentence(text, m.start()) else m[0], text
+    )
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    i = at - 1
+    while i >= 0 and text[i] == " ":
+        i -= 1
+    return i < 0 or text[i] == "\n" or (text[i] in ".!?" and i < at - 1)
 
 
 def _history(text: str) -> tuple[str | None, str | None]:
@@ -128,7 +139,7 @@ def _listed(text: str | None) -> list[Facts] | None:
 
 
 def _patient(sections: dict[str, str], age: int | None) -> dict[str, Facts]:
-    voice = {key: patient_voice(value, age) for key, value in sections.items()}
+    voice = {key: patient_voice(v, age) for key, v in sections.items() if key in EXPOSED}
     story, review = _history(voice.get("history of present illness", ""))
     if "review of systems" in voice and not is_placeholder(voice["review of systems"]):
         review = " ".join(filter(None, [review, " ".join(paragraphs(voice["review of systems"]))]))

@@ -19,6 +19,7 @@ text keeps MIMIC's "___" placeholders; `is_placeholder` tells a section that say
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 DISCHARGE_HEADINGS = (
     "name",
@@ -101,27 +102,34 @@ EXPOSED = frozenset(
 )
 """Discharge-summary sections that may become case facts; every other section is sealed."""
 _LATE_EXPOSED = frozenset({"medications on admission"})
-_PLACEHOLDER = re.compile(r"_{2,}")
 _HEADING_LINE = re.compile(r"^[ \t]*([A-Za-z][A-Za-z0-9 \t()/&,'-]{0,80}?)[ \t]*:(.*)$")
 
 
 def _heading(line: str, headings: tuple[str, ...], extra_words: int) -> tuple[str, str] | None:
     """(section key, text after the colon) when `line` opens a section, else None."""
+    if ":" not in line:
+        return None
     match = _HEADING_LINE.match(line)
     if not match:
         return None
     words = match.group(1).lower().replace("\t", " ").split()
+    known = _known(headings)
+    for size in range(len(words), max(0, len(words) - extra_words - 1), -1):
+        heading = " ".join(words[:size])
+        if heading in known:
+            return _key(heading, " ".join(words[size:])), match.group(2)
     name = " ".join(words)
-    for heading in sorted(headings, key=len, reverse=True):
-        size = len(heading.split())
-        if name == heading or (name.startswith(heading + " ") and len(words) - size <= extra_words):
-            return _key(heading, name[len(heading) :]), match.group(2)
     if extra_words and (
         (words[0] == "discharge" and len(words) <= 5)
         or ("hospital course" in name and len(words) <= 6)
     ):
         return name, match.group(2)  # an unlisted discharge-time heading: sealed
     return None
+
+
+@lru_cache(maxsize=4)
+def _known(headings: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(headings)
 
 
 def _key(name: str, extra: str) -> str:
@@ -181,7 +189,7 @@ def radiology_sections(text: str) -> dict[str, str]:
 
 def is_placeholder(text: str) -> bool:
     """True when nothing but de-identification placeholders and punctuation is left."""
-    return not any(c.isalnum() for c in _PLACEHOLDER.sub("", text))
+    return not any(c.isalnum() for c in text)  # "_" is not alphanumeric
 
 
 # ---------------------------------------------------------------- physical examination

@@ -105,9 +105,7 @@ def _canned_reads(view: SealedEHR) -> list[str]:
 
 
 @pytest.mark.parametrize("subject", TIED_SUBJECTS)
-def test_canned_reads_are_identical_across_fresh_shuffled_views(
-    ehr_db: Path, subject: int
-) -> None:
+def test_canned_reads_are_identical_across_fresh_shuffled_views(ehr_db: Path, subject: int) -> None:
     reads = [_canned_reads(_shuffled_view(ehr_db, subject, seed)) for seed in (0.1, 0.5, 0.9)]
     reads.append(_canned_reads(SealedEHR.seal(ehr_db, subject, datetime(2200, 1, 1))))
     assert all(read == reads[0] for read in reads)

@@ -44,7 +44,9 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def write_rows(path: Path, rows: list[dict[str, str]], columns: tuple[str, ...] = NOTE_COLUMNS) -> None:
+def write_rows(
+    path: Path, rows: list[dict[str, str]], columns: tuple[str, ...] = NOTE_COLUMNS
+) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
@@ -70,7 +72,9 @@ def flat(text: str) -> str:
 
 
 def test_the_bundled_notes_are_what_their_sources_give() -> None:
-    spec = importlib.util.spec_from_file_location("build_demo_notes", ROOT / "scripts" / "build_demo_notes.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_demo_notes", ROOT / "scripts" / "build_demo_notes.py"
+    )
     assert spec and spec.loader
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
@@ -94,7 +98,9 @@ def test_the_synthetic_notes_have_mimic_iv_notes_schema_and_real_admissions(ehr_
     for row in discharge:
         sections = discharge_sections(row["text"])
         assert {"chief complaint", "history of present illness", "physical exam"} <= set(sections)
-        assert {"brief hospital course", "discharge diagnosis", "discharge instructions"} <= set(sections)
+        assert {"brief hospital course", "discharge diagnosis", "discharge instructions"} <= set(
+            sections
+        )
 
 
 # ---------------------------------------------------------------- the cases
@@ -151,19 +157,28 @@ def test_cases_that_name_their_diagnosis_are_tagged_and_flagged(ehr_db: Path) ->
         assert kinds <= {"diagnosis-in-note"}
 
 
-def test_no_stray_heading_or_discharge_text_exposes_what_follows(ehr_db: Path, tmp_path: Path) -> None:
-    notes, discharge, radiology = copy_notes(tmp_path)
+def test_no_stray_heading_or_discharge_text_exposes_what_follows(
+    ehr_db: Path, tmp_path: Path
+) -> None:
+    notes, discharge, _ = copy_notes(tmp_path)
     row = next(r for r in discharge if r["hadm_id"] == "22954658")
-    row["text"] = row["text"].replace(
-        "Brief Hospital Course:\n",
-        "Brief Hospital Course:\nMARKER-ONE course.\nAllergies: MARKER-TWO\n"
-        "Chief Complaint: MARKER-THREE\nSocial History: MARKER-FOUR\n",
-    ).replace(
-        "Discharge Instructions:\n",
-        "Discharge Instructions:\nFamily History: MARKER-FIVE\nPhysical Exam: MARKER-SIX\n",
-    ).replace(
-        "Discharge:\nVS: 98.3", "Discharge:\nNeuro: MARKER-SEVEN\nVS: 98.3"
-    ).replace("Discharge Medications:", "Discharge Meds at home:\nMARKER-EIGHT\nDischarge Medications:")
+    row["text"] = (
+        row["text"]
+        .replace(
+            "Brief Hospital Course:\n",
+            "Brief Hospital Course:\nMARKER-ONE course.\nAllergies: MARKER-TWO\n"
+            "Chief Complaint: MARKER-THREE\nSocial History: MARKER-FOUR\n",
+        )
+        .replace(
+            "Discharge Instructions:\n",
+            "Discharge Instructions:\nFamily History: MARKER-FIVE\nPhysical Exam: MARKER-SIX\n",
+        )
+        .replace("Discharge:\nVS: 98.3", "Discharge:\nNeuro: MARKER-SEVEN\nVS: 98.3")
+        .replace(
+            "Discharge Medications:",
+            "Discharge Meds at home:\nMARKER-EIGHT\nDischarge Medications:",
+        )
+    )
     write_rows(notes / "note" / "discharge.csv.gz", discharge)
     build = build_mimic(ehr_db, ehr_scenarios.DEMO_NOTES_INFO, notes_dir=notes)
     dumped = " ".join(s.model_dump_json() for s in build.scenarios)
@@ -180,7 +195,10 @@ def test_the_command_builds_the_bundled_set(ehr_db: Path, tmp_path: Path) -> Non
     assert out.read_bytes() == get_set("mimic-iv-demo-notes").path.read_bytes()
     assert "mimic-iv-demo-notes/20973395: tagged diagnosis-in-note" in result.stderr
     report = load_report("mimic-iv-demo-notes")
-    assert report.ok and report.scenarios[0].provenance.license == get_set("mimic-iv-demo-notes").license
+    assert (
+        report.ok
+        and report.scenarios[0].provenance.license == get_set("mimic-iv-demo-notes").license
+    )
 
 
 def app():  # type: ignore[no-untyped-def]
@@ -193,7 +211,7 @@ def app():  # type: ignore[no-untyped-def]
 
 
 def test_bad_rows_are_named_and_the_rest_builds(ehr_db: Path, tmp_path: Path) -> None:
-    notes, discharge, radiology = copy_notes(tmp_path)
+    notes, discharge, _ = copy_notes(tmp_path)
     template = dict(discharge[0])
     bad = [
         {**template, "note_id": "X-1", "hadm_id": "99999999"},  # unknown admission
@@ -204,7 +222,9 @@ def test_bad_rows_are_named_and_the_rest_builds(ehr_db: Path, tmp_path: Path) ->
         {**template, "note_id": "X-6", "subject_id": "1", "hadm_id": "2"},  # not in the EHR
     ]
     write_rows(notes / "note" / "discharge.csv.gz", discharge + bad)
-    result = CliRunner().invoke(app(), ["--ehr", str(ehr_db), "--notes", str(notes), "--out", str(tmp_path / "o.jsonl")])
+    result = CliRunner().invoke(
+        app(), ["--ehr", str(ehr_db), "--notes", str(notes), "--out", str(tmp_path / "o.jsonl")]
+    )
     assert result.exit_code == 0, result.output
     assert "wrote 10 scenarios" in result.stdout
     file = str(notes / "note" / "discharge.csv.gz")
@@ -229,7 +249,9 @@ def test_an_unreadable_radiology_file_loses_only_the_imaging(ehr_db: Path, tmp_p
     assert all("Imaging" not in s.case.tests for s in build.scenarios)
     assert build.notes is not None
     (problem,) = build.notes.problems
-    assert str(problem).startswith(f"{notes / 'note' / 'radiology.csv.gz'}: cannot read the file (BadGzipFile")
+    assert str(problem).startswith(
+        f"{notes / 'note' / 'radiology.csv.gz'}: cannot read the file (BadGzipFile"
+    )
 
 
 def test_a_radiology_file_without_its_columns_is_named(ehr_db: Path, tmp_path: Path) -> None:
@@ -240,11 +262,16 @@ def test_a_radiology_file_without_its_columns_is_named(ehr_db: Path, tmp_path: P
     assert build.notes is not None and len(build.scenarios) == 10
     (problem,) = build.notes.problems
     assert problem.row is None
-    assert re.match(r".*radiology\.csv\.gz: missing columns hadm_id \(found: note_id, subject_id, note_type", str(problem))
+    assert re.match(
+        r".*radiology\.csv\.gz: missing columns hadm_id \(found: note_id, subject_id, note_type",
+        str(problem),
+    )
 
 
-def test_a_truncated_discharge_file_keeps_the_rows_before_the_break(ehr_db: Path, tmp_path: Path) -> None:
-    notes, discharge, _ = copy_notes(tmp_path)
+def test_a_truncated_discharge_file_keeps_the_rows_before_the_break(
+    ehr_db: Path, tmp_path: Path
+) -> None:
+    notes, _, _ = copy_notes(tmp_path)
     path = notes / "note" / "discharge.csv.gz"
     whole = path.read_bytes()
     path.write_bytes(whole[: len(whole) * 2 // 3])
@@ -260,11 +287,53 @@ def test_a_discharge_file_that_gives_nothing_is_a_clear_error(ehr_db: Path, tmp_
     notes, discharge, _ = copy_notes(tmp_path)
     columns = tuple(c for c in NOTE_COLUMNS if c != "text")
     write_rows(notes / "note" / "discharge.csv.gz", discharge, columns)
-    with pytest.raises(MimicScenarioError, match=r"discharge\.csv\.gz: no usable discharge note .*missing columns text"):
+    with pytest.raises(
+        MimicScenarioError,
+        match=r"discharge\.csv\.gz: no usable discharge note .*missing columns text",
+    ):
         build_mimic(ehr_db, notes_dir=notes)
-    result = CliRunner().invoke(app(), ["--ehr", str(ehr_db), "--notes", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o.jsonl")])
+    result = CliRunner().invoke(
+        app(),
+        [
+            "--ehr",
+            str(ehr_db),
+            "--notes",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+        ],
+    )
     assert result.exit_code == 2
     assert "nowhere: no such folder" in result.output
     (tmp_path / "empty").mkdir()
-    result = CliRunner().invoke(app(), ["--ehr", str(ehr_db), "--notes", str(tmp_path / "empty"), "--out", str(tmp_path / "o.jsonl")])
+    result = CliRunner().invoke(
+        app(),
+        [
+            "--ehr",
+            str(ehr_db),
+            "--notes",
+            str(tmp_path / "empty"),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+        ],
+    )
     assert result.exit_code == 2 and "no note/discharge.csv.gz" in result.output
+
+
+def test_limit_keeps_the_first_noted_admissions_and_parses_only_theirs(
+    ehr_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clinsim.scenarios import mimic_note_cases
+
+    parsed: list[str] = []
+    real = mimic_note_cases.read_story
+
+    def counting(note, age):  # type: ignore[no-untyped-def]
+        parsed.append(note.note_id)
+        return real(note, age)
+
+    monkeypatch.setattr(mimic_note_cases, "read_story", counting)
+    build = build_mimic(ehr_db, ehr_scenarios.DEMO_NOTES_INFO, limit=3, notes_dir=demo_notes_dir())
+    whole = get_set("mimic-iv-demo-notes").path.read_text().splitlines()
+    assert [s.model_dump_json() for s in build.scenarios] == whole[:3]
+    assert sorted(parsed) == sorted({"10002428-DS-3", "10002428-DS-8", "10005909-DS-2"})

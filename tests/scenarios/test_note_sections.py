@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from clinsim.scenarios.mimic_note_files import Note
 from clinsim.scenarios.mimic_notes import (
     imaging_test_name,
     patient_voice,
     primary_diagnoses,
     read_story,
 )
-from clinsim.scenarios.mimic_note_files import Note
 from clinsim.scenarios.note_sections import (
     EXPOSED,
     admission_exam,
@@ -20,68 +20,69 @@ from clinsim.scenarios.note_sections import (
     radiology_sections,
 )
 
-NOTE = """ 
+# MIMIC separates sections with lines of one space ("|" below).
+NOTE = """|
 Name:  ___                     Unit No:   ___
- 
+|
 Admission Date:  ___              Discharge Date:   ___
- 
+|
 Date of Birth:  ___             Sex:   M
- 
+|
 Service: MEDICINE
- 
-Allergies: 
+|
+Allergies:
 Penicillins / Codeine
- 
+|
 Attending: ___.
- 
+|
 Chief Complaint:
 Chest pain
- 
+|
 Major Surgical or Invasive Procedure:
 Cardiac catheterization SEALED-PROCEDURE
- 
+|
 History of Present Illness:
 Mr. ___ is a ___ year old man who presents with chest pain
 for two days.
- 
+|
 Past Medical History:
 PAST MEDICAL HISTORY:
 - Hypertension
 PAST SURGICAL HISTORY:
 - Appendectomy
- 
+|
 Social History:
 ___
 Family History:
 Father with a heart attack at 60.
- 
+|
 Physical Exam:
 ADMISSION PHYSICAL EXAM:
 VS: 98.1 150/90 88 16 98% RA
 CV: regular
 DISCHARGE PHYSICAL EXAM:
 CV: SEALED-DISCHARGE-EXAM
- 
+|
 Pertinent Results:
 Troponin SEALED-RESULTS
- 
+|
 Brief Hospital Course:
 SEALED-COURSE
 Allergies: SEALED-STRAY-ALLERGY
 Chief Complaint: SEALED-STRAY-COMPLAINT
- 
+|
 Medications on Admission:
 1. Aspirin 81 mg PO DAILY
- 
+|
 Discharge Meds:
 SEALED-UNLISTED-HEADING
- 
+|
 Discharge Diagnosis:
 Primary: SEALED-DIAGNOSIS
- 
+|
 Discharge Instructions:
 Family History: SEALED-STRAY-FAMILY
-"""
+""".replace("|\n", " \n")
 
 
 def test_discharge_sections_follow_the_headings() -> None:
@@ -176,7 +177,10 @@ def test_radiology_sections_and_test_names() -> None:
         ("PRIMARY DIAGNOSIS:\n- Pneumonia\n\nSECONDARY DIAGNOSES:\n- HTN", ("Pneumonia",)),
         ("Primary: NSTEMI\nSecondary: GERD", ("NSTEMI",)),
         ("Ascites from portal hypertension", ("Ascites from portal hypertension",)),
-        ("PRIMARY DIAGNOSIS\nCOPD exacerbation\nHypoxia\nSECONDARY DIAGNOSIS\nAF", ("COPD exacerbation", "Hypoxia")),
+        (
+            "PRIMARY DIAGNOSIS\nCOPD exacerbation\nHypoxia\nSECONDARY DIAGNOSIS\nAF",
+            ("COPD exacerbation", "Hypoxia"),
+        ),
         ("Primary diagnoses:\n1. Sepsis\n2. UTI\nSecondary diagnoses:\n1. DM", ("Sepsis", "UTI")),
         ("___", ()),
     ],
@@ -188,8 +192,7 @@ def test_primary_discharge_diagnoses(text: str, names: tuple[str, ...]) -> None:
 def test_patient_voice_makes_the_subject_plain() -> None:
     text = "Ms. ___ is a ___ y/o woman with HTN. Pt reports pain. Dr. ___ saw her."
     assert patient_voice(text, 80) == (
-        "The patient is an 80-year-old woman with HTN. The patient reports pain. "
-        "Dr. ___ saw her."
+        "The patient is an 80-year-old woman with HTN. The patient reports pain. Dr. ___ saw her."
     )
     assert patient_voice("Mr. ___ is a ___ year old man.", None) == (
         "The patient is a ___ year old man."
