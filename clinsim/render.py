@@ -23,6 +23,7 @@ _STYLE = {
     "diagnosis_submitted": ("Doctor", "bold cyan"),
     "diagnosis_judged": ("Judge", "bold"),
     "doctor_reply_rejected": ("Rejected", "red"),
+    "doctor_reply_repaired": ("Read", "dim"),
     "patient_leak_blocked": ("Blocked", "red"),
     "model_called": ("Model", "dim"),
     "episode_started": ("Start", "dim"),
@@ -56,6 +57,8 @@ def event_text(event: Event) -> str:
         return f"{mark} ({e.judge}): {e.reason}"
     if e.kind == "doctor_reply_rejected":
         return f"{e.error}: {e.reply[:200]!r}"
+    if e.kind == "doctor_reply_repaired":
+        return "; ".join(e.repairs)
     if e.kind == "patient_leak_blocked":
         return e.reply
     if e.kind == "model_called":
@@ -72,7 +75,7 @@ def event_text(event: Event) -> str:
 def render_event(
     console: Console, event: Event, prefix: str = "", show_models: bool = False
 ) -> None:
-    if event.kind == "model_called" and not show_models:
+    if event.kind in ("model_called", "doctor_reply_repaired") and not show_models:
         return
     who, style = _STYLE.get(event.kind, (event.kind, ""))
     line = Text()
