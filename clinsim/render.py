@@ -117,44 +117,29 @@ def episodes_table(
     width: int = 80,
     faults: dict[str, FaultSummary] | None = None,
 ) -> Table:
-    """One row per episode; diagnosis and reference are cut to fit `width` columns. With
-    `faults`, `ok` says `sim` for a wrong episode spoiled by the simulator, and `sim` counts
-    the episode's simulator faults."""
+    """One row per episode; the diagnosis and the reference take the rest of `width` columns
+    and wrap there, never cut. With `faults`, `ok` says `sim` for a wrong episode spoiled by
+    the simulator, and `sim` counts the episode's simulator faults."""
     faults = faults if faults is not None else {}
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    fixed = {
-        "episode": max((len(r.episode_id) for r in records), default=7),
-        "end": max((len(r.termination) for r in records), default=3),
-        "ok": 3,
-        "turns": 5,
-        "tests": 5,
-        "cost": 6,
-        "sim": 3,
-    }
-    names = max(10, (width - sum(fixed.values()) - 2 * 9 - 2) // 2)
-    columns = ("episode", "end", "diagnosis", "reference", "ok", "turns", "tests", "cost", "sim")
-    for name in columns:
-        right = name in ("turns", "tests", "cost", "sim")
-        table.add_column(
-            name,
-            no_wrap=True,
-            overflow="ellipsis",
-            min_width=fixed.get(name),
-            max_width=names if name in ("diagnosis", "reference") else None,
-            justify="right" if right else "left",
-        )
+    for name in ("episode", "end", "ok", "turns", "tests", "cost USD", "sim"):
+        right = name in ("turns", "tests", "cost USD", "sim")
+        table.add_column(name, no_wrap=True, justify="right" if right else "left")
+    table.add_column("diagnosis / reference", ratio=1, min_width=16, overflow="fold")
+    table.width = width
     for r in records:
         found = faults.get(r.episode_id, FaultSummary())
-        table.add_row(  # Text cells: diagnoses come from models and files, never markup
+        names = Text(r.diagnosis or "-")  # Text, not markup: diagnoses come from models and files
+        names.append(f"\nref: {r.reference}", style="dim")
+        table.add_row(
             Text(r.episode_id),
             Text(r.termination),
-            Text(r.diagnosis or "-"),
-            Text(r.reference),
             _verdict(r, found),
             str(r.turns),
             str(r.tests),
             f"{r.cost:,.0f}",
             str(found.total) if found.total else "-",
+            names,
         )
     return table
 
@@ -174,7 +159,7 @@ def summary_table(
     if n:
         table.add_row("mean turns", f"{sum(r.turns for r in records) / n:.1f}")
         table.add_row("mean tests", f"{sum(r.tests for r in records) / n:.1f}")
-        table.add_row("mean cost", f"{sum(r.cost for r in records) / n:,.0f}")
+        table.add_row("mean cost (USD)", f"{sum(r.cost for r in records) / n:,.0f}")
         for reason, count in sorted(Counter(r.termination for r in records).items()):
             table.add_row(f"ended: {reason}", str(count))
     if n and faults is not None:
