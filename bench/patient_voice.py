@@ -11,9 +11,9 @@ import random
 
 from clinsim.agents.patients.facts import FactPatient, spoken
 from clinsim.agents.patients.person import third_person_leftovers
-from clinsim.scenarios.sets import load_scenarios
+from clinsim.scenarios.sets import bundled_sets, load_scenarios
 
-SETS = ("demo", "agentclinic-medqa", "agentclinic-medqa-ext", "mimic-iv-demo", "images")
+SETS = tuple(s.name for s in bundled_sets())
 
 
 def main() -> None:
