@@ -52,7 +52,14 @@ from clinsim.scenarios.text import iter_text
 ROOT = Path(__file__).resolve().parents[1]
 MEDQA = ROOT.parent / "shared" / "datasets" / "medqa" / "medqa_us_4options_test.jsonl"
 OUT = ROOT / "agents" / "data" / "baseline_kb.json"
-SETS = ("demo", "agentclinic-medqa", "agentclinic-medqa-ext", "mimic-iv-demo", "images")
+SETS = (
+    "demo",
+    "agentclinic-medqa",
+    "agentclinic-medqa-ext",
+    "mimic-iv-demo",
+    "mimic-iv-demo-notes",
+    "images",
+)
 """The scenario sets the knowledge is built from, in the order the file lists them (the order
 decides which scenario of a group is its source, so it is part of the file's definition)."""
 ASKS = re.compile(r"most likely diagnosis|most consistent with which diagnosis", re.I)

@@ -15,6 +15,7 @@ from clinsim.environments.events import (
     DiagnosisJudged,
     DiagnosisSubmitted,
     DoctorReplyRejected,
+    DoctorReplyRepaired,
     EpisodeEnded,
     EpisodeStarted,
     Event,
@@ -23,10 +24,17 @@ from clinsim.environments.events import (
     PatientAnswered,
     PatientLeakBlocked,
     QuestionAsked,
+    SimulatorFault,
     TestOrdered,
     TestReported,
     ToolCalled,
     ToolReturned,
+)
+from clinsim.environments.faults import (
+    MEASUREMENT_FAULTS,
+    PATIENT_FAULTS,
+    FaultSummary,
+    spoiled,
 )
 
 if TYPE_CHECKING:
@@ -43,7 +51,9 @@ _STYLE: dict[type[BaseModel], tuple[str, str]] = {
     DiagnosisSubmitted: ("Doctor", "bold cyan"),
     DiagnosisJudged: ("Judge", "bold"),
     DoctorReplyRejected: ("Rejected", "red"),
+    DoctorReplyRepaired: ("Read", "dim"),
     PatientLeakBlocked: ("Blocked", "red"),
+    SimulatorFault: ("Simulator fault", "bold yellow"),
     ModelCalled: ("Model", "dim"),
     EpisodeStarted: ("Start", "dim"),
     EpisodeEnded: ("End", "bold"),
@@ -73,8 +83,12 @@ def event_text(event: Event) -> str:
             return f"{mark} ({event.judge}): {event.reason}"
         case DoctorReplyRejected():
             return f"{event.error}: {event.reply[:200]!r}"
+        case DoctorReplyRepaired():
+            return "; ".join(event.repairs)
         case PatientLeakBlocked():
             return event.reply
+        case SimulatorFault():
+            return f"{event.fault} ({event.role}): {event.evidence}"
         case ModelCalled():
             state = f" error: {event.error}" if event.error else ""
             tokens = sum(event.usage.values())
@@ -89,7 +103,7 @@ def event_text(event: Event) -> str:
 def render_event(
     console: Console, event: Event, prefix: str = "", show_models: bool = False
 ) -> None:
-    if isinstance(event, ModelCalled) and not show_models:
+    if isinstance(event, ModelCalled | DoctorReplyRepaired) and not show_models:
         return
     who, style = _STYLE.get(type(event), (event.kind, ""))
     line = Text()
@@ -110,43 +124,50 @@ def render_transcript(console: Console, events: list[Event], show_models: bool =
         render_event(console, event, show_models=show_models)
 
 
-def episodes_table(records: list[EpisodeRecord], title: str = "Episodes", width: int = 80) -> Table:
-    """One row per episode; diagnosis and reference are cut to fit `width` columns."""
+def _verdict(record: EpisodeRecord, faults: FaultSummary) -> str:
+    if record.correct:
+        return "[green]yes[/]"
+    return "[yellow]sim[/]" if spoiled(record.correct, faults) else "[red]no[/]"
+
+
+def episodes_table(
+    records: list[EpisodeRecord],
+    title: str = "Episodes",
+    width: int = 80,
+    faults: dict[str, FaultSummary] | None = None,
+) -> Table:
+    """One row per episode; the diagnosis and the reference take the rest of `width` columns
+    and wrap there, never cut. With `faults`, `ok` says `sim` for a wrong episode spoiled by
+    the simulator, and `sim` counts the episode's simulator faults."""
+    faults = faults if faults is not None else {}
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    fixed = {
-        "episode": max((len(r.episode_id) for r in records), default=7),
-        "end": max((len(r.termination) for r in records), default=3),
-        "ok": 3,
-        "turns": 5,
-        "tests": 5,
-        "cost": 6,
-    }
-    names = max(10, (width - sum(fixed.values()) - 2 * 8 - 2) // 2)
-    for name in ("episode", "end", "diagnosis", "reference", "ok", "turns", "tests", "cost"):
-        right = name in ("turns", "tests", "cost")
-        table.add_column(
-            name,
-            no_wrap=True,
-            overflow="ellipsis",
-            min_width=fixed.get(name),
-            max_width=names if name in ("diagnosis", "reference") else None,
-            justify="right" if right else "left",
-        )
+    for name in ("episode", "end", "ok", "turns", "tests", "cost USD", "sim"):
+        right = name in ("turns", "tests", "cost USD", "sim")
+        table.add_column(name, no_wrap=True, justify="right" if right else "left")
+    table.add_column("diagnosis / reference", ratio=1, min_width=16, overflow="fold")
+    table.width = width
     for r in records:
-        table.add_row(  # Text cells: diagnoses come from models and files, never markup
+        found = faults.get(r.episode_id, FaultSummary())
+        names = Text(r.diagnosis or "-")  # Text, not markup: diagnoses come from models and files
+        names.append(f"\nref: {r.reference}", style="dim")
+        table.add_row(
             Text(r.episode_id),
             Text(r.termination),
-            Text(r.diagnosis or "-"),
-            Text(r.reference),
-            "[green]yes[/]" if r.correct else "[red]no[/]",
+            _verdict(r, found),
             str(r.turns),
             str(r.tests),
             f"{r.cost:,.0f}",
+            str(found.total) if found.total else "-",
+            names,
         )
     return table
 
 
-def summary_table(records: list[EpisodeRecord], title: str = "Summary") -> Table:
+def summary_table(
+    records: list[EpisodeRecord],
+    title: str = "Summary",
+    faults: dict[str, FaultSummary] | None = None,
+) -> Table:
     table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -157,7 +178,32 @@ def summary_table(records: list[EpisodeRecord], title: str = "Summary") -> Table
     if n:
         table.add_row("mean turns", f"{sum(r.turns for r in records) / n:.1f}")
         table.add_row("mean tests", f"{sum(r.tests for r in records) / n:.1f}")
-        table.add_row("mean cost", f"{sum(r.cost for r in records) / n:,.0f}")
+        table.add_row("mean cost (USD)", f"{sum(r.cost for r in records) / n:,.0f}")
         for reason, count in sorted(Counter(r.termination for r in records).items()):
             table.add_row(f"ended: {reason}", str(count))
+    if n and faults is not None:
+        _fault_rows(table, records, faults)
     return table
+
+
+def _fault_rows(
+    table: Table, records: list[EpisodeRecord], faults: dict[str, FaultSummary]
+) -> None:
+    """Wrong episodes split into the doctor's and the simulator's, and each fault's rate."""
+    n = len(records)
+    found = [faults.get(r.episode_id, FaultSummary()) for r in records]
+    wrong = [r for r in records if not r.correct]
+    sim = sum(spoiled(r.correct, f) for r, f in zip(records, found, strict=True))
+    table.add_row("wrong: doctor", f"{len(wrong) - sim} ({(len(wrong) - sim) / n:.1%})")
+    table.add_row("wrong: spoiled by the simulator", f"{sim} ({sim / n:.1%})")
+    with_faults = sum(1 for f in found if f.total)
+    table.add_row("episodes with simulator faults", f"{with_faults} ({with_faults / n:.1%})")
+    answers = sum(f.answers for f in found)
+    reports = sum(f.reports for f in found)
+    for kind, base, label in [
+        *((k, answers, "patient answers") for k in PATIENT_FAULTS),
+        *((k, reports, "test reports") for k in MEASUREMENT_FAULTS),
+    ]:
+        count = sum(f.faults[kind] for f in found)
+        rate = f" ({count / base:.1%} of {base} {label})" if base else ""
+        table.add_row(f"fault: {kind}", f"{count}{rate}")

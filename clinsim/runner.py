@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from clinsim.agents.models.registry import ModelPool
+from clinsim.agents.patients.faults import SimulatorMonitor, withheld_paths
 from clinsim.components import Plan
 from clinsim.config import RunConfig
 from clinsim.environments.encounter import EncounterParts, EncounterSettings
@@ -51,6 +52,12 @@ def episode_ids(scenarios: list[Scenario]) -> list[str]:
         n = seen[scenario.id]
         ids.append(scenario.id if n == 1 else f"{scenario.id}#{n}")
     return ids
+
+
+def _withheld(scenario: Scenario) -> frozenset[str]:
+    """Fact paths no patient may say (they name the diagnosis): the fault checks skip them."""
+    key = scenario.answer
+    return withheld_paths(scenario.case.patient, [key.diagnosis, *key.synonyms])
 
 
 @dataclass
@@ -98,6 +105,7 @@ class Runner:
                 "measurement": c.measurement,
                 "judge": ",".join(c.judges),
             },
+            monitor=SimulatorMonitor(scenario.case, _withheld(scenario)),
         )
 
     async def play(self, scenario: Scenario, episode_id: str) -> list[Event]:

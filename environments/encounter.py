@@ -35,6 +35,7 @@ from clinsim.environments.events import (
     ToolReturned,
     append_events,
 )
+from clinsim.environments.faults import FaultMonitor
 from clinsim.environments.roles import (
     Doctor,
     DoctorView,
@@ -93,6 +94,8 @@ class EncounterParts:
     seed: int = 0
     settings: EncounterSettings = field(default_factory=EncounterSettings)
     agents: dict[str, str] = field(default_factory=dict)
+    monitor: FaultMonitor | None = None
+    """Checks each patient answer and test report for simulator faults (events only)."""
     episode: Episode = field(init=False)
     """The episode's context (turn, recorder, call numbering) that every role can read."""
 
@@ -172,6 +175,9 @@ class Encounter:
             except RoleFailure as exc:
                 return _fail(exc, events)
             record(PatientAnswered(answer=reply.answer, facts=reply.facts))
+            if self.parts.monitor is not None:
+                for fault in self.parts.monitor.after_answer(action.question, reply, events):
+                    record(fault)
         return {"events": events, "history": [Exchange(action, reply.answer)], "pending": None}
 
     async def measurement(self, state: EncounterState) -> dict[str, Any]:
@@ -193,6 +199,9 @@ class Encounter:
                     result=report.result,
                 )
             )
+            if self.parts.monitor is not None:
+                for fault in self.parts.monitor.after_report(action.test, report):
+                    record(fault)
         total = state.get("cost", 0.0) + cost
         update: dict[str, Any] = {
             "events": events,

@@ -94,11 +94,42 @@ class DoctorReplyRejected(_Event):
     error: str
 
 
+class DoctorReplyRepaired(_Event):
+    """A doctor reply whose action was read only after setting aside or fixing something:
+    a code fence, text around the JSON, a trailing comma, a thinking span, a repeated call."""
+
+    kind: Literal["doctor_reply_repaired"] = "doctor_reply_repaired"
+    repairs: list[str]
+
+
 class PatientLeakBlocked(_Event):
     """The patient's reply named the diagnosis and was withheld."""
 
     kind: Literal["patient_leak_blocked"] = "patient_leak_blocked"
     reply: str
+
+
+FaultKind = Literal[
+    "unknown_despite_fact",
+    "off_topic_answer",
+    "third_person",
+    "leak_regenerated",
+    "test_missed",
+]
+
+
+class SimulatorFault(_Event):
+    """The simulator (patient or measurement), not the doctor, got a turn wrong: it said it did
+    not know although a fact answers the question (`unknown_despite_fact`), answered from a
+    fact of another topic (`off_topic_answer`), spoke of the patient in the third person
+    (`third_person`), had a reply withheld for naming the diagnosis (`leak_regenerated`), or
+    reported a test as not available that the case holds under another name (`test_missed`).
+    Found by deterministic checks on the case's facts, never on the answer key."""
+
+    kind: Literal["simulator_fault"] = "simulator_fault"
+    fault: FaultKind
+    role: Literal["patient", "measurement"]
+    evidence: str
 
 
 class ModelCalled(_Event):
@@ -147,7 +178,9 @@ Event = Annotated[
     | ToolReturned
     | DiagnosisSubmitted
     | DoctorReplyRejected
+    | DoctorReplyRepaired
     | PatientLeakBlocked
+    | SimulatorFault
     | ModelCalled
     | EpisodeEnded
     | DiagnosisJudged,

@@ -238,6 +238,21 @@ class RunStore:
                     raise StoreError(f"no episode {episode_id!r} in {self.run_dir}")
         return [EVENT_ADAPTER.validate_json(row[0]) for row in rows]
 
+    def events_of(self, *kinds: type[BaseModel]) -> dict[str, list[Event]]:
+        """Every episode's events of the given classes, in order (episode id -> events)."""
+        names = [str(kind.model_fields["kind"].default) for kind in kinds]
+        marks = ", ".join("?" for _ in names)
+        with self._connect(read_only=True) as con:
+            rows = con.execute(
+                f"SELECT episode_id, payload FROM events WHERE kind IN ({marks}) "
+                "ORDER BY episode_id, seq",
+                names,
+            ).fetchall()
+        found: dict[str, list[Event]] = {}
+        for episode_id, payload in rows:
+            found.setdefault(episode_id, []).append(EVENT_ADAPTER.validate_json(payload))
+        return found
+
     def model_calls(self) -> list[tuple[str, ModelCalled]]:
         """Every recorded model call as (episode id, event), in episode and event order."""
         with self._connect(read_only=True) as con:

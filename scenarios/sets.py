@@ -72,6 +72,16 @@ MIMIC_IV_DEMO = ScenarioSet(
     "MIMIC-IV Clinical Database Demo v2.2 (Johnson et al. 2023, PhysioNet, "
     "doi:10.13026/dp1f-ex47); see clinsim/environments/ehr/data/mimic-iv-demo",
 )
+MIMIC_IV_DEMO_NOTES = ScenarioSet(
+    "mimic-iv-demo-notes",
+    "data/mimic_iv_demo_notes.jsonl",
+    "MIMIC-IV demo admissions told by synthetic discharge summaries and radiology reports "
+    "(MIMIC-IV-Note format): the patient answers from the note.",
+    "ODbL-1.0 (MIMIC-IV demo EHR data); MIT (synthetic notes)",
+    "MIMIC-IV Clinical Database Demo v2.2 (Johnson et al. 2023, PhysioNet, "
+    "doi:10.13026/dp1f-ex47); synthetic notes written for clinsim; see "
+    "clinsim/scenarios/data/mimic-iv-demo-notes",
+)
 IMAGES = ScenarioSet(
     "images",
     "data/images.jsonl",
@@ -86,6 +96,12 @@ def scenario_sets() -> list[ScenarioSet]:
     """Every installed set whose file is there, in declaration order."""
     found = (SCENARIO_SETS.get(entry.name) for entry in SCENARIO_SETS.installed())
     return [s for s in found if s.path.is_file()]
+
+
+def demo_notes_dir() -> Path:
+    """The bundled synthetic MIMIC-IV-Note folder (`note/discharge.csv.gz`,
+    `note/radiology.csv.gz`) for admissions of the MIMIC-IV demo."""
+    return Path(str(resources.files("clinsim.scenarios").joinpath("data", "mimic-iv-demo-notes")))
 
 
 def bundled_sets() -> list[ScenarioSet]:

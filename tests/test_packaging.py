@@ -39,7 +39,7 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
         for directory in [ROOT / folder, *(ROOT / folder).rglob("*")]:
             relative = directory.relative_to(ROOT / folder).parts
             code = (directory / "__init__.py").is_file()
-            data = "data" in relative and all(part.isidentifier() for part in relative)
+            data = all(part.isidentifier() for part in relative) and "__pycache__" not in relative
             if directory.is_dir() and (code or data):
                 found.add(".".join((package, *relative)))
     assert found == listed
@@ -60,7 +60,8 @@ def test_building_is_quiet_and_the_wheel_holds_the_data(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for folder, package in MAPPED.items():
         for path in (ROOT / folder).rglob("*"):
-            inside = "data" in path.relative_to(ROOT / folder).parts
+            parts = path.relative_to(ROOT / folder).parts
+            inside = "data" in parts and "source" not in parts  # source/: the notes' build inputs
             if path.is_file() and inside and "__pycache__" not in path.parts:
                 relative = path.relative_to(ROOT / folder).as_posix()
                 assert f"{package.replace('.', '/')}/{relative}" in names, relative

@@ -27,7 +27,10 @@ BUILT_IN = {
     MEASUREMENTS: {"lookup", "llm"},
     JUDGES: {"rules", "llm"},
     BACKENDS: {"openai", "hf", "replay"},
-    SCENARIO_SETS: {"demo", "agentclinic-medqa", "agentclinic-medqa-ext", "mimic-iv-demo", "images"},
+    SCENARIO_SETS: {
+        "demo", "agentclinic-medqa", "agentclinic-medqa-ext", "mimic-iv-demo",
+        "mimic-iv-demo-notes", "images",
+    },
 }  # fmt: skip
 GROUP = "clinsim.doctors"
 FAKE = """

@@ -84,3 +84,16 @@ def test_the_write_a_plugin_commands_run_as_written(
         assert result.exit_code == 0, f"{command}\n{result.output}"
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert [r.correct for r in RunStore(run_dir).episodes()] == [True, True, True]
+
+
+def test_the_statistics_recipe_prints_what_the_readme_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    block = next(b for b in python_blocks() if "render_report" in b)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    for line in printed:
+        assert f"`{line}`" in " ".join(README.split()), line
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "Paired comparison" in html

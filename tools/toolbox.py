@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from pydantic import JsonValue
 
+from clinsim.environments.actions import CORE_ACTIONS
 from clinsim.tools.base import BaseTool, ToolContext, ToolError, ToolResult, ToolSpec
 
 
@@ -21,7 +22,8 @@ class ToolBox:
     async def call(self, name: str, arguments: dict[str, JsonValue]) -> ToolResult:
         tool = self.tools.get(name)
         if tool is None:
-            offered = ", ".join(sorted(self.tools)) or "none"
+            core = [spec.name for spec in CORE_ACTIONS]
+            offered = ", ".join([*core, *sorted(self.tools)])
             return ToolResult(
                 text="", error=f"no such tool {name!r} in this encounter (offered: {offered})"
             )

@@ -1,8 +1,9 @@
 """The LLM doctor: each turn, a prompt rebuilt from the `DoctorView`, one model reply, one typed
 action through the run's protocol. An unparseable reply gets a bounded number of repair
 prompts (each rejection recorded as `DoctorReplyRejected` next to its `ModelCalled`); after the
-last one the turn fails with `RoleFailure(PROTOCOL_ERROR)`. A failed model call raises
-`RoleFailure(MODEL_ERROR)`."""
+last one the turn fails with `RoleFailure(PROTOCOL_ERROR)`. A reply read leniently (code fence,
+trailing comma, thinking span, ...) is recorded as `DoctorReplyRepaired` with what was fixed. A
+failed model call raises `RoleFailure(MODEL_ERROR)`."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from clinsim.agents.llm.doctor_prompts import (
     repair_messages,
     tool_names,
 )
-from clinsim.agents.llm.parsing import Protocol, ReplyParseError, parse_reply
+from clinsim.agents.llm.parsing import Protocol, ReplyParseError, read_reply
 from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatModel, ChatRequest
 from clinsim.environments.actions import Action, CallTool
 from clinsim.environments.context import record
-from clinsim.environments.events import DoctorReplyRejected
+from clinsim.environments.events import DoctorReplyRejected, DoctorReplyRepaired
 from clinsim.environments.roles import DoctorView, RoleFailure
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import ImageRef
@@ -104,7 +105,7 @@ class LLMDoctor:
         for _attempt in range(self.repair_attempts + 1):
             response = await self.model.chat(request)
             try:
-                return parse_reply(
+                parsed = read_reply(
                     self.protocol, response.text, response.tool_calls, offered, images
                 )
             except ReplyParseError as exc:
@@ -113,5 +114,9 @@ class LLMDoctor:
                 record(DoctorReplyRejected(reply=response.text or json.dumps(calls), error=error))
                 extra = repair_messages(response.text, response.tool_calls, error, self.protocol)
                 request = request.model_copy(update={"messages": [*request.messages, *extra]})
+                continue
+            if parsed.repairs:
+                record(DoctorReplyRepaired(repairs=list(parsed.repairs)))
+            return parsed.action
         detail = f"no usable {self.protocol} reply after {self.repair_attempts} repairs: {error}"
         raise RoleFailure(TerminationReason.PROTOCOL_ERROR, detail)

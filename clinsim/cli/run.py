@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from clinsim.agents.models.base import ModelError
+from clinsim.baseline_reference import baseline_note
 from clinsim.cli import flags
 from clinsim.cli.errors import fail
 from clinsim.cli.flags import ModelFlags, key_values
@@ -235,7 +236,10 @@ def _execute(
     if len(records) <= 40:
         console.print(episodes_table(records, width=console.width))
     console.print(summary_table(records, title=f"Run {run_id}"))
-    console.print(f"Run store: {store.path}   (clinsim show {run_dir})")
+    if plan.config.doctor == "baseline":
+        console.print(Text(baseline_note(plan.config.sources), style="dim"))
+    console.print(Text(f"Run store: {store.path}"), soft_wrap=True)
+    console.print(Text(f"Show it again: clinsim show {run_dir}"), soft_wrap=True)
 
 
 def _fresh(store: RunStore) -> set[str]:

@@ -17,7 +17,14 @@ from clinsim.cli.errors import fail
 from clinsim.cli.flags import ModelFlags
 from clinsim.cli.terminal import terminal_responder
 from clinsim.config import Fork
-from clinsim.environments.events import Event, PatientLeakBlocked
+from clinsim.environments.events import (
+    Event,
+    PatientAnswered,
+    PatientLeakBlocked,
+    SimulatorFault,
+    TestReported,
+)
+from clinsim.environments.faults import FaultSummary, spoiled, summarise_faults
 from clinsim.plugins import PluginError
 from clinsim.render import episodes_table, render_event, render_transcript, summary_table
 
@@ -49,11 +56,14 @@ def show(
         info = store.run_info()
         records = store.episodes()
         stored = load_stored(store.run_dir)
+        faults = _faults(store)
     except StoreError as exc:
         fail(str(exc))
     if as_json:
         for record in records:
-            typer.echo(json.dumps({"run_id": info.run_id, **record.model_dump()}))
+            found = faults.get(record.episode_id, FaultSummary())
+            extra = {"faults": dict(found.faults), "spoiled": spoiled(record.correct, found)}
+            typer.echo(json.dumps({"run_id": info.run_id, **record.model_dump(), **extra}))
         return
     console = Console()
     config = stored.run
@@ -66,8 +76,14 @@ def show(
         highlight=False,
         soft_wrap=True,
     )
-    console.print(episodes_table(records, width=console.width))
-    console.print(summary_table(records))
+    console.print(episodes_table(records, width=console.width, faults=faults))
+    console.print(summary_table(records, faults=faults))
+
+
+def _faults(store: RunStore) -> dict[str, FaultSummary]:
+    """Each episode's simulator faults and the turns they could occur on, from its events."""
+    kinds = store.events_of(SimulatorFault, PatientAnswered, TestReported)
+    return {episode: summarise_faults(events) for episode, events in kinds.items()}
 
 
 def replay(

@@ -1,9 +1,9 @@
 """The bundled MIMIC-IV demo EHR: where its files are, and a cached database built from them.
 
 `default_ehr(...)` gives the EHR tools a database for scenarios of the bundled `mimic-iv-demo`
-set when the user named none. The database is built once into the cache folder
-(`$CLINSIM_CACHE`, default `~/.cache/clinsim`) under a file lock, so concurrent runs build it
-once and never see a half-written file.
+and `mimic-iv-demo-notes` sets when the user named none. The database is built once into the
+cache folder (`$CLINSIM_CACHE`, default `~/.cache/clinsim`) under a file lock, so concurrent
+runs build it once and never see a half-written file.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from clinsim.environments.ehr.schema import SCHEMA_VERSION
 from clinsim.scenarios.model import Case, Scenario
 
 DEMO_SET = "mimic-iv-demo"
+DEMO_NOTES_SET = "mimic-iv-demo-notes"
+"""Cases of the demo's admissions with (synthetic or real) MIMIC-IV-Note discharge summaries."""
 DEMO_SOURCE = "MIMIC-IV Clinical Database Demo v2.2 (ODbL)"
 
 
@@ -62,12 +64,15 @@ def is_demo_scenario(scenario: Scenario) -> bool:
 
 
 def _from_demo(scenario_id: str, source: str) -> bool:
-    return scenario_id.startswith(f"{DEMO_SET}/") or source == DEMO_SET
+    return any(
+        scenario_id.startswith(f"{name}/") or source == name for name in (DEMO_SET, DEMO_NOTES_SET)
+    )
 
 
 def default_ehr(scenario_id: str, source: str, case: Case) -> Path | None:
     """The EHR to use for a case when the user gave none: the bundled demo database for
-    scenarios of the `mimic-iv-demo` set that link to an EHR patient; otherwise None."""
+    scenarios of the `mimic-iv-demo` and `mimic-iv-demo-notes` sets that link to an EHR
+    patient; otherwise None."""
     if case.ehr is None or not _from_demo(scenario_id, source):
         return None
     return demo_ehr_path()

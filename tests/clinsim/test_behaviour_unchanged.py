@@ -1,6 +1,9 @@
 """Seeded runs give the events recorded before the plumbing was reworked.
 
-`tests/data/behaviour/events.jsonl.gz` holds the comparable events (wall-clock fields aside) of
+`tests/data/behaviour/events.jsonl.gz` was recorded by the code as it was before components
+became plugins (settings bags, OpenAI-dict tool specs, events passed back by every role), with
+the features of the time (simulator-fault checks, lenient reply reading) in place. It holds the
+comparable events (wall-clock fields aside) of
 seeded runs of the offline doctors (baseline, oracle, a scripted doctor that also calls EHR and
 image tools) on the demo set, the first 10 AgentClinic-MedQA cases, the first 5 MIMIC-IV demo
 admissions and the first 5 image cases, and of model-played runs (JSON and tool-call protocols,
