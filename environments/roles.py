@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from pydantic import JsonValue
 
 from clinsim.environments.actions import Action, SubmitDiagnosis
-from clinsim.environments.events import Event
+from clinsim.environments.events import Event, Grade, MatchEvidence
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import AnswerKey, ImageRef
 
@@ -77,6 +77,9 @@ class Verdict:
     reason: str
     rank: int | None = None
     events: list[Event] = field(default_factory=list)
+    grade: Grade | None = None
+    """How the leading diagnosis relates to the reference; None from judges that do not grade."""
+    evidence: list[MatchEvidence] = field(default_factory=list)
 
 
 @dataclass

@@ -43,7 +43,10 @@ class Lexicon:
     qualifiers: frozenset[str] = frozenset()
     order_sensitive: frozenset[str] = frozenset()
     exclusive: list[frozenset[str]] = field(default_factory=list)
+    not_specialising: frozenset[str] = frozenset()
+    rewrites: dict[str, Terms] = field(default_factory=dict)
     groups: dict[Terms, int] = field(default_factory=dict, init=False)
+    members: list[list[Terms]] = field(default_factory=list, init=False)
     _canon_cache: dict[str, Terms] = field(default_factory=dict, init=False, repr=False)
     group_names: list[str] = field(default_factory=list, init=False)
 
@@ -98,6 +101,11 @@ class Lexicon:
                 return f"{'/'.join(sorted(in_a))} vs {'/'.join(sorted(in_b))}"
         return None
 
+    def synonyms_of(self, name: Terms) -> list[Terms]:
+        """The other names of `name`'s synonym group (empty when it has none)."""
+        index = self.group(name)
+        return [] if index is None else [m for m in self.members[index] if m != name]
+
     def reorder_safe(self, name: Terms) -> bool:
         return sum(w in self.order_sensitive for w in name) < 2
 
@@ -128,6 +136,7 @@ class Lexicon:
             for key in keys:
                 member_of[key] = target
         self.group_names = [names[0] if names else "" for names in merged]
+        self.members = [list(dict.fromkeys(self.canon(n) for n in names)) for names in merged]
         self.groups = dict(member_of)
         for key, index in member_of.items():
             self.groups.setdefault(self.core(key)[0], index)
@@ -174,7 +183,16 @@ def lexicon_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Lexicon:
         qualifiers=frozenset(_strings(raw, "qualifiers", source)),
         order_sensitive=frozenset(_strings(raw, "order_sensitive", source)),
         exclusive=[frozenset(g) for g in raw.get("exclusive", []) if isinstance(g, list)],
+        not_specialising=frozenset(_strings(raw, "not_specialising", source)),
+        rewrites=_rewrites(raw, source),
     )
+
+
+def _rewrites(raw: dict[str, Any], source: str) -> dict[str, Terms]:
+    value = raw.get("concept_rewrites", {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise LexiconError(f"{source}: concept_rewrites: expected an object of word -> words")
+    return {terms(k)[0]: terms(v) for k, v in value.items() if terms(k) and terms(v)}
 
 
 def load_lexicon(path: str | Path | None = None) -> Lexicon:
