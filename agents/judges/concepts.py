@@ -55,13 +55,19 @@ class ConceptMapper:
                     ((*core, other), how or f"'{other}' for '{dropped[0]}'")
                     for other in sorted(lex.generic_suffixes - set(dropped))
                 ]
+            elif words and words[-1] not in lex.generic_suffixes:
+                out += [((*words, g), how or f"with '{g}'") for g in sorted(lex.generic_suffixes)]
         for words, how in list(out):
-            rewritten: list[str] = []
-            for word in words:
-                rewritten.extend(lex.rewrites.get(word, (word,)))
-            if tuple(rewritten) != words:
-                out.append((tuple(rewritten), how or "rewritten"))
+            out += [(w, how or "rewritten") for w in self._rewritten(words)[1:]]
         return out
+
+    def _rewritten(self, words: Terms) -> list[Terms]:
+        """The words, and the words as the tabular list writes them ('cancer' -> 'malignant
+        neoplasm')."""
+        rewritten: list[str] = []
+        for word in words:
+            rewritten.extend(self.lexicon.rewrites.get(word, (word,)))
+        return [words] if tuple(rewritten) == words else [words, tuple(rewritten)]
 
     def _full(self, name: Terms, note: str) -> list[Mapping]:
         """Concepts of the first variant the terminology knows (the name itself first)."""
@@ -83,7 +89,7 @@ class ConceptMapper:
                 if all(w in weak for w in part):
                     continue
                 residual = tuple(w for w in words if w not in part)
-                for variant, _how in self._variants(part):
+                for variant in self._rewritten(part):
                     for concept in self.terminology.lookup(bag(variant)):
                         found.append(Mapping(concept, residual, "part of the name"))
             if found:

@@ -41,7 +41,7 @@ CAUSE = re.compile(
     re.I,
 )
 """A cause named in the answer: the words it adds specialise ('X due to Y', 'Y-related X')."""
-GENERIC_EXTRA = frozenset({"infection", "condition"})
+GENERIC_EXTRA = frozenset({"infection", "condition", "vitamin"})
 """Words whose presence alone does not make a name more specific ('Listeria infection')."""
 
 
@@ -193,8 +193,9 @@ class Grader:
             found = self._compare_full(a, r)
             return None if found is None else (found[0], f"{found[1]}: {names}")
         relation = self._relation(a.code, r.code)
-        extra = set(ma.residual) - set(mr.residual)
-        missing = set(mr.residual) - set(ma.residual)
+        generic = self.lexicon.generic_suffixes | GENERIC_EXTRA
+        extra = set(ma.residual) - set(mr.residual) - generic
+        missing = set(mr.residual) - set(ma.residual) - generic
         if relation in ("same", "narrower") and not missing:
             if not extra and relation == "same":
                 return "synonym", f"same concept, same extra words: {names}"
@@ -240,8 +241,24 @@ class Grader:
 
     # ------------------------------------------------------------ 3. containment
 
-    def _specialises(self, extra: set[str]) -> bool:
-        return bool(extra) and not (extra & self.lexicon.not_specialising)
+    def _specialises(
+        self, extra: set[str], longer: Terms | None = None, shorter: set[str] | None = None
+    ) -> bool:
+        """Whether extra words narrow a name rather than change the entity. A negation
+        ('non', 'pseudo') changes it when it negates a word of the shorter name ('Non-Hodgkin
+        lymphoma'), or when the word order is unknown; not when it negates an extra word
+        ('febrile non-hemolytic transfusion reaction')."""
+        lex = self.lexicon
+        if not extra or extra & lex.not_specialising:
+            return False
+        if not extra & lex.negating:
+            return True
+        if longer is None or shorter is None:
+            return False
+        for word, following in zip(longer, (*longer[1:], "")):
+            if word in lex.negating and (not following or following in shorter):
+                return False
+        return True
 
     def _word_sets(self, name: str) -> list[set[str]]:
         """The words of each form of a name (its main text, alias, abbreviation expansions)."""
@@ -255,34 +272,51 @@ class Grader:
                     return True
         return False
 
+    def _containment_forms(self, name: str, with_concepts: bool) -> list[Terms]:
+        """A name's forms, and (for answers) the titles of the concepts it names fully:
+        'Addison disease' is 'Primary adrenocortical insufficiency'."""
+        out = [f.terms for f in forms(name, self.lexicon)]
+        if with_concepts:
+            for m in self.mapper.map(name):
+                if m.full and m.concept.kind != "nos":
+                    titles = plain_names(m.concept.title)
+                    out += [self.lexicon.canon(titles[0])] if titles else []
+        return out
+
     def _by_containment(self, answer: str, reference: str, clash: str | None) -> Graded | None:
         if clash:
             return None
         best: Graded | None = None
-        for fa, fr in product(forms(answer, self.lexicon), forms(reference, self.lexicon)):
-            best = better(best, self._contained(fa.terms, fr.terms, answer, reference))
+        answer_forms = self._containment_forms(answer, True)
+        for ta, tr in product(answer_forms, self._containment_forms(reference, False)):
+            if not self.lexicon.conflict(ta, tr):
+                best = better(best, self._contained(ta, tr, answer, reference))
         return best
 
     def _contained(self, ta: Terms, tr: Terms, answer: str, reference: str) -> Graded | None:
-        a, r = {w for w in ta if w not in BAG_FILLER}, {w for w in tr if w not in BAG_FILLER}
-        weak = self.lexicon.qualifiers | self.lexicon.generic_suffixes
+        lex = self.lexicon
+        a = {w for w in ta if w not in BAG_FILLER} | lex.implied(ta)
+        r = {w for w in tr if w not in BAG_FILLER} | lex.implied(tr)
+        weak = lex.qualifiers | lex.generic_suffixes
         if a == r or not (a - weak) or not (r - weak):
             return None
         if r < a:
             grade: Grade = "more_specific"
-            extra, longer = a - r, ta
+            extra, longer, shorter = a - r, ta, r
         elif a < r:
-            grade, extra, longer = "less_specific", r - a, tr
+            grade, extra, longer, shorter = "less_specific", r - a, tr, a
         else:
             return None
-        if extra <= self.lexicon.generic_suffixes | GENERIC_EXTRA:
+        if extra <= lex.generic_suffixes | GENERIC_EXTRA:
             return Graded("synonym", f"equal apart from {' '.join(sorted(extra))}", answer, reference)
-        if self.lexicon.integral(longer) and extra & self.lexicon.droppable:
+        if lex.integral(longer) and extra & lex.droppable:
             return None  # 'chronic granulomatous disease' is not a chronic granulomatous disease
-        if not self._specialises(extra) or self._coded_apart(answer, reference):
+        if not self._specialises(extra, longer, shorter) or self._coded_apart(answer, reference):
             return None
-        longer, shorter = (answer, reference) if grade == "more_specific" else (reference, answer)
-        if not CAUSE.search(longer) and self._adds_condition(extra, shorter):
+        longer_name, shorter_name = (
+            (answer, reference) if grade == "more_specific" else (reference, answer)
+        )
+        if not CAUSE.search(longer_name) and self._adds_condition(extra, shorter_name):
             return None
         side = "answer adds" if grade == "more_specific" else "reference adds"
         return Graded(grade, f"{side} {' '.join(sorted(extra))}", answer, reference)

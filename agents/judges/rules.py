@@ -46,7 +46,7 @@ def grader_for(lexicon: Lexicon) -> Grader:
     """One grader (and its terminology index) per vocabulary, shared by every judge."""
     kept = _GRADERS.get(id(lexicon))
     if kept is None or kept[0] is not lexicon:
-        kept = _GRADERS[id(lexicon)] = (lexicon, Grader(lexicon, load_terminology(lexicon.canon)))
+        kept = _GRADERS[id(lexicon)] = (lexicon, Grader(lexicon, load_terminology(lexicon.canon, lexicon.canon_signature())))
     return kept[1]
 
 

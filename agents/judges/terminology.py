@@ -245,22 +245,21 @@ def cache_dir() -> Path:
     return Path(root) / "clinsim"
 
 
-def fingerprint(canon: Canon) -> str:
-    """A hash of how the canonicaliser treats a fixed probe text plus the package version."""
+def fingerprint(signature: str) -> str:
+    """A hash of the index format, the package version and the canonicaliser's signature."""
     from importlib.metadata import version
 
-    probe = (
-        "Haemorrhagic renal tumour of the oesophagus carcinoma neoplasm hepatic venous "
-        "pulmonary gastric cardiac type ii leukaemia anaemia oedema behaviour"
-    )
-    text = f"{FORMAT}|{version('simple-icd-10-cm')}|{' '.join(canon(probe))}"
+    text = f"{FORMAT}|{version('simple-icd-10-cm')}|{signature}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_terminology(canon: Canon, directory: Path | None = None) -> Terminology:
-    """The index for this canonicaliser: read from the cache, or built and cached."""
+def load_terminology(
+    canon: Canon, signature: str, directory: Path | None = None
+) -> Terminology:
+    """The index for this canonicaliser (`signature` says what decides it): read from the
+    cache, or built and cached."""
     directory = directory or cache_dir()
-    path = directory / f"icd10cm-{fingerprint(canon)}.json"
+    path = directory / f"icd10cm-{fingerprint(signature)}.json"
     try:
         return Terminology(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError):
