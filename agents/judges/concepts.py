@@ -13,15 +13,19 @@ pneumonia, residual community acquired). Residuals decide specificity in `gradin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
+
+from rapidfuzz.distance import Levenshtein
 
 from clinsim.agents.judges.lexicon import Lexicon, Terms
 from clinsim.agents.judges.matching import forms
 from clinsim.agents.judges.terminology import BAG_FILLER, Concept, Terminology, bag
 
 MAX_PARTIAL_WORDS = 8
+_WORD = re.compile(r"[A-Za-z]{8,}")
 
 
 @dataclass(frozen=True)
@@ -104,3 +108,41 @@ class ConceptMapper:
             return tuple(full)
         main = forms(name, self.lexicon)
         return tuple(self._partial(main[0].terms)) if main else ()
+
+
+class Speller:
+    """Corrects misspelt words ('Heliobacter'): a word of eight letters or more that neither
+    the terminology nor the vocabulary knows, one edit inside the word (its first three and
+    last two letters kept: 'acalculous' is not 'calculous') away from exactly one word they
+    know. Two real words one edit apart ('arteritis'/'arthritis') are never touched."""
+
+    MIN_LENGTH = 8
+
+    def __init__(self, lexicon: Lexicon, terminology: Terminology):
+        self.lexicon = lexicon
+        known = {w for key in terminology.index for w in key.split()}
+        known |= {w for names in lexicon.members for name in names for w in name}
+        known |= {w for names in lexicon.abbreviations.values() for n in names for w in lexicon.canon(n)}
+        self.known = known
+        self.by_length: dict[int, list[str]] = {}
+        for word in known:
+            self.by_length.setdefault(len(word), []).append(word)
+        self.correct = lru_cache(maxsize=16384)(self._correct)
+
+    def _fix(self, word: str) -> str | None:
+        folded = self.lexicon.canon(word)
+        if len(folded) != 1 or len(folded[0]) < self.MIN_LENGTH or folded[0] in self.known:
+            return None
+        target = folded[0]
+        near = {
+            w
+            for size in (len(target) - 1, len(target), len(target) + 1)
+            for w in self.by_length.get(size, [])
+            if w[:3] == target[:3]
+            and w[-2:] == target[-2:]
+            and Levenshtein.distance(target, w, score_cutoff=1) <= 1
+        }
+        return near.pop() if len(near) == 1 else None
+
+    def _correct(self, text: str) -> str:
+        return _WORD.sub(lambda m: self._fix(m.group()) or m.group(), text)

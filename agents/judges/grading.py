@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from itertools import combinations, product
 
-from clinsim.agents.judges.concepts import ConceptMapper, Mapping
+from clinsim.agents.judges.concepts import ConceptMapper, Mapping, Speller
 from clinsim.agents.judges.lexicon import Lexicon, Terms
 from clinsim.agents.judges.matching import clean, forms, match_name
 from clinsim.agents.judges.terminology import BAG_FILLER, Concept, Terminology, bag, plain_names
@@ -53,6 +53,9 @@ class Graded:
     reference: str
     answer_concept: Concept | None = None
     reference_concept: Concept | None = None
+
+    def concepts(self) -> tuple[Concept | None, Concept | None]:
+        return self.answer_concept, self.reference_concept
 
     def evidence(self) -> MatchEvidence:
         def ref(concept: Concept | None) -> ConceptRef | None:
@@ -81,10 +84,19 @@ class Grader:
         self.lexicon = lexicon
         self.terminology = terminology
         self.mapper = ConceptMapper(lexicon, terminology)
+        self.speller = Speller(lexicon, terminology)
 
     # ------------------------------------------------------------ entry point
 
     def grade(self, answer: str, reference: str) -> Graded:
+        fixed_a, fixed_r = self.speller.correct(answer), self.speller.correct(reference)
+        if (fixed_a, fixed_r) == (answer, reference):
+            return self._grade(answer, reference)
+        found = self._grade(fixed_a, fixed_r)
+        note = f" (read as {fixed_a!r} / {fixed_r!r})"
+        return Graded(found.grade, found.how + note, answer, reference, *found.concepts())
+
+    def _grade(self, answer: str, reference: str) -> Graded:
         found = self._by_name(answer, reference)
         if found is not None and found.grade == "exact":
             return found

@@ -50,6 +50,7 @@ class Lexicon:
     genera: dict[str, list[str]] = field(default_factory=dict)
     groups: dict[Terms, int] = field(default_factory=dict, init=False)
     members: list[list[Terms]] = field(default_factory=list, init=False)
+    bag_groups: dict[Terms, int] = field(default_factory=dict, init=False)
     _canon_cache: dict[str, Terms] = field(default_factory=dict, init=False, repr=False)
     group_names: list[str] = field(default_factory=list, init=False)
 
@@ -123,8 +124,11 @@ class Lexicon:
         return None
 
     def synonyms_of(self, name: Terms) -> list[Terms]:
-        """The other names of `name`'s synonym group (empty when it has none)."""
+        """The other names of `name`'s synonym group (empty when it has none); words in
+        another order count when their order carries no meaning."""
         index = self.group(name)
+        if index is None and self.reorder_safe(name):
+            index = self.bag_groups.get(tuple(sorted(name)))
         return [] if index is None else [m for m in self.members[index] if m != name]
 
     def reorder_safe(self, name: Terms) -> bool:
@@ -161,6 +165,7 @@ class Lexicon:
         self.groups = dict(member_of)
         for key, index in member_of.items():
             self.groups.setdefault(self.core(key)[0], index)
+            self.bag_groups.setdefault(tuple(sorted(key)), index)
 
 
 def _has(name: Terms, phrase: Terms) -> bool:
