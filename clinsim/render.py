@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from clinsim.environments.events import Event
+from clinsim.environments.events import GRADES, Event
 from clinsim.store import EpisodeRecord
 
 _STYLE = {
@@ -53,7 +53,8 @@ def event_text(event: Event) -> str:
         return f"DIAGNOSIS: {e.diagnosis}{extra}"
     if e.kind == "diagnosis_judged":
         mark = "correct" if e.match else "incorrect"
-        return f"{mark} ({e.judge}): {e.reason}"
+        grade = f", {e.grade.replace('_', ' ')}" if e.grade else ""
+        return f"{mark} ({e.judge}{grade}): {e.reason}"
     if e.kind == "doctor_reply_rejected":
         return f"{e.error}: {e.reply[:200]!r}"
     if e.kind == "patient_leak_blocked":
@@ -129,7 +130,9 @@ def episodes_table(records: list[EpisodeRecord], title: str = "Episodes", width:
     return table
 
 
-def summary_table(records: list[EpisodeRecord], title: str = "Summary") -> Table:
+def summary_table(
+    records: list[EpisodeRecord], grades: Counter[str] | None = None, title: str = "Summary"
+) -> Table:
     table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -143,4 +146,7 @@ def summary_table(records: list[EpisodeRecord], title: str = "Summary") -> Table
         table.add_row("mean cost", f"{sum(r.cost for r in records) / n:,.0f}")
         for reason, count in sorted(Counter(r.termination for r in records).items()):
             table.add_row(f"ended: {reason}", str(count))
+    if grades:
+        order = [g for g in GRADES if g in grades]
+        table.add_row("judge grades", ", ".join(f"{g} {grades[g]}" for g in order))
     return table

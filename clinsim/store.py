@@ -200,6 +200,15 @@ class RunStore:
                     raise StoreError(f"no episode {episode_id!r} in {self.run_dir}")
         return [EVENT_ADAPTER.validate_json(row[0]) for row in rows]
 
+    def events_of_kind(self, kind: str) -> list[tuple[str, Event]]:
+        """(episode id, event) for every stored event of one kind, in episode and turn order."""
+        with self._connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT episode_id, payload FROM events WHERE kind = ? ORDER BY episode_id, seq",
+                [kind],
+            ).fetchall()
+        return [(row[0], EVENT_ADAPTER.validate_json(row[1])) for row in rows]
+
 
 def resolve_run_dir(run: str, runs_root: str | Path = "runs") -> Path:
     """A run directory, or a run id under the default runs folder."""

@@ -79,7 +79,7 @@ class RulesJudge:
         evidence = [leading.evidence()]
         if leading.grade in self.accepted:
             how = f"{leading.answer!r} matches {leading.reference!r}: {leading.how}"
-            return Verdict(True, f"diagnosis {how} ({leading.grade})", 1, [], leading.grade, evidence)
+            return Verdict(True, f"diagnosis {how}", 1, [], leading.grade, evidence)
         for rank, (name, origin) in enumerate(ranked[1:], start=2):
             found = self.grade(name, key)
             if found.grade in self.accepted:

@@ -1,123 +1,207 @@
-"""`clinsim judge PAIRS.jsonl`: run the rules judge over reference/answer pairs.
+"""`clinsim judge PAIRS.jsonl`: run one or more judges over reference/answer pairs.
 
 Input: one JSON object a line, {"reference": ..., "answer": ...} with an optional
-"label": true|false (the human verdict). Output: one JSON verdict a line,
-{"line": N, "match": bool, "rank": 1|null, "reason": ...}, and, when labels are present, a final
-{"agreement": ..., "n": ..., "true_pos": ..., "true_neg": ..., "false_pos": ..., "false_neg": ...}.
-Malformed lines are reported on stderr (file:line: problem), skipped, and make the exit code 1.
+"label": true|false (the human verdict). Judges are addresses as in `clinsim run --judge`
+(`rules`, `openai/NAME` with `--base-url`, any registered judge); repeat `--judge` to compare.
+With labels, each judge's agreement, Cohen's kappa and confusion matrix are printed, and the
+pairs where judges (or judge and label) disagree are listed. `--json` prints JSON lines
+instead: one record per pair, one summary per judge, then the disagreeing lines.
+Malformed lines are reported on stderr (file:line: problem) and skipped; they, and pairs a
+judge failed on, make the exit code 1.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from clinsim.agents.judges.lexicon import LexiconError, load_lexicon
-from clinsim.agents.judges.rules import RulesJudge
+from clinsim.agents.judges.rules import RulesJudge, RulesJudgeOptions
+from clinsim.agents.models.base import ModelError, ModelSettings
+from clinsim.agents.models.registry import ModelPool
+from clinsim.agents.registry import AgentOptions, make_agent
 from clinsim.cli.errors import fail
-from clinsim.scenarios.model import AnswerKey
+from clinsim.cli.options import parse_key_values
+from clinsim.environments.roles import Judge
+from clinsim.judge_pairs import (
+    JudgeSummary,
+    Pair,
+    PairVerdict,
+    disagreements,
+    judge_all,
+    read_pairs,
+    summarise,
+)
+from clinsim.scenarios.model import AnswerKey, Case, Provenance, Scenario
 
 app = typer.Typer(
-    help="Judge reference/answer pairs with the rules judge (JSONL in, JSONL out).",
+    help="Judge reference/answer pairs with one or more judges; compare them with labels.",
     invoke_without_command=True,
     no_args_is_help=True,
     subcommand_metavar="",
+    context_settings={"allow_interspersed_args": True},
+)
+_PLACEHOLDER = Scenario(
+    id="pairs/0",
+    case=Case(objective="Judge reference/answer pairs."),
+    answer=AnswerKey(diagnosis="(per pair)"),
+    provenance=Provenance(source="clinsim judge"),
 )
 
 
-@dataclass
-class Agreement:
-    counts: dict[str, int] = field(
-        default_factory=lambda: {"true_pos": 0, "true_neg": 0, "false_pos": 0, "false_neg": 0}
-    )
-
-    def add(self, label: bool, match: bool) -> None:
-        key = ("true_" if label == match else "false_") + ("pos" if match else "neg")
-        self.counts[key] += 1
-
-    def summary(self) -> dict[str, Any]:
-        n = sum(self.counts.values())
-        agreed = self.counts["true_pos"] + self.counts["true_neg"]
-        return {"agreement": round(agreed / n, 4) if n else None, "n": n, **self.counts}
-
-
-def parse_pair(text: str) -> tuple[str, str, bool | None]:
-    """(reference, answer, label) of one input line; ValueError says what is wrong."""
+def _read(pairs: str) -> tuple[list[str], str]:
+    if pairs == "-":
+        return sys.stdin.read().splitlines(), "<stdin>"
+    path = Path(pairs)
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON: {exc.msg}") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
-    for key in ("reference", "answer"):
-        value = raw.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{key}: expected a non-empty string")
-    label = raw.get("label")
-    if label is not None and not isinstance(label, bool):
-        raise ValueError("label: expected true, false or no label")
-    return raw["reference"], raw["answer"], label
+        return path.read_text(encoding="utf-8").splitlines(), str(path)
+    except FileNotFoundError:
+        fail(f"{path}: no such file")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot read: {exc}")
 
 
-def judge_lines(lines: list[str], judge: RulesJudge, source: str) -> tuple[list[str], int]:
-    """Output lines and the number of malformed input lines."""
-    out: list[str] = []
-    bad = 0
-    agreement = Agreement()
-    labelled = False
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            reference, answer, label = parse_pair(text)
-        except ValueError as exc:
-            typer.echo(f"{source}:{number}: {exc}", err=True)
-            bad += 1
-            continue
-        verdict = judge.verdict(answer, [], AnswerKey(diagnosis=reference))
-        record: dict[str, Any] = {"line": number, "match": verdict.match, "rank": verdict.rank}
-        record["reason"] = verdict.reason
-        if label is not None:
-            labelled = True
-            record["label"] = label
-            agreement.add(label, verdict.match)
+def make_judges(
+    addresses: list[str], vocabulary: Path | None, options: AgentOptions, pool: ModelPool
+) -> dict[str, Judge]:
+    """Judges by address; `rules` reads `vocabulary` when one is given."""
+    judges: dict[str, Judge] = {}
+    for address in dict.fromkeys(addresses):
+        if address == "rules" and vocabulary is not None:
+            accept = RulesJudgeOptions.from_agent_options(options).judge_accept_less_specific
+            judges[address] = RulesJudge(load_lexicon(vocabulary), accept)
+        else:
+            judges[address] = make_agent("judge", address, _PLACEHOLDER, "pairs", 0, options, pool)
+    return judges
+
+
+def _json_lines(
+    pairs: list[Pair],
+    table: dict[str, list[PairVerdict]],
+    summaries: list[JudgeSummary],
+    split: list[int],
+) -> list[str]:
+    out = []
+    for index, pair in enumerate(pairs):
+        record: dict[str, Any] = {"line": pair.line, "reference": pair.reference}
+        record["answer"] = pair.answer
+        if pair.label is not None:
+            record["label"] = pair.label
+        record["verdicts"] = {name: verdicts[index].as_dict() for name, verdicts in table.items()}
         out.append(json.dumps(record, ensure_ascii=False))
-    if labelled:
-        out.append(json.dumps(agreement.summary()))
-    return out, bad
+    out += [json.dumps(s.as_dict()) for s in summaries]
+    out.append(json.dumps({"disagreements": [pairs[i].line for i in split]}))
+    return out
+
+
+def _mark(match: bool | None) -> str:
+    return "error" if match is None else ("yes" if match else "no")
+
+
+def _print_tables(
+    console: Console,
+    pairs: list[Pair],
+    table: dict[str, list[PairVerdict]],
+    summaries: list[JudgeSummary],
+    split: list[int],
+) -> None:
+    stats = Table(title="Judges against the labels")
+    for column in ("judge", "pairs", "agreement", "kappa", "TP", "FP", "FN", "TN", "errors"):
+        stats.add_column(column, justify="left" if column == "judge" else "right")
+    for s in summaries:
+        c = s.confusion
+        agreement = "-" if s.agreement is None else f"{s.agreement:.1%}"
+        kappa = "-" if s.kappa is None else f"{s.kappa:.3f}"
+        cells = [c["true_pos"], c["false_pos"], c["false_neg"], c["true_neg"], s.errors]
+        stats.add_row(Text(s.judge), str(s.n), agreement, kappa, *map(str, cells))
+    console.print(stats)
+    for s in summaries:
+        matrix = Table(title=f"Confusion matrix: {s.judge}", title_justify="left")
+        matrix.add_column("label \\ verdict")
+        matrix.add_column("match", justify="right")
+        matrix.add_column("no match", justify="right")
+        c = s.confusion
+        matrix.add_row("correct", str(c["true_pos"]), str(c["false_neg"]))
+        matrix.add_row("wrong", str(c["false_pos"]), str(c["true_neg"]))
+        console.print(matrix)
+        if s.grades:
+            counts = ", ".join(f"{g} {n}" for g, n in sorted(s.grades.items()))
+            console.print(Text(f"grades ({s.judge}): {counts}"))
+    listing = Table(title=f"Pairs where judges disagree ({len(split)})")
+    for column in ("line", "reference", "answer", "label", *table):
+        listing.add_column(column, overflow="fold")
+    for index in split:
+        pair = pairs[index]
+        label = "-" if pair.label is None else ("yes" if pair.label else "no")
+        marks = [_mark(table[name][index].match) for name in table]
+        listing.add_row(str(pair.line), Text(pair.reference), Text(pair.answer), label, *marks)
+    console.print(listing)
 
 
 @app.callback()
 def judge(
     pairs: Annotated[str, typer.Argument(help="JSONL file of pairs, or '-' for stdin.")],
+    judges: Annotated[
+        list[str] | None,
+        typer.Option("--judge", help="rules or a model address; repeat to compare (default rules)."),
+    ] = None,
     vocabulary: Annotated[
         Path | None,
-        typer.Option(help="Judge vocabulary file (default: the bundled judge_synonyms.json)."),
+        typer.Option(help="Rules judge vocabulary file (default: the bundled one)."),
     ] = None,
+    base_url: Annotated[
+        list[str] | None, typer.Option(help="OpenAI-compatible server URL; repeat for several.")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="CLINSIM_API_KEY", help="Server API key.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Per model call timeout (s).")] = 120.0,
+    agent_option: Annotated[
+        list[str] | None,
+        typer.Option(help="Judge setting KEY=VALUE (judge_accept_less_specific=true, ...)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of tables.")] = False,
 ) -> None:
-    """Judge each {"reference", "answer"[, "label"]} line; print one verdict a line."""
+    """Judge each {"reference", "answer"[, "label"]} line with every --judge."""
+    lines, source = _read(pairs)
+    parsed, problems = read_pairs(lines)
+    for number, problem in problems:
+        typer.echo(f"{source}:{number}: {problem}", err=True)
     try:
-        lexicon = load_lexicon(vocabulary)
-    except LexiconError as exc:
+        options = AgentOptions(**parse_key_values(agent_option, "--agent-option"))
+        pool = ModelPool(ModelSettings(base_urls=base_url or [], api_key=api_key, timeout_s=timeout))
+        chosen = make_judges(judges or ["rules"], vocabulary, options, pool)
+        table = asyncio.run(_judge_and_close(chosen, parsed, pool))
+    except (LexiconError, ValueError, ModelError) as exc:
         fail(str(exc))
-    if pairs == "-":
-        lines, source = sys.stdin.read().splitlines(), "<stdin>"
+    summaries = [summarise(name, parsed, verdicts) for name, verdicts in table.items()]
+    split = disagreements(parsed, table)
+    if as_json:
+        for line in _json_lines(parsed, table, summaries, split):
+            typer.echo(line)
     else:
-        path = Path(pairs)
-        try:
-            lines, source = path.read_text(encoding="utf-8").splitlines(), str(path)
-        except FileNotFoundError:
-            fail(f"{path}: no such file")
-        except (OSError, UnicodeDecodeError) as exc:
-            fail(f"{path}: cannot read: {exc}")
-    out, bad = judge_lines(lines, RulesJudge(lexicon), source)
-    for line in out:
-        typer.echo(line)
-    if bad:
-        typer.echo(f"{bad} malformed line(s) skipped", err=True)
+        _print_tables(Console(), parsed, table, summaries, split)
+    failed = sum(s.errors for s in summaries)
+    if failed:
+        typer.echo(f"{failed} verdict(s) failed (see the errors column)", err=True)
+    if problems:
+        typer.echo(f"{len(problems)} malformed line(s) skipped", err=True)
+    if problems or failed:
         raise typer.Exit(1)
+
+
+async def _judge_and_close(
+    judges: dict[str, Judge], pairs: list[Pair], pool: ModelPool
+) -> dict[str, list[PairVerdict]]:
+    try:
+        return await judge_all(judges, pairs)
+    finally:
+        await pool.aclose()

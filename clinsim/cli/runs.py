@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -49,7 +50,16 @@ def show(
         highlight=False,
     )
     console.print(episodes_table(records, width=console.width))
-    console.print(summary_table(records))
+    console.print(summary_table(records, _grades(store)))
+
+
+def _grades(store: RunStore) -> Counter[str]:
+    """Grades of the deciding (first) verdict of each episode, from judges that grade."""
+    first: dict[str, str | None] = {}
+    for episode, event in store.events_of_kind("diagnosis_judged"):
+        if episode not in first and event.kind == "diagnosis_judged":
+            first[episode] = event.grade
+    return Counter(g for g in first.values() if g is not None)
 
 
 def replay(
