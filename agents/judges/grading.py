@@ -74,8 +74,15 @@ class Graded:
 
 
 def better(a: Graded | None, b: Graded | None) -> Graded | None:
-    if a is None or (b is not None and GRADES.index(b.grade) < GRADES.index(a.grade)):
+    """The higher grade; on a tie the first, with the other's terminology evidence when the
+    first has none."""
+    if a is None or b is None:
+        return b if a is None else a
+    rank_a, rank_b = GRADES.index(a.grade), GRADES.index(b.grade)
+    if rank_b < rank_a:
         return b
+    if rank_b == rank_a and a.answer_concept is None and b.answer_concept is not None:
+        return Graded(a.grade, a.how, a.answer, a.reference, *b.concepts())
     return a
 
 
@@ -157,14 +164,16 @@ class Grader:
         return "block" if block is not None and block == term.block(r) else None
 
     def _loose_path(self, code: str, ancestor: str) -> bool:
-        """Whether `code` sits under `ancestor` only as a coding default or a catch-all: an
-        'X, unspecified' code, or one below an 'Other ...' code ('Schizophreniform disorder'
-        is filed under 'Other schizophrenia' but is not a kind of schizophrenia)."""
-        if self._unspecified(code):
-            return True
+        """Whether `code` sits under `ancestor` only as a coding default or in a catch-all: it
+        is, or is below, an 'unspecified' or 'Other ...' code, and its name does not contain
+        the ancestor's ('Schizophreniform disorder' is filed under 'Other schizophrenia' but
+        is not a kind of schizophrenia; 'Lobar pneumonia, unspecified organism' is a
+        pneumonia)."""
         path = [code, *self.terminology.ancestors(code)]
         between = path[: path.index(ancestor)] if ancestor in path else path
-        return any(self._other(c) for c in between)
+        if not any(self._unspecified(c) or self._other(c) for c in between):
+            return False
+        return not set(self._title_bag(ancestor).split()) <= set(self._title_bag(code).split())
 
     def _other(self, code: str) -> bool:
         title = self.terminology.titles.get(code, "").lower()
