@@ -41,6 +41,8 @@ CAUSE = re.compile(
     re.I,
 )
 """A cause named in the answer: the words it adds specialise ('X due to Y', 'Y-related X')."""
+LISTING = re.compile(r"\s(?:and|plus|&)\s|[,;+]", re.I)
+"""Names listed together ('X with Y and Z'): an added word may be another condition."""
 GENERIC_EXTRA = frozenset({"infection", "condition", "vitamin"})
 """Words whose presence alone does not make a name more specific ('Listeria infection')."""
 
@@ -96,6 +98,25 @@ class Grader:
     # ------------------------------------------------------------ entry point
 
     def grade(self, answer: str, reference: str) -> Graded:
+        found = self._grade_spelled(answer, reference)
+        alias = self._coded_alias(answer)
+        if alias is not None and found.grade not in ("exact", "synonym"):
+            via = self._grade_spelled(alias, reference)
+            if GRADES.index(via.grade) < GRADES.index(found.grade):
+                how = f"{via.how} (through '{alias}', named in parentheses)"
+                return Graded(via.grade, how, answer, reference, *via.concepts())
+        return found
+
+    def _coded_alias(self, name: str) -> str | None:
+        """A one-word parenthesis closing a name that the terminology knows as a diagnosis
+        ('Protein malnutrition (kwashiorkor)'); longer ones are aliases already."""
+        hit = re.search(r"\(\s*([A-Za-z][\w'-]*)\s*\)\s*$", name)
+        if hit is None or name[: hit.start()].strip() == "":
+            return None
+        word = hit.group(1)
+        return word if any(m.full for m in self.mapper.map(word)) else None
+
+    def _grade_spelled(self, answer: str, reference: str) -> Graded:
         fixed_a, fixed_r = self.speller.correct(answer), self.speller.correct(reference)
         if (fixed_a, fixed_r) == (answer, reference):
             return self._grade(answer, reference)
@@ -337,8 +358,9 @@ class Grader:
         longer_name, shorter_name = (
             (answer, reference) if grade == "more_specific" else (reference, answer)
         )
-        if not CAUSE.search(longer_name) and self._adds_condition(extra, shorter_name):
-            return None
+        if LISTING.search(longer_name) and not CAUSE.search(longer_name):
+            if self._adds_condition(extra, shorter_name):
+                return None
         side = "answer adds" if grade == "more_specific" else "reference adds"
         return Graded(grade, f"{side} {' '.join(sorted(extra))}", answer, reference)
 
