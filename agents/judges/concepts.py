@@ -122,7 +122,9 @@ class Speller:
         self.lexicon = lexicon
         known = {w for key in terminology.index for w in key.split()}
         known |= {w for names in lexicon.members for name in names for w in name}
-        known |= {w for names in lexicon.abbreviations.values() for n in names for w in lexicon.canon(n)}
+        known |= {
+            w for names in lexicon.abbreviations.values() for n in names for w in lexicon.canon(n)
+        }
         self.known = known
         self.by_length: dict[int, list[str]] = {}
         for word in known:

@@ -28,7 +28,7 @@ from itertools import combinations, product
 
 from clinsim.agents.judges.concepts import ConceptMapper, Mapping, Speller
 from clinsim.agents.judges.lexicon import Lexicon, Terms
-from clinsim.agents.judges.matching import clean, forms, match_name
+from clinsim.agents.judges.matching import forms, match_name
 from clinsim.agents.judges.terminology import BAG_FILLER, Concept, Terminology, bag, plain_names
 from clinsim.environments.events import GRADES, ConceptRef, Grade, MatchEvidence
 
@@ -243,9 +243,8 @@ class Grader:
                 return "synonym", f"same concept, same extra words: {names}"
             if self._specialises(extra):
                 return "more_specific", f"narrower ({' '.join(sorted(extra))}): {names}"
-        if relation in ("same", "broader") and not extra and missing:
-            if self._specialises(missing):
-                return "less_specific", f"broader (lacks {' '.join(sorted(missing))}): {names}"
+        if relation in ("same", "broader") and not extra and self._specialises(missing):
+            return "less_specific", f"broader (lacks {' '.join(sorted(missing))}): {names}"
         return ("related", f"related concepts: {names}") if relation else None
 
     def _whole(self, concept: Concept) -> bool:
@@ -297,7 +296,7 @@ class Grader:
             return True
         if longer is None or shorter is None:
             return False
-        for word, following in zip(longer, (*longer[1:], "")):
+        for word, following in zip(longer, (*longer[1:], ""), strict=True):
             if word in lex.negating and (not following or following in shorter):
                 return False
         return True
@@ -350,7 +349,9 @@ class Grader:
         else:
             return None
         if extra <= lex.generic_suffixes | GENERIC_EXTRA:
-            return Graded("synonym", f"equal apart from {' '.join(sorted(extra))}", answer, reference)
+            return Graded(
+                "synonym", f"equal apart from {' '.join(sorted(extra))}", answer, reference
+            )
         if lex.integral(longer) and extra & lex.droppable:
             return None  # 'chronic granulomatous disease' is not a chronic granulomatous disease
         if not self._specialises(extra, longer, shorter) or self._coded_apart(answer, reference):
@@ -358,9 +359,9 @@ class Grader:
         longer_name, shorter_name = (
             (answer, reference) if grade == "more_specific" else (reference, answer)
         )
-        if LISTING.search(longer_name) and not CAUSE.search(longer_name):
-            if self._adds_condition(extra, shorter_name):
-                return None
+        listed = LISTING.search(longer_name) and not CAUSE.search(longer_name)
+        if listed and self._adds_condition(extra, shorter_name):
+            return None
         side = "answer adds" if grade == "more_specific" else "reference adds"
         return Graded(grade, f"{side} {' '.join(sorted(extra))}", answer, reference)
 

@@ -46,7 +46,10 @@ def grader_for(lexicon: Lexicon) -> Grader:
     """One grader (and its terminology index) per vocabulary, shared by every judge."""
     kept = _GRADERS.get(id(lexicon))
     if kept is None or kept[0] is not lexicon:
-        kept = _GRADERS[id(lexicon)] = (lexicon, Grader(lexicon, load_terminology(lexicon.canon, lexicon.canon_signature())))
+        kept = _GRADERS[id(lexicon)] = (
+            lexicon,
+            Grader(lexicon, load_terminology(lexicon.canon, lexicon.canon_signature())),
+        )
     return kept[1]
 
 
@@ -83,14 +86,18 @@ class RulesJudge:
         for rank, (name, origin) in enumerate(ranked[1:], start=2):
             found = self.grade(name, key)
             if found.grade in self.accepted:
-                where = f"differential #{rank - len(named)}" if origin == "differential" else (
-                    f"named #{rank} in the diagnosis text"
+                where = (
+                    f"differential #{rank - len(named)}"
+                    if origin == "differential"
+                    else (f"named #{rank} in the diagnosis text")
                 )
                 reason = (
                     f"diagnosis {diagnosis!r} does not match ({leading.grade}); {where} "
                     f"{name!r} matches {found.reference!r}: {found.how}"
                 )
-                return Verdict(False, reason, rank, [], leading.grade, [*evidence, found.evidence()])
+                return Verdict(
+                    False, reason, rank, [], leading.grade, [*evidence, found.evidence()]
+                )
         checked = f"diagnosis {diagnosis!r}" + (
             f" and {len(differential)} differential entries" if differential else ""
         )

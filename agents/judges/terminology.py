@@ -37,7 +37,8 @@ _BOILERPLATE = re.compile(
 )
 _DROPPED_SEGMENT = re.compile(r"^\s*(?:unspecified|part unspecified|site unspecified|without\b)")
 _DEFAULT_QUALIFIER = re.compile(
-    r"\b(?:nonrheumatic|nontraumatic|non-rheumatic|non-traumatic)\s+|,?\s*not specified as traumatic",
+    r"\b(?:nonrheumatic|nontraumatic|non-rheumatic|non-traumatic)\s+"
+    r"|,?\s*not specified as traumatic",
     re.I,
 )
 """What the tabular list adds to the default reading of a name ('nonrheumatic aortic
@@ -133,8 +134,12 @@ def _paren_variants(text: str) -> list[str]:
         return [_PAREN.sub(" ", text), _PAREN.sub(lambda m: m.group(1), text)]
     out = []
     for mask in range(2 ** len(groups)):
-        index = iter(range(len(groups)))
-        out.append(_PAREN.sub(lambda m: m.group(1) if mask >> next(index) & 1 else " ", text))
+        pieces = _PAREN.split(text)  # text, group, text, group, ..., text
+        kept = [
+            piece if i % 2 == 0 else (piece if mask >> (i // 2) & 1 else " ")
+            for i, piece in enumerate(pieces)
+        ]
+        out.append("".join(kept))
     return out
 
 
@@ -206,7 +211,7 @@ def build(canon: Canon) -> dict[str, Any]:
         add(code, titles[code], "title")
         for term in included:
             add(code, term, "inclusion")
-    for code, parent in list(parents.items()):
+    for parent in list(parents.values()):
         if parent not in titles and parent:
             titles[parent] = cm.get_description(parent)
     index = {key: _resolve(codes, parents) for key, codes in found.items()}
@@ -253,9 +258,7 @@ def fingerprint(signature: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_terminology(
-    canon: Canon, signature: str, directory: Path | None = None
-) -> Terminology:
+def load_terminology(canon: Canon, signature: str, directory: Path | None = None) -> Terminology:
     """The index for this canonicaliser (`signature` says what decides it): read from the
     cache, or built and cached."""
     directory = directory or cache_dir()

@@ -151,7 +151,9 @@ def judge(
     pairs: Annotated[str, typer.Argument(help="JSONL file of pairs, or '-' for stdin.")],
     judges: Annotated[
         list[str] | None,
-        typer.Option("--judge", help="rules or a model address; repeat to compare (default rules)."),
+        typer.Option(
+            "--judge", help="rules or a model address; repeat to compare (default rules)."
+        ),
     ] = None,
     vocabulary: Annotated[
         Path | None,
@@ -177,7 +179,9 @@ def judge(
         typer.echo(f"{source}:{number}: {problem}", err=True)
     try:
         options = AgentOptions(**parse_key_values(agent_option, "--agent-option"))
-        pool = ModelPool(ModelSettings(base_urls=base_url or [], api_key=api_key, timeout_s=timeout))
+        pool = ModelPool(
+            ModelSettings(base_urls=base_url or [], api_key=api_key, timeout_s=timeout)
+        )
         chosen = make_judges(judges or ["rules"], vocabulary, options, pool)
         table = asyncio.run(_judge_and_close(chosen, parsed, pool))
     except (LexiconError, ValueError, ModelError) as exc:

@@ -124,8 +124,14 @@ def test_distinct_bundled_diagnoses_do_not_match_each_other() -> None:
     assert {(r, a) for r, a, g in matched if g in ("synonym", "exact")} == names_of_one | {
         (a, r) for r, a in names_of_one
     } | {
-        ("progressive multifocal encephalopathy (pml)", "progressive multifocal leukoencephalopathy"),
-        ("progressive multifocal leukoencephalopathy", "progressive multifocal encephalopathy (pml)"),
+        (
+            "progressive multifocal encephalopathy (pml)",
+            "progressive multifocal leukoencephalopathy",
+        ),
+        (
+            "progressive multifocal leukoencephalopathy",
+            "progressive multifocal encephalopathy (pml)",
+        ),
     }
     assert {(r, a) for r, a, g in matched if g == "more_specific"} == {
         ("hemophilia", "hemophilia a"),

@@ -112,7 +112,9 @@ def test_hedged_text_is_read_as_a_ranked_list(text: str, expected: list[str]) ->
 async def test_hedged_answers_keep_their_ranks() -> None:
     judge = RulesJudge()
     key = AnswerKey(diagnosis="Pseudogout")
-    lead = await judge.judge(SubmitDiagnosis(diagnosis="Most likely pseudogout; gout less likely"), key)
+    lead = await judge.judge(
+        SubmitDiagnosis(diagnosis="Most likely pseudogout; gout less likely"), key
+    )
     assert (lead.match, lead.rank) == (True, 1)
     second = await judge.judge(SubmitDiagnosis(diagnosis="Gout, rule out pseudogout"), key)
     assert (second.match, second.rank) == (False, 2)
