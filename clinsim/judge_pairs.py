@@ -4,7 +4,7 @@ labels and with the others.
 A pairs file has one JSON object a line: {"reference": ..., "answer": ...} with an optional
 "label": true|false (the human verdict); other keys (a source, a kind) are kept but not read.
 Statistics are small pure functions over the verdict table: agreement, Cohen's kappa
-(scikit-learn) and the confusion matrix per judge, and the pairs where judges (and the label)
+(statsmodels) and the confusion matrix per judge, and the pairs where judges (and the label)
 disagree.
 """
 
@@ -130,7 +130,7 @@ async def judge_all(
 def summarise(judge: str, pairs: list[Pair], verdicts: list[PairVerdict]) -> JudgeSummary:
     """Agreement with the labels, Cohen's kappa and the confusion matrix, over the labelled
     pairs this judge gave a verdict on."""
-    from sklearn.metrics import cohen_kappa_score, confusion_matrix
+    from statsmodels.stats.inter_rater import cohens_kappa
 
     scored = [
         (p.label, v.match)
@@ -142,12 +142,12 @@ def summarise(judge: str, pairs: list[Pair], verdicts: list[PairVerdict]) -> Jud
     if not scored:
         empty = {"true_pos": 0, "false_pos": 0, "false_neg": 0, "true_neg": 0}
         return JudgeSummary(judge, 0, None, None, empty, errors, grades)
-    labels = [bool(label) for label, _ in scored]
-    predicted = [bool(match) for _, match in scored]
-    (tn, fp), (fn, tp) = confusion_matrix(labels, predicted, labels=[False, True]).tolist()
+    cells = Counter((bool(label), bool(match)) for label, match in scored)
+    tp, fp = cells[(True, True)], cells[(False, True)]
+    fn, tn = cells[(True, False)], cells[(False, False)]
     kappa: float | None = None
-    if len(set(labels) | set(predicted)) > 1:
-        value = float(cohen_kappa_score(labels, predicted))
+    if (tp + fn) * (fp + tn) or (tp + fp) * (fn + tn):  # kappa needs two categories somewhere
+        value = float(cohens_kappa([[tn, fp], [fn, tp]]).kappa)
         kappa = None if math.isnan(value) else round(value, 4)
     agreement = round((tp + tn) / len(scored), 4)
     confusion = {"true_pos": tp, "false_pos": fp, "false_neg": fn, "true_neg": tn}

@@ -7,13 +7,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sklearn.metrics import cohen_kappa_score
 from typer.testing import CliRunner
 
 from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.cli.main import app
 
 runner = CliRunner()
+
+
+def cohen_kappa_score(labels: list[bool], verdicts: list[bool]) -> float:
+    """Cohen's kappa from its definition: (observed - chance agreement) / (1 - chance)."""
+    n = len(labels)
+    observed = sum(a == b for a, b in zip(labels, verdicts, strict=True)) / n
+    yes = (sum(labels) / n) * (sum(verdicts) / n)
+    no = (1 - sum(labels) / n) * (1 - sum(verdicts) / n)
+    return (observed - yes - no) / (1 - yes - no)
+
 
 PAIRS = [
     {"reference": "Myocardial infarction", "answer": "MI", "label": True},
