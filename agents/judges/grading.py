@@ -235,6 +235,10 @@ class Grader:
             found = self._compare_full(a, r)
             return None if found is None else (found[0], f"{found[1]}: {names}")
         relation = self._relation(a.code, r.code)
+        if a.term != r.term and not (self._whole(a) and self._whole(r)):
+            # 'eosinophilic pneumonia NOS' sits in J82.81 'Chronic eosinophilic pneumonia':
+            # words added to an NOS name or a catch-all entry do not narrow the code
+            return ("related", f"related concepts: {names}") if relation else None
         generic = self.lexicon.generic_suffixes | GENERIC_EXTRA
         extra = set(ma.residual) - set(mr.residual) - generic
         missing = set(mr.residual) - set(ma.residual) - generic

@@ -19,12 +19,13 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-FORMAT = 4
+FORMAT = 5
 SOURCE = "ICD-10-CM April 2026 (simple-icd-10-cm)"
 TermKind = Literal["title", "inclusion", "nos"]
 _KIND_ORDER: dict[str, int] = {"title": 0, "inclusion": 1, "nos": 2}
@@ -47,8 +48,10 @@ _PAREN = re.compile(r"\(([^()]*)\)")
 _BRACKET = re.compile(r"\s*\[([^\[\]]*)\]")
 BAG_FILLER = frozenset(
     {"due", "to", "with", "in", "and", "or", "containing", "by", "from", "for", "other", "type"}
+    | {"gland"}
 )
-"""Connective words left out of bag keys ('without' stays: it negates)."""
+"""Connective words left out of bag keys ('without' stays: it negates), and 'gland', which
+the tabular list adds to organ names ('thyroid gland') and clinicians leave out."""
 
 Canon = Callable[[str], tuple[str, ...]]
 
@@ -179,7 +182,9 @@ def _codes(cm: Any) -> Iterator[str]:
 
 def build(canon: Canon) -> dict[str, Any]:
     """Parse the tabular list (slow: seconds) into the cacheable index."""
-    import simple_icd_10_cm as cm
+    with warnings.catch_warnings():  # the package reads its data through deprecated APIs
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10_cm as cm
 
     titles: dict[str, str] = {}
     parents: dict[str, str] = {}
