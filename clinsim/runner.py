@@ -30,7 +30,7 @@ from clinsim.environments.graph import Responder, run_encounter
 from clinsim.environments.prices import run_price_table
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario
-from clinsim.store import EpisodeRecord, RunStore, StoreError
+from clinsim.store import EpisodeRecord, RunStore
 from clinsim.tools.base import ToolContext, ToolSettings
 from clinsim.tools.toolbox import ToolBox
 
@@ -53,6 +53,11 @@ class RunConfig(BaseModel):
     options: AgentOptions = Field(default_factory=AgentOptions)
     models: ModelSettings = Field(default_factory=ModelSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def episode_seed(run_seed: int, scenario_id: str) -> int:
@@ -203,8 +208,8 @@ class Runner:
             async with writing:
                 try:
                     await asyncio.to_thread(self.store.write_episode, self.run_id, record, events)
-                except StoreError as exc:
-                    self.write_errors.append(f"{episode_id}: {exc}")
+                except Exception as exc:  # a locked store, or a value it cannot hold
+                    self.write_errors.append(f"{episode_id}: {_first_line(exc)}")
                     return
             records.append(record)
             if on_done is not None:
