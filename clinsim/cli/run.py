@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -193,7 +194,7 @@ def _execute(
             store.create(run_id, config.model_dump(mode="json"))
     except (StoreError, OSError) as exc:
         fail(str(exc))
-    _run_with_progress(console, runner, scenarios, skip, stream)
+    played = _run_with_progress(console, runner, scenarios, skip, stream)
     for problem in runner.write_errors:
         console.print(Text(f"not stored: {problem}", style="red"))
     records = store.episodes()
@@ -201,6 +202,7 @@ def _execute(
         console.print(episodes_table(records, width=console.width))
     console.print(summary_table(records, title=f"Run {run_id}"))
     console.print(f"Run store: {store.path}   (clinsim show {run_dir})")
+    _fail_if_all_model_errors(played)
 
 
 def _fresh(store: RunStore) -> set[str]:
@@ -238,9 +240,21 @@ def _resumable(store: RunStore, config: RunConfig) -> set[str]:
 
 
 def _validate_addresses(runner: Runner, scenarios: list[Scenario]) -> None:
-    """Build every role once before the run, so a bad address fails fast and clearly."""
+    """Build every role once before the run, so a bad address fails fast and clearly, and ask
+    every model server whether it answers (a dead one stops the run with its address)."""
     if scenarios:
         runner.parts(scenarios[0], "check", 0)
+        asyncio.run(runner.pool.check())
+
+
+def _fail_if_all_model_errors(records: list[EpisodeRecord]) -> None:
+    """A run whose every episode ended in a model error measured nothing: say why, exit 1."""
+    if not records or any(r.termination != "model_error" for r in records):
+        return
+    details = Counter(r.detail.strip().splitlines()[0] if r.detail.strip() else "" for r in records)
+    detail, count = details.most_common(1)[0]
+    same = "" if count == len(records) else f" ({count} of them: the first below)"
+    fail(f"every episode ({len(records)}) ended with a model error{same}: {detail}", code=1)
 
 
 def _run_with_progress(
