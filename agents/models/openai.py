@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -201,7 +202,13 @@ class OpenAIChatModel:
         self.name = name
         self.address = f"openai/{name}"
         self.settings = settings
-        self.backoff_s = float(getattr(settings, "retry_backoff_s", 0.5))
+        self.backoff_s = _setting(settings, "retry_backoff_s", 0.5, 0.0, _MAX_BACKOFF_S)
+        _setting(settings, "timeout_s", 120.0, 1e-3, 86_400.0)
+        if settings.max_retries < 0 or settings.max_concurrency < 1:
+            raise ModelError(
+                f"{self.address}: max_retries must be at least 0 and max_concurrency at least 1 "
+                f"(got {settings.max_retries} and {settings.max_concurrency})"
+            )
         self._urls = [_completions_url(url) for url in settings.base_urls]
         self._next_url = itertools.cycle(range(len(self._urls)))
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -341,6 +348,18 @@ class OpenAIChatModel:
             prompt_tokens=self.usage_total.prompt_tokens + usage.prompt_tokens,
             completion_tokens=self.usage_total.completion_tokens + usage.completion_tokens,
         )
+
+
+def _setting(settings: ModelSettings, name: str, default: float, low: float, high: float) -> float:
+    """A numeric setting, which must be a finite number from `low` to `high`."""
+    raw = getattr(settings, name, default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(raw, bool) or not (math.isfinite(value) and low <= value <= high):
+        raise ModelError(f"{name} must be a number from {low:g} to {high:g}, got {raw!r}")
+    return value
 
 
 def _completions_url(base_url: str) -> str:

@@ -15,7 +15,7 @@ from rich.text import Text
 from clinsim.agents.models.base import ModelError, ModelSettings
 from clinsim.agents.registry import AgentOptions
 from clinsim.cli.errors import fail
-from clinsim.cli.options import parse_key_values
+from clinsim.cli.options import folder, number, parse_key_values
 from clinsim.cli.terminal import terminal_responder
 from clinsim.environments.events import Event
 from clinsim.render import episodes_table, render_event, summary_table
@@ -27,6 +27,7 @@ from clinsim.store import EpisodeRecord, RunStore, StoreError
 from clinsim.tools.base import ToolSettings
 
 Opt = typer.Option
+MODEL_TIMEOUT = number(0, above=True, maximum=86_400, unit="seconds")
 
 
 def run(
@@ -44,9 +45,14 @@ def run(
     limit: Annotated[int | None, Opt(min=1, help="Run only the first N scenarios.")] = None,
     max_turns: Annotated[int, Opt(min=1, help="Doctor turn budget.")] = 20,
     seed: Annotated[int, Opt(help="Run seed (episode seeds derive from it).")] = 0,
-    out: Annotated[Path | None, Opt(help="Run directory (default runs/<run-id>).")] = None,
+    out: Annotated[
+        Path | None, Opt(parser=folder, help="Run directory (default runs/<run-id>).")
+    ] = None,
     max_concurrency: Annotated[int, Opt(min=1, help="Episodes run at once.")] = 1,
-    budget: Annotated[float | None, Opt(help="Stop an episode once tests cost more (USD).")] = None,
+    budget: Annotated[
+        float | None,
+        Opt(parser=number(0, unit="USD"), help="Stop an episode once tests cost more (USD)."),
+    ] = None,
     prices: Annotated[Path | None, Opt(help="Replace the default test price table (JSON).")] = None,
     stream: Annotated[bool, Opt(help="Print each episode's transcript live.")] = False,
     resume: Annotated[bool, Opt(help="Skip episodes already finished in --out.")] = False,
@@ -61,8 +67,12 @@ def run(
         list[str] | None, Opt(help="OpenAI-compatible server URL; repeat for round-robin.")
     ] = None,
     api_key: Annotated[str | None, Opt(envvar="CLINSIM_API_KEY", help="Server API key.")] = None,
-    timeout: Annotated[float, Opt(help="Per model call timeout (s).")] = 120.0,
-    temperature: Annotated[float, Opt(help="Sampling temperature for model roles.")] = 0.0,
+    timeout: Annotated[
+        float, Opt(parser=MODEL_TIMEOUT, help="Per model call timeout (s).")
+    ] = 120.0,
+    temperature: Annotated[
+        float, Opt(parser=number(0), help="Sampling temperature for model roles.")
+    ] = 0.0,
     ehr: Annotated[Path | None, Opt(help="EHR database for scenarios with an EHR link.")] = None,
     image_model: Annotated[str | None, Opt(help="SigLIP/MedSigLIP checkpoint dir.")] = None,
     image_dir: Annotated[Path | None, Opt(help="Folder holding scenario images.")] = None,

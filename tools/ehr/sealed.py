@@ -38,6 +38,9 @@ class EHRQueryError(Exception):
     """A refused or failed query; the message is what the doctor sees."""
 
 
+MAX_TIMEOUT_S = 3600.0
+
+
 @dataclass(frozen=True)
 class QueryLimits:
     timeout_s: float = 5.0
@@ -45,6 +48,15 @@ class QueryLimits:
     memory_limit: str = "256MB"
     max_result_bytes: int = 1_000_000
     """Refuse results larger than this (text size), whatever their row count."""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.timeout_s) and 0 < self.timeout_s <= MAX_TIMEOUT_S):
+            raise ValueError(
+                f"timeout_s must be more than 0 and at most {MAX_TIMEOUT_S:g} s, "
+                f"got {self.timeout_s}"
+            )
+        if self.max_rows < 1 or self.max_result_bytes < 1:
+            raise ValueError("max_rows and max_result_bytes must be at least 1")
 
 
 @dataclass(frozen=True)
