@@ -298,11 +298,8 @@ class OpenAIChatModel:
                         )
                     ) from None
                 if response.status_code in (401, 403):
-                    raise ModelError(
-                        self._redact(
-                            f"{self.address}: {base} refused the API key: {_error_text(response)}"
-                        )
-                    )
+                    refused = _error_text(response, self._redact)
+                    raise ModelError(f"{self.address}: {base} refused the API key: {refused}")
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}

@@ -95,7 +95,8 @@ def test_run_against_a_dead_server_stops_before_the_first_episode(tmp_path: Path
     out = tmp_path / "r"
     started = time.perf_counter()
     result = CliRunner().invoke(
-        app, ["run", "agentclinic-medqa", "--doctor", "openai/m", "--base-url", url, "--out", str(out)]
+        app,
+        ["run", "agentclinic-medqa", "--doctor", "openai/m", "--base-url", url, "--out", str(out)],
     )
     elapsed = time.perf_counter() - started
     assert result.exit_code != 0
@@ -142,6 +143,8 @@ class EchoKeyServer:
 
     def answer(self, auth: str, path: str) -> tuple[int, bytes]:
         if path.endswith("/models"):
+            if self.mode == "refuse models":
+                return 401, json.dumps({"error": f"unknown key {auth}"}).encode()
             return 200, b'{"data": []}'
         self.seen += 1
         if self.seen <= self.failures_first:
@@ -251,3 +254,12 @@ async def test_the_key_is_redacted_from_errors_and_replies_at_the_backend() -> N
     with EchoKeyServer("reply").running() as url:
         reply = await _model(url, api_key=KEY).chat(_ask())
     assert reply.text == "your header was Bearer [api key]. Diagnosis: Bearer [api key]"
+
+
+async def test_a_server_that_refuses_the_key_stops_the_check_without_showing_it() -> None:
+    with (
+        EchoKeyServer("refuse models").running() as url,
+        pytest.raises(ModelError, match="refused the API key: HTTP 401") as error,
+    ):
+        await _model(url, api_key=KEY).check()
+    assert KEY not in str(error.value) and "[api key]" in str(error.value)
