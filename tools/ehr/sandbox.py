@@ -209,8 +209,11 @@ class Slot:
             self._discard()
             self._worker = WorkerProcess(*self._limits)
         worker = self._worker
-        dropped, self._dropped = self._dropped, []
-        gone = [v for v in dropped if v in self._sealed]
+        gone = []
+        while self._dropped:  # finalizers may append meanwhile; pop is atomic
+            dropped = self._dropped.pop()
+            if dropped in self._sealed:
+                gone.append(dropped)
         try:
             if gone:
                 worker.request(("drop", gone), SEAL_TIMEOUT_S)
