@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
 import pickle
 import resource
 import struct
@@ -338,8 +339,10 @@ def main() -> None:
     _small_thread_stacks()
     _limit(int(sys.argv[1]), int(sys.argv[2]))
     _WATCHDOG = _Watchdog()
-    requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but replies on the pipe
+    requests = sys.stdin.buffer
+    replies = os.fdopen(os.dup(1), "wb")  # nothing but replies on the pipe: what DuckDB or
+    os.dup2(2, 1)  # Python would print to standard output (a progress bar) goes to stderr
+    sys.stdout = sys.stderr
     views: dict[int, duckdb.DuckDBPyConnection] = {}
     while (request := _read(requests)) is not None:
         if _write(replies, _answer(views, request)):

@@ -141,6 +141,7 @@ _LOCKDOWN = (
     "SET allow_community_extensions = false",
     "SET allow_persistent_secrets = false",
     "SET enable_external_access = false",
+    "SET enable_progress_bar = false",
 )
 
 _ENCOUNTER = (
