@@ -23,6 +23,7 @@ _STYLE = {
     "diagnosis_submitted": ("Doctor", "bold cyan"),
     "diagnosis_judged": ("Judge", "bold"),
     "doctor_reply_rejected": ("Rejected", "red"),
+    "doctor_reply_repaired": ("Read", "dim"),
     "patient_leak_blocked": ("Blocked", "red"),
     "model_called": ("Model", "dim"),
     "episode_started": ("Start", "dim"),
@@ -56,6 +57,8 @@ def event_text(event: Event) -> str:
         return f"{mark} ({e.judge}): {e.reason}"
     if e.kind == "doctor_reply_rejected":
         return f"{e.error}: {e.reply[:200]!r}"
+    if e.kind == "doctor_reply_repaired":
+        return "; ".join(e.repairs)
     if e.kind == "patient_leak_blocked":
         return e.reply
     if e.kind == "model_called":
@@ -72,7 +75,7 @@ def event_text(event: Event) -> str:
 def render_event(
     console: Console, event: Event, prefix: str = "", show_models: bool = False
 ) -> None:
-    if event.kind == "model_called" and not show_models:
+    if event.kind in ("model_called", "doctor_reply_repaired") and not show_models:
         return
     who, style = _STYLE.get(event.kind, (event.kind, ""))
     line = Text()
@@ -94,37 +97,25 @@ def render_transcript(console: Console, events: list[Event], show_models: bool =
 
 
 def episodes_table(records: list[EpisodeRecord], title: str = "Episodes", width: int = 80) -> Table:
-    """One row per episode; diagnosis and reference are cut to fit `width` columns."""
+    """One row per episode; the diagnosis and the reference take the rest of `width` columns
+    and wrap there, never cut."""
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    fixed = {
-        "episode": max((len(r.episode_id) for r in records), default=7),
-        "end": max((len(r.termination) for r in records), default=3),
-        "ok": 3,
-        "turns": 5,
-        "tests": 5,
-        "cost": 6,
-    }
-    names = max(10, (width - sum(fixed.values()) - 2 * 8 - 2) // 2)
-    for name in ("episode", "end", "diagnosis", "reference", "ok", "turns", "tests", "cost"):
-        right = name in ("turns", "tests", "cost")
-        table.add_column(
-            name,
-            no_wrap=True,
-            overflow="ellipsis",
-            min_width=fixed.get(name),
-            max_width=names if name in ("diagnosis", "reference") else None,
-            justify="right" if right else "left",
-        )
+    for name in ("episode", "end", "ok", "turns", "tests", "cost USD"):
+        right = name in ("turns", "tests", "cost USD")
+        table.add_column(name, no_wrap=True, justify="right" if right else "left")
+    table.add_column("diagnosis / reference", ratio=1, min_width=16, overflow="fold")
+    table.width = width
     for r in records:
-        table.add_row(  # Text cells: diagnoses come from models and files, never markup
+        names = Text(r.diagnosis or "-")  # Text, not markup: diagnoses come from models and files
+        names.append(f"\nref: {r.reference}", style="dim")
+        table.add_row(
             Text(r.episode_id),
             Text(r.termination),
-            Text(r.diagnosis or "-"),
-            Text(r.reference),
             "[green]yes[/]" if r.correct else "[red]no[/]",
             str(r.turns),
             str(r.tests),
             f"{r.cost:,.0f}",
+            names,
         )
     return table
 
@@ -140,7 +131,7 @@ def summary_table(records: list[EpisodeRecord], title: str = "Summary") -> Table
     if n:
         table.add_row("mean turns", f"{sum(r.turns for r in records) / n:.1f}")
         table.add_row("mean tests", f"{sum(r.tests for r in records) / n:.1f}")
-        table.add_row("mean cost", f"{sum(r.cost for r in records) / n:,.0f}")
+        table.add_row("mean cost (USD)", f"{sum(r.cost for r in records) / n:,.0f}")
         for reason, count in sorted(Counter(r.termination for r in records).items()):
             table.add_row(f"ended: {reason}", str(count))
     return table

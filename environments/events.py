@@ -94,6 +94,14 @@ class DoctorReplyRejected(_Event):
     error: str
 
 
+class DoctorReplyRepaired(_Event):
+    """A doctor reply whose action was read only after setting aside or fixing something:
+    a code fence, text around the JSON, a trailing comma, a thinking span, a repeated call."""
+
+    kind: Literal["doctor_reply_repaired"] = "doctor_reply_repaired"
+    repairs: list[str]
+
+
 class PatientLeakBlocked(_Event):
     """The patient's reply named the diagnosis and was withheld."""
 
@@ -147,6 +155,7 @@ Event = Annotated[
     | ToolReturned
     | DiagnosisSubmitted
     | DoctorReplyRejected
+    | DoctorReplyRepaired
     | PatientLeakBlocked
     | ModelCalled
     | EpisodeEnded

@@ -3,10 +3,11 @@ encounter's ToolPort. Problems the doctor should see come back as tool errors.""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import JsonValue
 
+from clinsim.environments.actions import ActionKind
 from clinsim.environments.roles import ToolOutcome
 from clinsim.tools.base import Tool, ToolContext, ToolError, registered_tools
 
@@ -27,7 +28,8 @@ class ToolBox:
     async def call(self, name: str, arguments: dict[str, JsonValue]) -> ToolOutcome:
         tool = self.tools.get(name)
         if tool is None:
-            offered = ", ".join(sorted(self.tools)) or "none"
+            core = [kind for kind in get_args(ActionKind) if kind != "call_tool"]
+            offered = ", ".join([*core, *sorted(self.tools)])
             return ToolOutcome(
                 text="", error=f"no such tool {name!r} in this encounter (offered: {offered})"
             )

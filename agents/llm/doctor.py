@@ -1,7 +1,9 @@
 """The LLM doctor: each turn, a prompt rebuilt from the `DoctorView`, one model reply, one typed
 action through the run's protocol. An unparseable reply gets a bounded number of repair
 prompts (each rejection recorded as `DoctorReplyRejected` next to its `ModelCalled`); after the
-last one the turn fails with `PROTOCOL_ERROR`. A failed model call raises `RoleFailure`."""
+last one the turn fails with `PROTOCOL_ERROR`. A reply read leniently (code fence, trailing
+comma, thinking span, ...) is recorded as `DoctorReplyRepaired` with what was fixed. A failed
+model call raises `RoleFailure`."""
 
 from __future__ import annotations
 
@@ -16,11 +18,11 @@ from clinsim.agents.llm.doctor_prompts import (
     repair_messages,
     tool_names,
 )
-from clinsim.agents.llm.parsing import Protocol, ReplyParseError, parse_reply
+from clinsim.agents.llm.parsing import Protocol, ReplyParseError, read_reply
 from clinsim.agents.llm.recording import CallCounter, RecordedModel
 from clinsim.agents.models.base import ChatModel, ChatRequest
 from clinsim.environments.actions import CallTool
-from clinsim.environments.events import DoctorReplyRejected, Event
+from clinsim.environments.events import DoctorReplyRejected, DoctorReplyRepaired, Event
 from clinsim.environments.roles import DoctorTurn, DoctorView
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import ImageRef
@@ -109,7 +111,7 @@ class LLMDoctor:
         for _attempt in range(self.repair_attempts + 1):
             response = await self.model.chat(request, events, view.turn)
             try:
-                action = parse_reply(
+                parsed = read_reply(
                     self.protocol, response.text, response.tool_calls, offered, images
                 )
             except ReplyParseError as exc:
@@ -120,7 +122,9 @@ class LLMDoctor:
                 extra = repair_messages(response.text, response.tool_calls, error, self.protocol)
                 request = request.model_copy(update={"messages": [*request.messages, *extra]})
                 continue
-            return DoctorTurn(action=action, events=events)
+            if parsed.repairs:
+                events.append(DoctorReplyRepaired(turn=view.turn, repairs=list(parsed.repairs)))
+            return DoctorTurn(action=parsed.action, events=events)
         detail = f"no usable {self.protocol} reply after {self.repair_attempts} repairs: {error}"
         return DoctorTurn(
             action=None, events=events, failure=TerminationReason.PROTOCOL_ERROR, detail=detail

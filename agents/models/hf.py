@@ -28,18 +28,34 @@ from clinsim.agents.models.hf_loading import LoadedModel, load, resolve_source
 from clinsim.agents.models.images import open_image
 from clinsim.agents.models.prefix_cache import PrefixCache, cache_keyword
 from clinsim.agents.models.registry import register_provider
+from clinsim.agents.models.text_tools import call_text, output_text, tool_instructions
 from clinsim.agents.models.thinking import split_thinking
 
 
 def _tool_text(message: ChatMessage) -> tuple[str, str]:
-    """Role and text of a message when the template has no tool support."""
+    """Role and text of a message when the template has no tool support: calls as
+    ```tool_code``` blocks, results as ```tool_output``` blocks in a user turn."""
     text = message.content
     if message.tool_calls:
-        calls = "\n".join(f"{call.name}({call.arguments})" for call in message.tool_calls)
+        calls = "\n".join(call_text(call) for call in message.tool_calls)
         text = "\n".join(part for part in (text, calls) if part)
     if message.role == "tool":
-        return "user", f"Result of {message.name or 'tool'}: {text}"
+        return "user", output_text(text)
     return message.role, text
+
+
+def _with_tool_instructions(request: ChatRequest) -> list[ChatMessage]:
+    """The messages with the tools described in the system text (templates without tools)."""
+    messages = list(request.messages)
+    if not request.tools:
+        return messages
+    instructions = tool_instructions(request.tools)
+    if messages and messages[0].role == "system":
+        system = messages[0]
+        messages[0] = system.model_copy(update={"content": f"{system.content}\n\n{instructions}"})
+    else:
+        messages.insert(0, ChatMessage(role="system", content=instructions))
+    return messages
 
 
 def template_messages(
@@ -47,11 +63,12 @@ def template_messages(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Messages for a chat template and the image paths in order of appearance.
 
-    Without template tool support, tool calls and results become plain text and same-role
-    neighbours merge (Gemma's template needs alternating user/model turns)."""
+    Without template tool support, the tools are described in the system text, tool calls and
+    results become text (see `text_tools`) and same-role neighbours merge (Gemma's template
+    needs alternating user/model turns)."""
     messages: list[dict[str, Any]] = []
     paths: list[str] = []
-    for message in request.messages:
+    for message in request.messages if with_tools else _with_tool_instructions(request):
         role, text = (message.role, message.content) if with_tools else _tool_text(message)
         content: Any = text
         if multimodal:

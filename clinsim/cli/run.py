@@ -14,6 +14,7 @@ from rich.text import Text
 
 from clinsim.agents.models.base import ModelError, ModelSettings
 from clinsim.agents.registry import AgentOptions
+from clinsim.baseline_reference import baseline_note
 from clinsim.cli.errors import fail
 from clinsim.cli.options import folder, number, parse_key_values
 from clinsim.cli.terminal import terminal_responder
@@ -211,7 +212,10 @@ def _execute(
     if len(records) <= 40:
         console.print(episodes_table(records, width=console.width))
     console.print(summary_table(records, title=f"Run {run_id}"))
-    console.print(f"Run store: {store.path}   (clinsim show {run_dir})")
+    if config.doctor == "baseline":
+        console.print(Text(baseline_note(config.sources), style="dim"))
+    console.print(Text(f"Run store: {store.path}"), soft_wrap=True)
+    console.print(Text(f"Show it again: clinsim show {run_dir}"), soft_wrap=True)
     _fail_if_all_model_errors(played)
 
 

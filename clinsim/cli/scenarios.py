@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.pretty import Pretty
 from rich.table import Table
 
 from clinsim.cli.errors import fail
@@ -44,9 +43,9 @@ def show(
         fail(str(exc))
     data = scenario.model_dump(mode="json", exclude=None if reveal else {"answer"})
     if as_json:
-        typer.echo(json.dumps(data, indent=2))
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    Console().print(Pretty(data, expand_all=False))
+    Console().print_json(data=data, ensure_ascii=False)
 
 
 @app.command()
@@ -67,8 +66,8 @@ def validate(
             typer.echo(str(error), err=True)
         bad += len(report.errors)
         invalid = len({error.line for error in report.errors})
-        status = "ok" if report.ok else f"{invalid} invalid records"
-        typer.echo(f"{path}: {len(report.scenarios)} valid scenarios, {status}")
+        status = "ok" if report.ok else _count(invalid, "invalid record")
+        typer.echo(f"{path}: {_count(len(report.scenarios), 'valid scenario')}, {status}")
     if bad:
         raise typer.Exit(1)
 
@@ -91,7 +90,12 @@ def audit(paths: Annotated[list[str], typer.Argument(help="Scenario files or set
             for finding in findings:
                 typer.echo(str(finding))
         flagged_total += flagged
-        typer.echo(f"{path}: {flagged} of {len(report.scenarios)} scenarios flagged")
+        typer.echo(f"{path}: {flagged} of {_count(len(report.scenarios), 'scenario')} flagged")
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 valid scenario', '3 valid scenarios'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @app.command()

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jinja2 import Template
 from PIL import Image
 
+from clinsim.agents.llm.parsing import parse_reply
 from clinsim.agents.models.base import (
     ChatMessage,
     ChatRequest,
@@ -23,6 +25,7 @@ from clinsim.agents.models.registry import load_model
 from clinsim.agents.models.templates import GEMMA_CHAT_TEMPLATE
 from clinsim.agents.models.thinking import split_thinking
 from clinsim.agents.models.tiny import build_tiny_gemma3_multimodal, build_tiny_gemma3_text
+from clinsim.environments.actions import OrderTest, core_action_specs
 
 
 def _hf(path: Path | str, **options: Any) -> HFChatModel:
@@ -113,23 +116,41 @@ async def test_stop_string_and_length_finish(text_dir: Path) -> None:
     assert stop not in cut.text and free.text.startswith(cut.text)
 
 
-def test_tool_turns_flattened_for_templates_without_tools() -> None:
+def test_tool_turns_become_tool_code_text_for_templates_without_tools() -> None:
+    specs = [dict(spec) for spec in core_action_specs()]
     request = ChatRequest(
         messages=[
             ChatMessage(role="system", content="sys"),
             _user("start"),
             ChatMessage(
-                role="assistant", tool_calls=[ToolCall(id="1", name="order_test", arguments={})]
+                role="assistant",
+                tool_calls=[ToolCall(id="1", name="order_test", arguments={"test": "CBC"})],
             ),
             ChatMessage(role="tool", content="WBC 12", tool_call_id="1", name="order_test"),
             _user("what next?"),
-        ]
+        ],
+        tools=specs,
     )
     messages, paths = template_messages(request, with_tools=False, multimodal=False)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
-    assert messages[2]["content"] == "order_test({})"
-    assert messages[3]["content"] == "Result of order_test: WBC 12\n\nwhat next?"
+    system = messages[0]["content"]
+    assert system.startswith("sys\n\nYou have access to the functions defined below.")
+    assert '"name": "submit_diagnosis"' in system and "```tool_code" in system
+    assert messages[2]["content"] == "```tool_code\norder_test(test='CBC')\n```"
+    assert messages[3]["content"] == "```tool_output\nWBC 12\n```\n\nwhat next?"
     assert paths == []
+    # what the model is shown as its own past call is what the tools protocol reads back
+    assert parse_reply("tools", messages[2]["content"]) == OrderTest(test="CBC")
+    rendered = Template(GEMMA_CHAT_TEMPLATE).render(
+        messages=messages, bos_token="<bos>", add_generation_prompt=True
+    )
+    assert rendered.count("<start_of_turn>user") == 2 and "```tool_output" in rendered
+
+
+def test_no_tool_instructions_without_tools() -> None:
+    request = ChatRequest(messages=[_user("hi")])
+    messages, _ = template_messages(request, with_tools=False, multimodal=False)
+    assert messages == [{"role": "user", "content": "hi"}]
 
 
 def test_missing_weights_name_the_repo_and_licence(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from clinsim.environments.actions import (
     SubmitDiagnosis,
     core_action_specs,
 )
-from clinsim.environments.events import DoctorReplyRejected, ModelCalled
+from clinsim.environments.events import DoctorReplyRejected, DoctorReplyRepaired, ModelCalled
 from clinsim.environments.roles import DoctorView, Exchange, RoleFailure
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import (
@@ -117,7 +117,8 @@ async def test_json_protocol_turns_a_reply_into_one_recorded_action(tmp_path: Pa
     turn = await doctor.act(make_view())
     assert turn.action == OrderTest(test="Sputum culture")
     assert turn.failure is None
-    [called] = turn.events
+    [called, read] = turn.events
+    assert isinstance(read, DoctorReplyRepaired) and read.repairs == ["code fence"]
     assert isinstance(called, ModelCalled)
     assert (called.role, called.model, called.call_id) == ("doctor", "fake/m", "ep-1:doctor:0")
     assert called.params["seed"] == 7 and called.params["tools"] == []
@@ -164,6 +165,46 @@ def test_image_request_needs_the_read_image_tool_and_an_image() -> None:
 
 
 # ------------------------------------------------------------------ repairs
+
+
+async def test_a_reply_in_the_exact_form_records_no_repairs(tmp_path: Path) -> None:
+    model = FakeModel('{"action": "ask_patient", "question": "Any fever?"}')
+    turn = await make_doctor(model, tmp_path).act(make_view())
+    assert turn.action == AskPatient(question="Any fever?")
+    assert [e.kind for e in turn.events] == ["model_called"]
+
+
+async def test_a_messy_reply_is_read_without_a_repair_prompt_and_what_was_fixed_is_recorded(
+    tmp_path: Path,
+) -> None:
+    reply = (
+        "<think>Productive cough and fever: a chest film first.</think>\n"
+        "Sure! ```json\n{'action': 'order_test', 'test': 'Chest X-ray', 'urgent': True,}\n```"
+    )
+    model = FakeModel(reply)
+    turn = await make_doctor(model, tmp_path).act(make_view())
+    assert turn.action == OrderTest(test="Chest X-ray")
+    assert len(model.requests) == 1
+    called, read = turn.events
+    assert isinstance(called, ModelCalled) and called.output == reply  # the raw reply is kept
+    assert isinstance(read, DoctorReplyRepaired)
+    assert read.repairs == [
+        "thinking span set aside",
+        "repaired JSON: single quotes, trailing comma, Python literal",
+        "code fence",
+        "text around the JSON",
+    ]
+
+
+async def test_two_different_actions_get_the_repair_prompt(tmp_path: Path) -> None:
+    both = '{"action": "order_test", "test": "ECG"}\n{"action": "order_test", "test": "Troponin"}'
+    model = FakeModel(both, '{"action": "order_test", "test": "ECG"}')
+    turn = await make_doctor(model, tmp_path).act(make_view())
+    assert turn.action == OrderTest(test="ECG")
+    rejected = turn.events[1]
+    assert isinstance(rejected, DoctorReplyRejected)
+    assert "2 different actions" in rejected.error
+    assert "send exactly one action per reply" in model.requests[1].messages[-1].content
 
 
 async def test_a_broken_reply_is_repaired(tmp_path: Path) -> None:
