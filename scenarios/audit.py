@@ -7,6 +7,12 @@ normalisation (case, accents, possessives, punctuation, plurals), in any text th
 be shown: the objective, the case question, patient facts, examination findings, test results
 (values, and test names as `#key` paths) and image captions.
 
+A MIMIC scenario built from notes is flagged when the builder tagged it `diagnosis-in-note`: its
+doctor-visible text names the principal diagnosis or a primary discharge diagnosis by a name the
+phrase rule above does not search for ("Acute appendicitis" for "Acute appendicitis with
+generalized peritonitis", "NSTEMI" from the note's discharge diagnosis, which the scenario does
+not keep); see `clinsim.scenarios.mimic_note_cases`.
+
 A NEJM-format scenario whose final question is not "what is the (most likely) diagnosis?"
 ("What is the most likely cause?", "Which organism ...?", "What is the best treatment?") is
 flagged too: a diagnosis judge does not fit it.
@@ -24,10 +30,16 @@ from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.text import contains_phrase, iter_text, split_parentheses, terms, words
 
 FindingKind = Literal[
-    "diagnosis-in-case", "diagnosis-in-field-name", "diagnosis-in-ehr", "question-not-diagnosis"
+    "diagnosis-in-case",
+    "diagnosis-in-field-name",
+    "diagnosis-in-ehr",
+    "diagnosis-in-note",
+    "question-not-diagnosis",
 ]
 EHR_LEAK_TAG = "diagnosis-in-ehr-history"
 """Set by the MIMIC scenario builder when the diagnosis was coded at an earlier admission."""
+NOTE_LEAK_TAG = "diagnosis-in-note"
+"""Set by the MIMIC scenario builder when notes-derived text names the diagnosis."""
 ExtraNames = Callable[[str], Iterable[str]]
 """Given a diagnosis, more names for it (e.g. the judge's synonym table)."""
 
@@ -128,9 +140,21 @@ def ehr_findings(scenario: Scenario) -> list[Finding]:
     return [Finding(scenario.id, "diagnosis-in-ehr", "ehr.diagnoses_icd", note)]
 
 
+def note_findings(scenario: Scenario) -> list[Finding]:
+    if NOTE_LEAK_TAG not in scenario.case.tags:
+        return []
+    note = "notes-derived text names the diagnosis (clinsim scenarios build-mimic says where)"
+    return [Finding(scenario.id, "diagnosis-in-note", "case", note)]
+
+
 def audit_scenario(scenario: Scenario, extra: ExtraNames | None = None) -> list[Finding]:
-    """All findings for one scenario (leaks first, then the EHR and question checks)."""
-    return leak_findings(scenario, extra) + ehr_findings(scenario) + question_findings(scenario)
+    """All findings for one scenario (leaks first, then the EHR, note and question checks)."""
+    return (
+        leak_findings(scenario, extra)
+        + ehr_findings(scenario)
+        + note_findings(scenario)
+        + question_findings(scenario)
+    )
 
 
 def audit_report(report: LoadReport, extra: ExtraNames | None = None) -> list[Finding]:

@@ -11,22 +11,40 @@ One scenario per admission that has a principal diagnosis and early labs:
 - correct diagnosis: the principal diagnosis (seq_num 1) long title.
 
 The patient's story is a template paragraph; a `phrase(facts_text) -> str` callable may rewrite
-it (e.g. a local model: MIMIC data must not be sent to remote services). This module reads the
-EHR with plain SQL on MIMIC-IV table names and calls no model itself.
+it (e.g. a local model: MIMIC data must not be sent to remote services). With a MIMIC-IV-Note
+folder (`notes_dir`), only admissions with a discharge summary are built and the note tells the
+story: chief complaint, history, past, social and family history, medications, allergies, the
+admission examination and early imaging (`clinsim.scenarios.mimic_notes`); such cases are
+tagged `mimic-iv-note`, and `diagnosis-in-note` where their doctor-visible text names the
+diagnosis. This module reads the EHR with plain SQL on MIMIC-IV table names and calls no model
+itself. Every query orders its rows and its aggregates completely: the same database always
+gives byte-identical scenarios, whatever DuckDB's thread count.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from clinsim.scenarios.audit import EHR_LEAK_TAG
+from clinsim.scenarios.audit import EHR_LEAK_TAG, NOTE_LEAK_TAG
+from clinsim.scenarios.mimic_note_cases import (
+    NoteFileError,
+    NoteIndex,
+    NoteStories,
+    apply_story,
+    index_notes,
+    leak_paths,
+    load_stories,
+    note_names,
+)
+from clinsim.scenarios.mimic_note_files import Admission
+from clinsim.scenarios.mimic_notes import NoteStory
+from clinsim.scenarios.mimic_queries import INDEX_SQL, VITALS, Extracts, admissions, extract
 from clinsim.scenarios.model import (
     AnswerKey,
     Case,
@@ -40,17 +58,8 @@ from clinsim.scenarios.text import NameMatcher
 
 Phrase = Callable[[str], str]
 
+
 # MIMIC-IV d_items ids of the vital signs used for the examination.
-_VITALS = {
-    220045: "Heart_Rate",
-    220179: "Systolic",
-    220180: "Diastolic",
-    220210: "Respiratory_Rate",
-    220277: "Oxygen_Saturation",
-    223761: "Temperature",
-}
-
-
 class MimicScenarioError(Exception):
     """The EHR database cannot be turned into scenarios (names the file and the reason)."""
 
@@ -67,92 +76,6 @@ def template_phrase(facts_text: str) -> str:
     return facts_text
 
 
-_INDEX_SQL = """
-CREATE TEMP TABLE idx AS
-SELECT a.subject_id, a.hadm_id, a.admittime, a.edregtime, a.admission_type,
-       a.admission_location, a.insurance, a.language, a.marital_status, a.race,
-       p.gender, p.anchor_age, p.anchor_year, t.long_title AS diagnosis
-FROM ehr.admissions a
-JOIN ehr.patients p USING (subject_id)
-JOIN ehr.diagnoses_icd d ON d.hadm_id = a.hadm_id AND d.seq_num = 1
-JOIN ehr.d_icd_diagnoses t ON t.icd_code = d.icd_code AND t.icd_version = d.icd_version
-WHERE EXISTS (
-    SELECT 1 FROM ehr.labevents l
-    WHERE l.subject_id = a.subject_id AND l.hadm_id = a.hadm_id
-      AND l.charttime < a.admittime + INTERVAL 24 HOUR)
-ORDER BY a.subject_id, a.admittime
-LIMIT $limit
-"""
-
-_PRIOR_DX_SQL = """
-SELECT i.hadm_id, a.admittime, t.long_title
-FROM idx i
-JOIN ehr.admissions a ON a.subject_id = i.subject_id AND a.dischtime < i.admittime
-JOIN ehr.diagnoses_icd d ON d.hadm_id = a.hadm_id AND d.seq_num <= 6
-JOIN ehr.d_icd_diagnoses t ON t.icd_code = d.icd_code AND t.icd_version = d.icd_version
-ORDER BY i.hadm_id, a.admittime, d.seq_num
-"""
-
-_PRIOR_DX_ALL_SQL = _PRIOR_DX_SQL.replace(" AND d.seq_num <= 6", "")
-"""Every coded diagnosis of earlier, finished admissions: what the EHR tools can show."""
-
-_PRIOR_ADM_SQL = """
-SELECT i.hadm_id, count(*), max(a.dischtime)
-FROM idx i JOIN ehr.admissions a ON a.subject_id = i.subject_id AND a.dischtime < i.admittime
-GROUP BY i.hadm_id
-"""
-
-_MEDS_SQL = """
-WITH previous AS (
-    SELECT i.hadm_id AS index_hadm, arg_max(a.hadm_id, a.admittime) AS hadm
-    FROM idx i JOIN ehr.admissions a ON a.subject_id = i.subject_id AND a.dischtime < i.admittime
-    GROUP BY i.hadm_id)
-SELECT p.index_hadm, r.drug, count(*) AS n
-FROM previous p JOIN ehr.prescriptions r ON r.hadm_id = p.hadm
-WHERE r.drug_type = 'MAIN' OR r.drug_type IS NULL
-GROUP BY ALL ORDER BY p.index_hadm, n DESC, r.drug
-"""
-
-_VITALS_SQL = """
-SELECT i.hadm_id, c.itemid, c.valuenum, c.valueuom
-FROM idx i JOIN ehr.chartevents c
-  ON c.subject_id = i.subject_id AND c.charttime >= i.admittime
- AND c.charttime < i.admittime + INTERVAL 24 HOUR
-WHERE c.itemid IN (SELECT unnest($items::INTEGER[])) AND c.valuenum IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY i.hadm_id, c.itemid ORDER BY c.charttime) = 1
-"""
-
-_OMR_SQL = """
-SELECT i.hadm_id, o.result_name, arg_max(o.result_value, o.chartdate)
-FROM idx i JOIN ehr.omr o
-  ON o.subject_id = i.subject_id AND o.chartdate <= CAST(i.admittime AS DATE)
- AND o.chartdate > CAST(i.admittime AS DATE) - INTERVAL 365 DAY
-GROUP BY ALL ORDER BY 1, 2
-"""
-
-_LABS_SQL = """
-SELECT i.hadm_id, d.category, d.fluid, d.label, l.value, l.valuenum, l.valueuom, l.flag,
-       l.ref_range_lower, l.ref_range_upper
-FROM idx i
-JOIN ehr.labevents l ON l.subject_id = i.subject_id AND l.hadm_id = i.hadm_id
- AND l.charttime < i.admittime + INTERVAL 24 HOUR
-JOIN ehr.d_labitems d ON d.itemid = l.itemid
-WHERE (l.value IS NOT NULL OR l.valuenum IS NOT NULL)
-  AND d.label NOT ILIKE '%hold%' AND d.label NOT ILIKE '%held%'
-QUALIFY row_number() OVER (PARTITION BY i.hadm_id, l.itemid ORDER BY l.charttime, l.labevent_id) = 1
-ORDER BY i.hadm_id, d.category, d.label
-"""
-
-_MICRO_SQL = """
-SELECT i.hadm_id, m.spec_type_desc, m.test_name,
-       string_agg(DISTINCT m.org_name, ', '), string_agg(DISTINCT trim(m.comments), ' ')
-FROM idx i JOIN ehr.microbiologyevents m
-  ON m.subject_id = i.subject_id AND m.hadm_id = i.hadm_id
- AND COALESCE(m.charttime, m.chartdate) < i.admittime + INTERVAL 48 HOUR
-GROUP BY ALL ORDER BY 1, 2, 3
-"""
-
-
 def _open(ehr_db: Path) -> duckdb.DuckDBPyConnection:
     if not Path(ehr_db).is_file():
         raise MimicScenarioError(f"{ehr_db}: no such EHR database file")
@@ -164,16 +87,6 @@ def _open(ehr_db: Path) -> duckdb.DuckDBPyConnection:
         con.close()
         raise MimicScenarioError(f"{ehr_db}: not a clinsim EHR database: {exc}") from exc
     return con
-
-
-def _grouped(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
-) -> dict[int, list[tuple[Any, ...]]]:
-    """Rows of `sql` grouped by their first column (the index hadm_id)."""
-    groups: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in con.execute(sql, params or {}).fetchall():
-        groups[int(row[0])].append(tuple(row[1:]))
-    return groups
 
 
 def _number(value: Any) -> str:
@@ -203,7 +116,7 @@ def _tests(labs: list[tuple[Any, ...]], micro: list[tuple[Any, ...]]) -> dict[st
 
 
 def _exam(vitals: list[tuple[Any, ...]], omr: list[tuple[Any, ...]]) -> dict[str, Facts]:
-    found = {_VITALS[int(item)]: (value, unit) for item, value, unit in vitals}
+    found = {VITALS[int(item)]: (value, unit) for item, value, unit in vitals}
     signs: dict[str, Facts] = {}
     for name in ("Temperature", "Heart_Rate", "Respiratory_Rate", "Oxygen_Saturation"):
         if name in found:
@@ -252,40 +165,15 @@ def _distinct(values: Iterator[str], limit: int) -> list[str]:
     return list(seen)[:limit]
 
 
-@dataclass
-class _Extracts:
-    prior_dx: dict[int, list[tuple[Any, ...]]]
-    prior_dx_all: dict[int, list[tuple[Any, ...]]]
-    prior_adm: dict[int, list[tuple[Any, ...]]]
-    meds: dict[int, list[tuple[Any, ...]]]
-    vitals: dict[int, list[tuple[Any, ...]]]
-    omr: dict[int, list[tuple[Any, ...]]]
-    labs: dict[int, list[tuple[Any, ...]]]
-    micro: dict[int, list[tuple[Any, ...]]]
-
-
-def _extract(con: duckdb.DuckDBPyConnection) -> _Extracts:
-    return _Extracts(
-        prior_dx=_grouped(con, _PRIOR_DX_SQL),
-        prior_dx_all=_grouped(con, _PRIOR_DX_ALL_SQL),
-        prior_adm=_grouped(con, _PRIOR_ADM_SQL),
-        meds=_grouped(con, _MEDS_SQL),
-        vitals=_grouped(con, _VITALS_SQL, {"items": list(_VITALS)}),
-        omr=_grouped(con, _OMR_SQL),
-        labs=_grouped(con, _LABS_SQL),
-        micro=_grouped(con, _MICRO_SQL),
-    )
-
-
 def _ehr_leak_tags(row: dict[str, Any], prior_dx: list[tuple[Any, ...]]) -> list[str]:
     names = NameMatcher([str(row["diagnosis"])])  # the audit's names: main text and alias
     seen = any(names.found_in(str(title)) for _, title in prior_dx)
     return [EHR_LEAK_TAG] if seen else []
 
 
-def _scenario(
-    row: dict[str, Any], data: _Extracts, info: MimicSetInfo, phrase: Phrase, record: int
-) -> Scenario:
+def _patient_fields(
+    row: dict[str, Any], data: Extracts, phrase: Phrase, story: NoteStory | None
+) -> dict[str, Facts]:
     hadm = int(row["hadm_id"])
     history = _distinct((str(title) for _, title in data.prior_dx.get(hadm, [])), 12)
     meds = _distinct((str(drug) for drug, _ in data.meds.get(hadm, [])), 12)
@@ -296,24 +184,48 @@ def _scenario(
         "Language": row["language"],
         "Insurance": row["insurance"],
     }
-    patient = PatientFacts(
-        demographics=f"{_age(row)}-year-old {sex}",
-        history=phrase(_history_text(row, history, prior, meds)),
-        past_medical_history=history or "No earlier admissions on record.",
-        medications=meds or None,
-        social_history={k: v for k, v in social.items() if v and v != "?"} or None,
-    )
+    told = story.patient.get("history") if story else None
+    conditions: list[Facts] = list(history)
+    drugs: list[Facts] = list(meds)
+    return {
+        "demographics": f"{_age(row)}-year-old {sex}",
+        "history": told or phrase(_history_text(row, history, prior, meds)),
+        "past_medical_history": conditions or "No earlier admissions on record.",
+        "medications": drugs or None,
+        "social_history": {k: v for k, v in social.items() if v and v != "?"} or None,
+    }
+
+
+_OBJECTIVE = (
+    "Assess the patient being admitted to hospital and determine the principal diagnosis for "
+    "this admission. The patient's electronic health record (earlier admissions, labs, "
+    "medications) is available through the EHR tools."
+)
+
+
+def _scenario(
+    row: dict[str, Any],
+    data: Extracts,
+    info: MimicSetInfo,
+    phrase: Phrase,
+    record: int,
+    story: NoteStory | None = None,
+) -> Scenario:
+    hadm = int(row["hadm_id"])
+    patient = _patient_fields(row, data, phrase, story)
+    exam = _exam(data.vitals.get(hadm, []), data.omr.get(hadm, []))
+    tests = _tests(data.labs.get(hadm, []), data.micro.get(hadm, []))
+    tags = ["mimic-iv", "ehr", *_ehr_leak_tags(row, data.prior_dx_all.get(hadm, []))]
+    if story is not None:
+        patient, exam, tests = apply_story(story, patient, exam, tests)
+        tags.append("mimic-iv-note")
     case = Case(
-        objective=(
-            "Assess the patient being admitted to hospital and determine the principal "
-            "diagnosis for this admission. The patient's electronic health record (earlier "
-            "admissions, labs, medications) is available through the EHR tools."
-        ),
-        patient=patient,
-        exam=_exam(data.vitals.get(hadm, []), data.omr.get(hadm, [])),
-        tests=_tests(data.labs.get(hadm, []), data.micro.get(hadm, [])),
+        objective=_OBJECTIVE,
+        patient=PatientFacts(**{k: v for k, v in patient.items() if v is not None}),
+        exam=exam,
+        tests=tests,
         ehr=EHRLink(subject_id=int(row["subject_id"]), hadm_id=hadm, index_time=row["admittime"]),
-        tags=["mimic-iv", "ehr", *_ehr_leak_tags(row, data.prior_dx_all.get(hadm, []))],
+        tags=tags,
     )
     return Scenario(
         id=f"{info.set_name}/{hadm}",
@@ -329,24 +241,85 @@ def _scenario(
     )
 
 
+def _tag_note_leaks(scenario: Scenario, story: NoteStory) -> tuple[Scenario, list[str]]:
+    """The scenario, tagged `diagnosis-in-note` when its doctor-visible text names the
+    diagnosis (see `clinsim.scenarios.mimic_note_cases.note_names`), and the paths found."""
+    paths = leak_paths(scenario, note_names(scenario.answer.diagnosis, story.diagnoses))
+    if not paths:
+        return scenario, []
+    case = scenario.case.model_copy(update={"tags": [*scenario.case.tags, NOTE_LEAK_TAG]})
+    return scenario.model_copy(update={"case": case}), paths
+
+
+@dataclass
+class MimicBuild:
+    """Scenarios of one build, with the notes read and the note leaks found (by scenario id)."""
+
+    scenarios: list[Scenario]
+    notes: NoteStories | None = None
+    leaks: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _index_notes(
+    con: duckdb.DuckDBPyConnection, notes_dir: Path | None
+) -> tuple[NoteIndex, dict[int, Admission]] | None:
+    """The first pass over the notes, and the `noted` table of admissions that have one."""
+    con.execute("CREATE TEMP TABLE noted (hadm_id BIGINT)")
+    if notes_dir is None:
+        return None
+    known = admissions(con)
+    try:
+        index = index_notes(Path(notes_dir), known)
+    except NoteFileError as exc:
+        raise MimicScenarioError(str(exc)) from exc
+    con.execute("INSERT INTO noted SELECT unnest($h::BIGINT[])", {"h": sorted(index.chosen)})
+    return index, known
+
+
+def build_mimic(
+    ehr_db: Path,
+    info: MimicSetInfo | None = None,
+    limit: int | None = None,
+    phrase: Phrase = template_phrase,
+    notes_dir: Path | None = None,
+) -> MimicBuild:
+    """One scenario per admission with a principal diagnosis and early labs (and, with
+    `notes_dir`, a discharge summary), in (subject, admission time) order; at most `limit`."""
+    info = info or MimicSetInfo()
+    con = _open(Path(ehr_db))
+    try:
+        indexed = _index_notes(con, notes_dir)
+        limit_rows = limit if limit is not None else 2**62
+        con.execute(INDEX_SQL, {"limit": limit_rows, "noted": indexed is not None})
+        cursor = con.execute("SELECT * FROM idx ORDER BY subject_id, admittime, hadm_id")
+        names = [str(d[0]) for d in cursor.description or []]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+        data = extract(con)
+    except duckdb.Error as exc:
+        raise MimicScenarioError(f"{ehr_db}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        con.close()
+    notes = None
+    if indexed is not None:
+        notes = load_stories(*indexed, {int(row["hadm_id"]) for row in rows})
+    build = MimicBuild([], notes)
+    for record, row in enumerate(rows, start=1):
+        story = notes.stories.get(int(row["hadm_id"])) if notes else None
+        scenario = _scenario(row, data, info, phrase, record, story)
+        if story is not None:
+            scenario, paths = _tag_note_leaks(scenario, story)
+            if paths:
+                build.leaks[scenario.id] = paths
+        build.scenarios.append(scenario)
+    return build
+
+
 def build_mimic_scenarios(
     ehr_db: Path,
     info: MimicSetInfo | None = None,
     limit: int | None = None,
     phrase: Phrase = template_phrase,
+    notes_dir: Path | None = None,
 ) -> list[Scenario]:
-    """One scenario per admission with a principal diagnosis and early labs, in
-    (subject, admission time) order; at most `limit`."""
-    info = info or MimicSetInfo()
-    con = _open(Path(ehr_db))
-    try:
-        con.execute(_INDEX_SQL, {"limit": limit if limit is not None else 2**62})
-        cursor = con.execute("SELECT * FROM idx ORDER BY subject_id, admittime")
-        names = [str(d[0]) for d in cursor.description or []]
-        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-        data = _extract(con)
-    except duckdb.Error as exc:
-        raise MimicScenarioError(f"{ehr_db}: {str(exc).splitlines()[0]}") from exc
-    finally:
-        con.close()
-    return [_scenario(row, data, info, phrase, n) for n, row in enumerate(rows, start=1)]
+    """The scenarios of `build_mimic`."""
+    return build_mimic(ehr_db, info, limit, phrase, notes_dir).scenarios

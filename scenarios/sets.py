@@ -77,6 +77,18 @@ register_set(
 )
 register_set(
     ScenarioSet(
+        "mimic-iv-demo-notes",
+        "mimic_iv_demo_notes.jsonl",
+        "MIMIC-IV demo admissions told by synthetic discharge summaries and radiology reports "
+        "(MIMIC-IV-Note format): the patient answers from the note.",
+        "ODbL-1.0 (MIMIC-IV demo EHR data); MIT (synthetic notes)",
+        "MIMIC-IV Clinical Database Demo v2.2 (Johnson et al. 2023, PhysioNet, "
+        "doi:10.13026/dp1f-ex47); synthetic notes written for clinsim; see "
+        "clinsim/scenarios/data/mimic-iv-demo-notes",
+    )
+)
+register_set(
+    ScenarioSet(
         "images",
         "images.jsonl",
         "Image-bearing cases: chest X-ray, dermatology, fundus, histopathology, DICOM CT/MR.",
@@ -85,6 +97,12 @@ register_set(
         "see clinsim/scenarios/data/images/ATTRIBUTION.md",
     )
 )
+
+
+def demo_notes_dir() -> Path:
+    """The bundled synthetic MIMIC-IV-Note folder (`note/discharge.csv.gz`,
+    `note/radiology.csv.gz`) for admissions of the MIMIC-IV demo."""
+    return Path(str(resources.files("clinsim.scenarios").joinpath("data", "mimic-iv-demo-notes")))
 
 
 def bundled_sets() -> list[ScenarioSet]:

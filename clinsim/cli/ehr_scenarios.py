@@ -2,6 +2,9 @@
 
 The patient story is written by a template, or by a model given with `--writer` (an `hf/...`
 address, or `openai/...` served on this machine: MIMIC data must not go to remote services).
+With `--notes DIR` (MIMIC-IV-Note: DIR/note/discharge.csv.gz, and radiology.csv.gz where
+present) each admission's discharge summary tells the story instead, and only admissions with
+one are built; unusable note rows are listed and the rest builds.
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ import typer
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest, ModelSettings
 from clinsim.agents.models.registry import load_model, split_address
 from clinsim.cli.errors import fail
-from clinsim.environments.ehr.demo import DEMO_SET, DEMO_SOURCE, demo_ehr_path
+from clinsim.environments.ehr.demo import DEMO_NOTES_SET, DEMO_SET, DEMO_SOURCE, demo_ehr_path
 from clinsim.scenarios.loader import write_scenarios
 from clinsim.scenarios.mimic import (
+    MimicBuild,
     MimicScenarioError,
     MimicSetInfo,
     Phrase,
-    build_mimic_scenarios,
+    build_mimic,
     template_phrase,
 )
+from clinsim.scenarios.sets import demo_notes_dir
 
 DEMO_INFO = MimicSetInfo(
     set_name=DEMO_SET,
@@ -36,6 +41,19 @@ DEMO_INFO = MimicSetInfo(
         "doi:10.13026/dp1f-ex47), ODbL 1.0; see clinsim/environments/ehr/data/mimic-iv-demo"
     ),
 )
+
+DEMO_NOTES_INFO = MimicSetInfo(
+    set_name=DEMO_NOTES_SET,
+    license="ODbL-1.0 (MIMIC-IV demo EHR data); MIT (synthetic notes)",
+    attribution=(
+        "MIMIC-IV Clinical Database Demo v2.2 (Johnson et al. 2023, PhysioNet, "
+        "doi:10.13026/dp1f-ex47), ODbL 1.0; discharge summaries and radiology reports are "
+        "synthetic, written for clinsim in MIMIC-IV-Note's format (MIT); see "
+        "clinsim/scenarios/data/mimic-iv-demo-notes"
+    ),
+)
+NOTE_ATTRIBUTION = "MIMIC-IV-Note (Johnson et al., PhysioNet, doi:10.13026/1n74-ne17)"
+MAX_PROBLEMS_SHOWN = 20
 
 WRITER_PROMPT = (
     "Rewrite the facts below as the short account a patient would give a doctor at admission, "
@@ -93,17 +111,52 @@ def _writer(address: str | None, base_urls: list[str]) -> Phrase:
     return model_phrase(model)
 
 
-def _set_info(ehr: Path, set_name: str | None) -> MimicSetInfo:
-    """The demo's name and licence when the database is the bundled demo; else MIMIC-IV's."""
+def _set_info(ehr: Path, set_name: str | None, notes: Path | None = None) -> MimicSetInfo:
+    """The demo's name and licence when the database is the bundled demo; else MIMIC-IV's.
+    With notes: the bundled synthetic notes' set, or `<set>-notes` under MIMIC-IV-Note's
+    licence."""
     try:
         with duckdb.connect(str(ehr), read_only=True) as con:
             row = con.execute("SELECT value FROM ehr_metadata WHERE key = 'source'").fetchone()
     except duckdb.Error:
         row = None
-    info = DEMO_INFO if row and row[0] == DEMO_SOURCE else MimicSetInfo()
+    is_demo = bool(row and row[0] == DEMO_SOURCE)
+    info = DEMO_INFO if is_demo else MimicSetInfo()
+    if notes is not None and is_demo and notes.resolve() == demo_notes_dir().resolve():
+        info = DEMO_NOTES_INFO
+    elif notes is not None:
+        attribution = f"{info.attribution}; {NOTE_ATTRIBUTION}"
+        license = "PhysioNet Credentialed Health Data License 1.5.0 (notes)"
+        if is_demo:
+            license = f"{info.license} (EHR data); {license}"
+        info = MimicSetInfo(f"{info.set_name}-notes", license, attribution)
     if set_name:
         info = MimicSetInfo(set_name, info.license, info.attribution)
     return info
+
+
+def _report_notes(build: MimicBuild) -> None:
+    """Unusable note rows and left-out notes on stderr; cases whose text names the
+    diagnosis, with where."""
+    notes = build.notes
+    if notes is None:
+        return
+    problems = notes.problems
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        typer.echo(f"warning: {problem}", err=True)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        typer.echo(f"warning: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more", err=True)
+    for file, read in notes.reads.items():
+        skipped = [
+            (read.other_patients, "of patients not in the EHR"),
+            (read.without_admission, "without an admission"),
+            (read.addenda, "addenda"),
+        ]
+        left_out = ", ".join(f"{n} {why}" for n, why in skipped if n)
+        if left_out:
+            typer.echo(f"{file}: skipped {left_out}", err=True)
+    for scenario_id, paths in build.leaks.items():
+        typer.echo(f"{scenario_id}: tagged diagnosis-in-note ({', '.join(paths)})", err=True)
 
 
 def build_mimic_command(
@@ -123,14 +176,22 @@ def build_mimic_command(
     set_name: Annotated[
         str | None, Opt(help="Scenario id prefix (default mimic-iv, or mimic-iv-demo).")
     ] = None,
+    notes: Annotated[
+        Path | None,
+        Opt(
+            help="MIMIC-IV-Note folder (note/discharge.csv.gz, note/radiology.csv.gz): "
+            "cases from discharge summaries, only admissions that have one."
+        ),
+    ] = None,
 ) -> None:
     """Write OSCE-style scenarios from an EHR's admissions (index time = admission time)."""
     db = ehr or demo_ehr_path()
     phrase = _writer(writer, base_url or [])
     try:
-        scenarios = build_mimic_scenarios(db, _set_info(db, set_name), limit, phrase)
+        build = build_mimic(db, _set_info(db, set_name, notes), limit, phrase, notes)
     except MimicScenarioError as exc:
         fail(str(exc))
+    _report_notes(build)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_scenarios(scenarios, out)
-    typer.echo(f"wrote {len(scenarios)} scenarios to {out}")
+    write_scenarios(build.scenarios, out)
+    typer.echo(f"wrote {len(build.scenarios)} scenarios to {out}")

@@ -1,9 +1,9 @@
 """The bundled MIMIC-IV demo EHR: where its files are, and a cached database built from them.
 
 `default_ehr_for(scenario)` gives the runner an EHR for scenarios of the bundled `mimic-iv-demo`
-set when the user named none. The database is built once into the cache folder
-(`$CLINSIM_CACHE`, default `~/.cache/clinsim`) under a file lock, so concurrent runs build it
-once and never see a half-written file.
+and `mimic-iv-demo-notes` sets when the user named none. The database is built once into the
+cache folder (`$CLINSIM_CACHE`, default `~/.cache/clinsim`) under a file lock, so concurrent
+runs build it once and never see a half-written file.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from clinsim.environments.ehr.schema import SCHEMA_VERSION
 from clinsim.scenarios.model import Scenario
 
 DEMO_SET = "mimic-iv-demo"
+DEMO_NOTES_SET = "mimic-iv-demo-notes"
+"""Cases of the demo's admissions with (synthetic or real) MIMIC-IV-Note discharge summaries."""
 DEMO_SOURCE = "MIMIC-IV Clinical Database Demo v2.2 (ODbL)"
 
 
@@ -58,12 +60,16 @@ def demo_ehr_path() -> Path:
 
 
 def is_demo_scenario(scenario: Scenario) -> bool:
-    return bool(scenario.id.startswith(f"{DEMO_SET}/") or scenario.provenance.source == DEMO_SET)
+    sets = (DEMO_SET, DEMO_NOTES_SET)
+    return any(
+        scenario.id.startswith(f"{name}/") or scenario.provenance.source == name for name in sets
+    )
 
 
 def default_ehr_for(scenario: Scenario) -> Path | None:
     """The EHR to use for `scenario` when the user gave none: the bundled demo database for
-    scenarios of the `mimic-iv-demo` set that link to an EHR patient; otherwise None."""
+    scenarios of the `mimic-iv-demo` and `mimic-iv-demo-notes` sets that link to an EHR patient;
+    otherwise None."""
     if scenario.case.ehr is None or not is_demo_scenario(scenario):
         return None
     return demo_ehr_path()

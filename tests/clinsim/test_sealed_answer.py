@@ -10,6 +10,8 @@ under each protocol) is scanned for the diagnosis with the audit's own phrase ru
 from __future__ import annotations
 
 import asyncio
+import csv
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,13 @@ from clinsim.environments.actions import Action, AskPatient, CallTool, OrderTest
 from clinsim.environments.graph import run_encounter
 from clinsim.environments.roles import DoctorTurn, DoctorView
 from clinsim.runner import RunConfig, Runner
-from clinsim.scenarios.audit import audit_scenario, diagnosis_names
+from clinsim.scenarios.audit import audit_scenario, diagnosis_names, doctor_visible_text
+from clinsim.scenarios.mimic_note_cases import note_names
+from clinsim.scenarios.mimic_notes import primary_diagnoses
 from clinsim.scenarios.model import Scenario
-from clinsim.scenarios.sets import bundled_sets, load_report
-from clinsim.scenarios.text import contains_phrase, terms
+from clinsim.scenarios.note_sections import EXPOSED, discharge_sections
+from clinsim.scenarios.sets import bundled_sets, demo_notes_dir, load_report
+from clinsim.scenarios.text import NameMatcher, contains_phrase, terms
 from clinsim.store import RunStore
 
 QUESTIONS = [
@@ -119,4 +124,48 @@ def test_no_doctor_visible_text_names_the_diagnosis(source: str, tmp_path: Path)
         found = leaks(scenario, visible_texts(doctor, events))
         if found:
             failures.append((scenario.id, scenario.answer.diagnosis, found[0][:200]))
+    assert failures == []
+
+
+def _sealed_lines(sections: dict[str, str]) -> list[str]:
+    header = {"", "name", "admission date", "date of birth", "sex", "service", "attending"}
+    return [
+        " ".join(line.split())
+        for key, text in sections.items()
+        if key not in EXPOSED and key not in header
+        for line in text.splitlines()
+        if len(line.split()) >= 4
+    ]
+
+
+def test_notes_cases_show_neither_the_note_diagnosis_nor_a_sealed_section(tmp_path: Path) -> None:
+    """Every unflagged case built from a discharge summary, probed as above, and every text
+    its case could show, checked for more names than the audit's (the ICD title's short forms
+    and the note's primary discharge diagnoses, which the scenario does not keep) and for every
+    line of the note's sealed sections."""
+    notes = demo_notes_dir() / "note" / "discharge.csv.gz"
+    with gzip.open(notes, "rt", encoding="utf-8", newline="") as handle:
+        texts = {int(row["hadm_id"]): row["text"] for row in csv.DictReader(handle)}
+    scenarios = [s for s in load_report("mimic-iv-demo-notes").scenarios if not audit_scenario(s)]
+    assert len(scenarios) == 7
+    runner = Runner(RunConfig(max_turns=60), RunStore(tmp_path), "notes-leak")
+    failures = []
+    for scenario in scenarios:
+        assert scenario.case.ehr is not None and scenario.case.ehr.hadm_id is not None
+        sections = discharge_sections(texts[scenario.case.ehr.hadm_id])
+        diagnoses = primary_diagnoses(sections.get("discharge diagnosis", ""))
+        assert diagnoses
+        matcher = NameMatcher(note_names(scenario.answer.diagnosis, diagnoses))
+        doctor = ProbeDoctor(scenario)
+        parts = runner.parts(scenario, scenario.id, 0)
+        parts.doctor = doctor
+        events = asyncio.run(run_encounter(parts))
+        assert events[-1].kind == "episode_ended" and events[-1].reason == "diagnosed"
+        seen = visible_texts(doctor, events) + [t for _, t in doctor_visible_text(scenario)]
+        lines = {line for text in seen for line in text.split("\n")}
+        named = [line for line in lines if matcher.found_in(line)]
+        shown = " ".join(" ".join(text.split()) for text in seen)
+        sealed = [line for line in _sealed_lines(sections) if line in shown]
+        if named or sealed:
+            failures.append((scenario.id, named[:1], sealed[:1]))
     assert failures == []

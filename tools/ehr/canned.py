@@ -2,7 +2,8 @@
 
 Each function takes a `SealedEHR` (one patient, as of the index time) and returns text. They run
 trusted, parameterised SQL on the same sealed database the agent's own queries see, so they can
-never show more than `query_ehr` could.
+never show more than `query_ehr` could. Every query orders its rows and its aggregates
+completely, so the same record always reads the same, whatever the tables' physical row order.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def patient_summary(ehr: SealedEHR) -> str:
         "SELECT a.admittime, a.dischtime, a.admission_type, a.admission_location, "
         "a.discharge_location, t.long_title FROM admissions a "
         "LEFT JOIN diagnoses_icd d ON d.hadm_id = a.hadm_id AND d.seq_num = 1 "
-        "LEFT JOIN d_icd_diagnoses t USING (icd_code, icd_version) ORDER BY a.admittime"
+        "LEFT JOIN d_icd_diagnoses t USING (icd_code, icd_version) ORDER BY a.admittime, a.hadm_id"
     )
     lines.append(f"Hospital admissions ({len(admissions)}, oldest first):")
     for admit, disch, kind, origin, dest, principal in admissions:
@@ -58,7 +59,9 @@ def patient_summary(ehr: SealedEHR) -> str:
             continue
         text = f"- {_when(admit)} to {_when(disch)} {kind}, from {origin}, discharged to {dest}"
         lines.append(text + (f"; principal diagnosis: {principal}" if principal else ""))
-    stays = ehr.rows("SELECT intime, first_careunit FROM icustays ORDER BY intime")
+    stays = ehr.rows(
+        "SELECT intime, first_careunit FROM icustays ORDER BY intime, stay_id, first_careunit"
+    )
     if stays:
         lines.append("ICU stays: " + "; ".join(f"{_when(t)} {unit}" for t, unit in stays))
     counts = ehr.rows(
@@ -78,7 +81,7 @@ def patient_summary(ehr: SealedEHR) -> str:
 def _match_labs(ehr: SealedEHR, name: str) -> list[tuple[Any, ...]]:
     matches = ehr.rows(
         "SELECT itemid, label, fluid FROM d_labitems WHERE label ILIKE '%' || $n || '%' "
-        "OR CAST(itemid AS VARCHAR) = $n ORDER BY (lower(label) = lower($n)) DESC, label",
+        "OR CAST(itemid AS VARCHAR) = $n ORDER BY (lower(label) = lower($n)) DESC, label, itemid",
         {"n": name.strip()},
     )
     exact = [m for m in matches if str(m[1]).lower() == name.strip().lower()]
@@ -123,7 +126,7 @@ def _one_lab_history(
     rows = ehr.rows(
         "SELECT charttime, value, valuenum, valueuom, flag, ref_range_lower, ref_range_upper "
         "FROM labevents WHERE itemid = $i AND ($s::TIMESTAMP IS NULL OR charttime >= $s) "
-        "AND ($e::TIMESTAMP IS NULL OR charttime < $e) ORDER BY charttime",
+        "AND ($e::TIMESTAMP IS NULL OR charttime < $e) ORDER BY charttime, labevent_id",
         {"i": itemid, "s": start, "e": end},
     )
     if not rows:
@@ -148,7 +151,7 @@ def latest_labs(ehr: SealedEHR) -> str:
         "FROM labevents l JOIN d_labitems d USING (itemid) "
         "WHERE (l.value IS NOT NULL OR l.valuenum IS NOT NULL) AND d.label NOT ILIKE '%hold%' "
         "QUALIFY row_number() OVER (PARTITION BY l.itemid ORDER BY l.charttime DESC, "
-        "l.labevent_id DESC) = 1 ORDER BY d.category, d.label"
+        "l.labevent_id DESC) = 1 ORDER BY d.category, d.label, l.itemid"
     )
     if not rows:
         return "No lab results on record before the index time."
@@ -165,7 +168,8 @@ def latest_labs(ehr: SealedEHR) -> str:
 
 def medications(ehr: SealedEHR) -> str:
     rows = ehr.rows(
-        "SELECT drug, arg_max(concat_ws(' ', dose_val_rx, dose_unit_rx, route), starttime), "
+        "SELECT drug, first(concat_ws(' ', dose_val_rx, dose_unit_rx, route) ORDER BY starttime "
+        "DESC, dose_val_rx, dose_unit_rx, route), "
         "max(starttime), count(*), bool_or(stoptime IS NULL) FROM prescriptions "
         "GROUP BY drug ORDER BY max(starttime) DESC, drug LIMIT 60"
     )
@@ -185,7 +189,7 @@ def prior_diagnoses(ehr: SealedEHR) -> str:
         "SELECT a.admittime, d.seq_num, d.icd_code, d.icd_version, t.long_title "
         "FROM diagnoses_icd d JOIN admissions a USING (hadm_id) "
         "LEFT JOIN d_icd_diagnoses t USING (icd_code, icd_version) "
-        "ORDER BY a.admittime, d.seq_num"
+        "ORDER BY a.admittime, a.hadm_id, d.seq_num"
     )
     if not rows:
         return "No coded diagnoses from earlier admissions."
@@ -202,12 +206,13 @@ def prior_diagnoses(ehr: SealedEHR) -> str:
 
 def microbiology(ehr: SealedEHR) -> str:
     rows = ehr.rows(
-        "SELECT min(COALESCE(charttime, chartdate)) AS taken, any_value(spec_type_desc), "
-        "any_value(test_name), string_agg(DISTINCT org_name, ', '), "
-        "string_agg(DISTINCT CASE WHEN interpretation = 'R' THEN ab_name END, ', '), "
-        "string_agg(DISTINCT trim(comments), ' ') "
+        "SELECT min(COALESCE(charttime, chartdate)) AS taken, min(spec_type_desc), test_name, "
+        "string_agg(DISTINCT org_name, ', ' ORDER BY org_name), "
+        "string_agg(DISTINCT CASE WHEN interpretation = 'R' THEN ab_name END, ', ' "
+        "ORDER BY CASE WHEN interpretation = 'R' THEN ab_name END), "
+        "string_agg(DISTINCT trim(comments), ' ' ORDER BY trim(comments)) "
         "FROM microbiologyevents GROUP BY micro_specimen_id, test_name "
-        "ORDER BY taken DESC LIMIT 40"
+        "ORDER BY taken DESC, micro_specimen_id DESC, test_name LIMIT 40"
     )
     if not rows:
         return "No microbiology results on record before the index time."
@@ -222,14 +227,16 @@ def microbiology(ehr: SealedEHR) -> str:
 def vitals(ehr: SealedEHR) -> str:
     items = list(VITAL_ITEMS)
     charted = ehr.rows(
-        "SELECT itemid, arg_max(valuenum, charttime), arg_max(valueuom, charttime), "
+        "SELECT itemid, first(valuenum ORDER BY charttime DESC, valuenum DESC), "
+        "first(valueuom ORDER BY charttime DESC, valuenum DESC, valueuom), "
         "max(charttime), min(valuenum), max(valuenum), count(*) FROM chartevents "
         "WHERE itemid IN (SELECT unnest($items::INTEGER[])) AND valuenum IS NOT NULL "
         "GROUP BY itemid",
         {"items": items},
     )
     outpatient = ehr.rows(
-        "SELECT result_name, arg_max(result_value, chartdate), max(chartdate) FROM omr "
+        "SELECT result_name, first(result_value ORDER BY chartdate DESC, seq_num DESC, "
+        "result_value), max(chartdate) FROM omr "
         "GROUP BY result_name ORDER BY result_name"
     )
     if not charted and not outpatient:
