@@ -185,6 +185,14 @@ def _seal_spec(
     }
 
 
+def _shuffled(seed: float) -> list[str]:
+    if not 0 <= seed <= 1:
+        raise ValueError(f"row_order_seed must be from 0 to 1, got {seed}")
+    tables = [*_VISIBLE, *_DICTIONARIES, "encounter"]
+    shuffle = "CREATE OR REPLACE TABLE {0} AS SELECT * FROM {0} ORDER BY random()"
+    return [f"SELECT setseed({seed!r})", *(shuffle.format(name) for name in tables)]
+
+
 class SealedEHR:
     """One subject's permitted rows in a locked in-memory database, in a sandbox worker."""
 
@@ -208,13 +216,18 @@ class SealedEHR:
         index_time: datetime,
         hadm_id: int | None = None,
         limits: QueryLimits | None = None,
+        row_order_seed: float | None = None,
     ) -> SealedEHR:
+        """Seal one subject's view. With `row_order_seed` (0 to 1) the copied rows are stored
+        in a random order drawn from it: reads must not depend on physical row order."""
         limits = limits or QueryLimits()
         resolved = Path(db_path).resolve()
         if not resolved.is_file():
             raise EHRQueryError(f"EHR database not found: {db_path}")
         moment = _naive(index_time)
         spec = _seal_spec(resolved, str(db_path), subject_id, moment, hadm_id, limits)
+        if row_order_seed is not None:
+            spec["after"] += _shuffled(float(row_order_seed))
         view = cls(spec, subject_id, moment, limits)
         try:
             view._slot.seal(view._id, spec)
