@@ -10,6 +10,12 @@ from rich.table import Table
 from rich.text import Text
 
 from clinsim.environments.events import Event
+from clinsim.environments.faults import (
+    MEASUREMENT_FAULTS,
+    PATIENT_FAULTS,
+    FaultSummary,
+    spoiled,
+)
 from clinsim.store import EpisodeRecord
 
 _STYLE = {
@@ -25,6 +31,7 @@ _STYLE = {
     "doctor_reply_rejected": ("Rejected", "red"),
     "doctor_reply_repaired": ("Read", "dim"),
     "patient_leak_blocked": ("Blocked", "red"),
+    "simulator_fault": ("Simulator fault", "bold yellow"),
     "model_called": ("Model", "dim"),
     "episode_started": ("Start", "dim"),
     "episode_ended": ("End", "bold"),
@@ -61,6 +68,8 @@ def event_text(event: Event) -> str:
         return "; ".join(e.repairs)
     if e.kind == "patient_leak_blocked":
         return e.reply
+    if e.kind == "simulator_fault":
+        return f"{e.fault} ({e.role}): {e.evidence}"
     if e.kind == "model_called":
         state = f" error: {e.error}" if e.error else ""
         tokens = sum(e.usage.values()) if e.usage else 0
@@ -96,31 +105,50 @@ def render_transcript(console: Console, events: list[Event], show_models: bool =
         render_event(console, event, show_models=show_models)
 
 
-def episodes_table(records: list[EpisodeRecord], title: str = "Episodes", width: int = 80) -> Table:
+def _verdict(record: EpisodeRecord, faults: FaultSummary) -> str:
+    if record.correct:
+        return "[green]yes[/]"
+    return "[yellow]sim[/]" if spoiled(record.correct, faults) else "[red]no[/]"
+
+
+def episodes_table(
+    records: list[EpisodeRecord],
+    title: str = "Episodes",
+    width: int = 80,
+    faults: dict[str, FaultSummary] | None = None,
+) -> Table:
     """One row per episode; the diagnosis and the reference take the rest of `width` columns
-    and wrap there, never cut."""
+    and wrap there, never cut. With `faults`, `ok` says `sim` for a wrong episode spoiled by
+    the simulator, and `sim` counts the episode's simulator faults."""
+    faults = faults if faults is not None else {}
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for name in ("episode", "end", "ok", "turns", "tests", "cost USD"):
-        right = name in ("turns", "tests", "cost USD")
+    for name in ("episode", "end", "ok", "turns", "tests", "cost USD", "sim"):
+        right = name in ("turns", "tests", "cost USD", "sim")
         table.add_column(name, no_wrap=True, justify="right" if right else "left")
     table.add_column("diagnosis / reference", ratio=1, min_width=16, overflow="fold")
     table.width = width
     for r in records:
+        found = faults.get(r.episode_id, FaultSummary())
         names = Text(r.diagnosis or "-")  # Text, not markup: diagnoses come from models and files
         names.append(f"\nref: {r.reference}", style="dim")
         table.add_row(
             Text(r.episode_id),
             Text(r.termination),
-            "[green]yes[/]" if r.correct else "[red]no[/]",
+            _verdict(r, found),
             str(r.turns),
             str(r.tests),
             f"{r.cost:,.0f}",
+            str(found.total) if found.total else "-",
             names,
         )
     return table
 
 
-def summary_table(records: list[EpisodeRecord], title: str = "Summary") -> Table:
+def summary_table(
+    records: list[EpisodeRecord],
+    title: str = "Summary",
+    faults: dict[str, FaultSummary] | None = None,
+) -> Table:
     table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -134,4 +162,29 @@ def summary_table(records: list[EpisodeRecord], title: str = "Summary") -> Table
         table.add_row("mean cost (USD)", f"{sum(r.cost for r in records) / n:,.0f}")
         for reason, count in sorted(Counter(r.termination for r in records).items()):
             table.add_row(f"ended: {reason}", str(count))
+    if n and faults is not None:
+        _fault_rows(table, records, faults)
     return table
+
+
+def _fault_rows(
+    table: Table, records: list[EpisodeRecord], faults: dict[str, FaultSummary]
+) -> None:
+    """Wrong episodes split into the doctor's and the simulator's, and each fault's rate."""
+    n = len(records)
+    found = [faults.get(r.episode_id, FaultSummary()) for r in records]
+    wrong = [r for r in records if not r.correct]
+    sim = sum(spoiled(r.correct, f) for r, f in zip(records, found, strict=True))
+    table.add_row("wrong: doctor", f"{len(wrong) - sim} ({(len(wrong) - sim) / n:.1%})")
+    table.add_row("wrong: spoiled by the simulator", f"{sim} ({sim / n:.1%})")
+    with_faults = sum(1 for f in found if f.total)
+    table.add_row("episodes with simulator faults", f"{with_faults} ({with_faults / n:.1%})")
+    answers = sum(f.answers for f in found)
+    reports = sum(f.reports for f in found)
+    for kind, base, label in [
+        *((k, answers, "patient answers") for k in PATIENT_FAULTS),
+        *((k, reports, "test reports") for k in MEASUREMENT_FAULTS),
+    ]:
+        count = sum(f.faults[kind] for f in found)
+        rate = f" ({count / base:.1%} of {base} {label})" if base else ""
+        table.add_row(f"fault: {kind}", f"{count}{rate}")

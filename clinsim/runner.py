@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from clinsim.agents.models.base import ModelSettings
 from clinsim.agents.models.registry import ModelPool
+from clinsim.agents.patients.faults import SimulatorMonitor, withheld_paths
 from clinsim.agents.registry import AgentOptions, make_agent
 from clinsim.environments.ehr.demo import default_ehr_for
 from clinsim.environments.encounter import DEFAULT_MAX_TURNS, EncounterParts, EncounterSettings
@@ -78,6 +79,12 @@ def episode_ids(scenarios: list[Scenario]) -> list[str]:
         n = seen[scenario.id]
         ids.append(scenario.id if n == 1 else f"{scenario.id}#{n}")
     return ids
+
+
+def _withheld(scenario: Scenario) -> frozenset[str]:
+    """Fact paths no patient may say (they name the diagnosis): the fault checks skip them."""
+    key = scenario.answer
+    return withheld_paths(scenario.case.patient, [key.diagnosis, *key.synonyms])
 
 
 def summarise(
@@ -155,6 +162,7 @@ class Runner:
                 "measurement": c.measurement,
                 "judge": ",".join(c.judges),
             },
+            monitor=SimulatorMonitor(scenario.case, _withheld(scenario)),
         )
 
     async def play(self, scenario: Scenario, episode_id: str) -> list[Event]:

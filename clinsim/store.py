@@ -200,6 +200,20 @@ class RunStore:
                     raise StoreError(f"no episode {episode_id!r} in {self.run_dir}")
         return [EVENT_ADAPTER.validate_json(row[0]) for row in rows]
 
+    def events_of_kinds(self, kinds: list[str]) -> dict[str, list[Event]]:
+        """Every episode's events of the given kinds, in order (episode id -> events)."""
+        marks = ", ".join("?" for _ in kinds)
+        with self._connect(read_only=True) as con:
+            rows = con.execute(
+                f"SELECT episode_id, payload FROM events WHERE kind IN ({marks}) "
+                "ORDER BY episode_id, seq",
+                kinds,
+            ).fetchall()
+        found: dict[str, list[Event]] = {}
+        for episode_id, payload in rows:
+            found.setdefault(episode_id, []).append(EVENT_ADAPTER.validate_json(payload))
+        return found
+
 
 def resolve_run_dir(run: str, runs_root: str | Path = "runs") -> Path:
     """A run directory, or a run id under the default runs folder."""

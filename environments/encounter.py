@@ -34,6 +34,7 @@ from clinsim.environments.events import (
     ToolReturned,
     append_events,
 )
+from clinsim.environments.faults import FaultMonitor
 from clinsim.environments.roles import (
     Doctor,
     DoctorView,
@@ -91,6 +92,8 @@ class EncounterParts:
     seed: int = 0
     settings: EncounterSettings = field(default_factory=EncounterSettings)
     agents: dict[str, str] = field(default_factory=dict)
+    monitor: FaultMonitor | None = None
+    """Checks each patient answer and test report for simulator faults (events only)."""
 
 
 def at_turn(events: list[Event], turn: int) -> list[Event]:
@@ -178,6 +181,8 @@ class Encounter:
             return _fail(exc, turn, before=[asked])
         events: list[Event] = [asked, *at_turn(reply.events, turn)]
         events.append(PatientAnswered(turn=turn, answer=reply.answer, facts=reply.facts))
+        if self.parts.monitor is not None:
+            events += at_turn(list(self.parts.monitor.after_answer(action.question, reply)), turn)
         return {"events": events, "history": [Exchange(action, reply.answer)], "pending": None}
 
     async def measurement(self, state: EncounterState) -> dict[str, Any]:
@@ -203,6 +208,8 @@ class Encounter:
                 result=report.result,
             )
         )
+        if self.parts.monitor is not None:
+            events += at_turn(list(self.parts.monitor.after_report(action.test, report)), turn)
         total = state.get("cost", 0.0) + cost
         update: dict[str, Any] = {
             "events": events,

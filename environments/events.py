@@ -109,6 +109,29 @@ class PatientLeakBlocked(_Event):
     reply: str
 
 
+FaultKind = Literal[
+    "unknown_despite_fact",
+    "off_topic_answer",
+    "third_person",
+    "leak_regenerated",
+    "test_missed",
+]
+
+
+class SimulatorFault(_Event):
+    """The simulator (patient or measurement), not the doctor, got a turn wrong: it said it did
+    not know although a fact answers the question (`unknown_despite_fact`), answered from a
+    fact of another topic (`off_topic_answer`), spoke of the patient in the third person
+    (`third_person`), had a reply withheld for naming the diagnosis (`leak_regenerated`), or
+    reported a test as not available that the case holds under another name (`test_missed`).
+    Found by deterministic checks on the case's facts, never on the answer key."""
+
+    kind: Literal["simulator_fault"] = "simulator_fault"
+    fault: FaultKind
+    role: Literal["patient", "measurement"]
+    evidence: str
+
+
 class ModelCalled(_Event):
     """One call to a generative model (any role), with enough detail to replay it."""
 
@@ -157,6 +180,7 @@ Event = Annotated[
     | DoctorReplyRejected
     | DoctorReplyRepaired
     | PatientLeakBlocked
+    | SimulatorFault
     | ModelCalled
     | EpisodeEnded
     | DiagnosisJudged,

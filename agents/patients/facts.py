@@ -10,8 +10,10 @@ sentences of text, list items, `key: value` pairs, each with its field path
    of the history and the primary symptom);
 2. lexical scoring: BM25 over stemmed words, with a small synonym map so "cigarettes" finds
    "non-smoker" and "tired" finds "fatigue" (`clinsim/agents/data/patient_lexicon.json`);
-3. taking at most three units, said in the first person where that is easy (`voice.py`),
-   quoted otherwise. With nothing relevant the patient says "I'm not sure about that."
+3. taking at most three units, said in the first person (`voice.py`). A question bound to a
+   topic (family, allergies, medications, smoking, work, ...) is answered only from facts of
+   that topic (`topics.py`); the family history answers only family questions. With nothing
+   relevant the patient says "I'm not sure about that."
 
 The patient never names the diagnosis: units that contain any of the `forbidden` names
 (normalised, whole phrase) are dropped before anything else. The factory passes the answer
@@ -33,6 +35,8 @@ from typing import Any
 
 import snowballstemmer
 
+from clinsim.agents.patients.person import Gender, patient_gender
+from clinsim.agents.patients.topics import allowed
 from clinsim.agents.patients.voice import first_person, word_set
 from clinsim.environments.roles import PatientTurn
 from clinsim.scenarios.model import Facts, PatientFacts
@@ -221,13 +225,21 @@ def bm25_scores(query: Sequence[str], units: Sequence[FactUnit]) -> list[float]:
 
 
 def select_units(question: str, units: Sequence[FactUnit]) -> list[FactUnit]:
-    """At most `MAX_UNITS` units relevant to `question`, in source order."""
-    lexical = bm25_scores(terms_of(question), units)
-    routed = routed_paths(question, units)
+    """At most `MAX_UNITS` units relevant to `question`, in source order. A question bound to
+    a topic (family, smoking, medications, ...) is answered only from facts of that topic
+    (`clinsim.agents.patients.topics`)."""
+    bound, permitted = allowed(question, units)
+    scores = bm25_scores(terms_of(question), units)
+    lexical = [s if ok else 0.0 for s, ok in zip(scores, permitted, strict=True)]
+    routed = [p for p in routed_paths(question, units) if permitted[_index(units, p)]]
     # Within the fields the intent points to, units with a matching word go first; when none
-    # has one, the whole field answers ("Do you drink?" -> all of the social history).
+    # has one, the whole field answers ("Any allergies?" -> all of the allergies), unless an
+    # open question finds its words elsewhere ("When was your last period?").
     matching = [path for path in routed if lexical[_index(units, path)] > 0.0]
-    routed = matching or routed
+    if matching:
+        routed = matching
+    elif not bound and any(score > 0.0 for score in lexical):
+        routed = []
     boost = max(lexical, default=0.0) + 1.0
     scored: list[tuple[float, int]] = []
     for index, unit in enumerate(units):
@@ -236,8 +248,9 @@ def select_units(question: str, units: Sequence[FactUnit]) -> list[FactUnit]:
             score += boost * (1.0 - 0.01 * routed.index(unit.path))
         if score > 0.0:
             scored.append((score, index))
-    if not scored:
-        return []
+    if not scored:  # a bound question with no word in common: the topic's facts answer
+        fallback = [unit for unit, ok in zip(units, permitted, strict=True) if ok]
+        return fallback[:MAX_UNITS] if bound else []
     scored.sort(key=lambda item: (-item[0], item[1]))
     top = scored[0][0]
     chosen = sorted(index for score, index in scored[:MAX_UNITS] if score >= 0.5 * top)
@@ -248,8 +261,9 @@ def _index(units: Sequence[FactUnit], path: str) -> int:
     return next(i for i, unit in enumerate(units) if unit.path == path)
 
 
-def _spoken(unit: FactUnit) -> str:
-    text = first_person(unit.text, unit.field)
+def spoken(unit: FactUnit, gender: Gender | None = None) -> str:
+    """The unit as the patient says it: in the first person, ending with a full stop."""
+    text = first_person(unit.text, unit.field, gender)
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
@@ -261,6 +275,7 @@ class FactPatient:
 
     def __init__(self, facts: PatientFacts, forbidden: Sequence[str] = ()):
         self.units = fact_units(facts, forbidden)
+        self.gender = patient_gender(facts.demographics)
 
     async def answer(self, question: str, history: list[tuple[str, str]]) -> PatientTurn:
         return self.reply(question)
@@ -269,5 +284,5 @@ class FactPatient:
         chosen = select_units(question, self.units)
         if not chosen:
             return PatientTurn(answer=UNKNOWN, facts=[])
-        answer = " ".join(_spoken(unit) for unit in chosen)
+        answer = " ".join(spoken(unit, self.gender) for unit in chosen)
         return PatientTurn(answer=answer, facts=[unit.path for unit in chosen])

@@ -13,6 +13,7 @@ from rich.console import Console
 from clinsim.agents.models.base import ModelError
 from clinsim.cli.errors import fail
 from clinsim.cli.options import folder
+from clinsim.environments.faults import FaultSummary, spoiled, summarise_faults
 from clinsim.render import episodes_table, render_transcript, summary_table
 from clinsim.store import RunStore, StoreError, resolve_run_dir
 
@@ -33,11 +34,14 @@ def show(
     try:
         info = store.run_info()
         records = store.episodes()
+        faults = _faults(store)
     except StoreError as exc:
         fail(str(exc))
     if as_json:
         for record in records:
-            typer.echo(json.dumps({"run_id": info["run_id"], **record.as_dict()}))
+            found = faults.get(record.episode_id, FaultSummary())
+            extra = {"faults": dict(found.faults), "spoiled": spoiled(record.correct, found)}
+            typer.echo(json.dumps({"run_id": info["run_id"], **record.as_dict(), **extra}))
         return
     console = Console()
     config = info["config"]
@@ -49,8 +53,17 @@ def show(
         markup=False,
         highlight=False,
     )
-    console.print(episodes_table(records, width=console.width))
-    console.print(summary_table(records))
+    console.print(episodes_table(records, width=console.width, faults=faults))
+    console.print(summary_table(records, faults=faults))
+
+
+def _faults(store: RunStore) -> dict[str, FaultSummary]:
+    """Each episode's simulator faults and the turns they could occur on, from its events."""
+    kinds = ["simulator_fault", "patient_answered", "test_reported"]
+    return {
+        episode: summarise_faults(events)
+        for episode, events in store.events_of_kinds(kinds).items()
+    }
 
 
 def replay(

@@ -67,7 +67,7 @@ def reply(question: str, facts: PatientFacts = FACTS) -> tuple[str, list[str]]:
     [
         ("How old are you?", ["demographics"], "I am a 35-year-old female."),
         ("Do you smoke?", ["social_history#0"], "Non-smoker, drinks wine occasionally."),
-        ("What do you do for a living?", ["social_history#1"], "Works as a graphic designer."),
+        ("What do you do for a living?", ["social_history#1"], "I work as a graphic designer."),
         ("Are you taking any medications?", ["medications[0]"], "Levothyroxine 50 mcg daily."),
         ("Are you allergic to anything?", ["allergies"], "Penicillin (rash)."),
         ("Any illnesses in your family?", ["family_history"], "My mother has rheumatoid"),
@@ -161,7 +161,7 @@ async def test_answer_is_the_async_protocol_method() -> None:
 
 # ------------------------------------------------------------ scans over real scenarios
 
-_VOICE_WORDS = word_set("i my me myself am have mine deny a an ve m was do")
+_VOICE_WORDS = word_set("i my me myself am have mine deny a an ve m was do haven don t it")
 
 
 def _words(text: str) -> set[str]:

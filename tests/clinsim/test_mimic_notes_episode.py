@@ -58,7 +58,7 @@ def test_the_note_patient_answers_symptom_questions(tmp_path: Path) -> None:
         "I am a 48-year-old man with GERD and no known heart disease who presents with chest pain."
     )
     assert "chest pain" in answers["Any chest pain?"]
-    assert answers["Do you smoke?"] == "Tobacco: smokes 1 pack per day for 25 years."
+    assert answers["Do you smoke?"] == "Tobacco: I smoke 1 pack per day for 25 years."
     family = answers["Does anyone in your family have heart problems?"]
     assert "Father had a heart attack at age 52" in family
     assert answers["Do you drink alcohol?"] == "EtOH: 2-3 beers on weekends."
@@ -78,7 +78,7 @@ def test_without_the_note_the_same_admission_has_no_story(tmp_path: Path) -> Non
 def test_other_note_patients_answer_from_their_own_note(tmp_path: Path) -> None:
     answers, _ = play("mimic-iv-demo-notes/28909879", tmp_path)
     assert "a pint of vodka daily" in answers["Do you drink alcohol?"]
-    assert answers["Do you smoke?"] == "Tobacco: smokes half a pack per day."
+    assert answers["Do you smoke?"] == "Tobacco: I smoke half a pack per day."
     answers, _ = play("mimic-iv-demo-notes/25797028", tmp_path)
     assert "passing out at home" in answers["What brings you in today?"]
     assert "I deny chest pain, palpitations" in answers["Any chest pain?"]
