@@ -31,7 +31,7 @@ from clinsim.environments.graph import Responder, run_encounter
 from clinsim.environments.prices import run_price_table
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario
-from clinsim.store import EpisodeRecord, RunStore, StoreError
+from clinsim.store import EpisodeRecord, RunStore
 from clinsim.tools.base import ToolContext, ToolSettings
 from clinsim.tools.toolbox import ToolBox
 
@@ -47,13 +47,18 @@ class RunConfig(BaseModel):
     max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1)
     seed: int = 0
     limit: int | None = Field(default=None, ge=1)
-    budget: float | None = None
+    budget: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     max_concurrency: int = Field(default=1, ge=1)
     images_upfront: bool = False
     prices: Path | None = None
     options: AgentOptions = Field(default_factory=AgentOptions)
     models: ModelSettings = Field(default_factory=ModelSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def episode_seed(run_seed: int, scenario_id: str) -> int:
@@ -211,8 +216,8 @@ class Runner:
             async with writing:
                 try:
                     await asyncio.to_thread(self.store.write_episode, self.run_id, record, events)
-                except StoreError as exc:
-                    self.write_errors.append(f"{episode_id}: {exc}")
+                except Exception as exc:  # a locked store, or a value it cannot hold
+                    self.write_errors.append(f"{episode_id}: {_first_line(exc)}")
                     return
             records.append(record)
             if on_done is not None:

@@ -67,6 +67,14 @@ class ModelPool:
             self._models[address] = load_model(address, self.settings)
         return self._models[address]
 
+    async def check(self) -> None:
+        """Ask every loaded backend that can (a `check()` coroutine, e.g. a server backend
+        asking its endpoints) whether it is reachable; its ModelError says which is not."""
+        for model in self._models.values():
+            check = getattr(model, "check", None)
+            if check is not None:
+                await check()
+
     async def aclose(self) -> None:
         """Close every backend that holds connections (HTTP clients)."""
         for model in self._models.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from clinsim.agents.models.base import ModelError, ModelSettings
 from clinsim.agents.registry import AgentOptions
 from clinsim.baseline_reference import baseline_note
 from clinsim.cli.errors import fail
-from clinsim.cli.options import parse_key_values
+from clinsim.cli.options import folder, number, parse_key_values
 from clinsim.cli.terminal import terminal_responder
 from clinsim.environments.events import Event
 from clinsim.render import episodes_table, render_event, summary_table
@@ -27,6 +28,7 @@ from clinsim.store import EpisodeRecord, RunStore, StoreError
 from clinsim.tools.base import ToolSettings
 
 Opt = typer.Option
+MODEL_TIMEOUT = number(0, above=True, maximum=86_400, unit="seconds")
 
 
 def run(
@@ -44,9 +46,14 @@ def run(
     limit: Annotated[int | None, Opt(min=1, help="Run only the first N scenarios.")] = None,
     max_turns: Annotated[int, Opt(min=1, help="Doctor turn budget.")] = 20,
     seed: Annotated[int, Opt(help="Run seed (episode seeds derive from it).")] = 0,
-    out: Annotated[Path | None, Opt(help="Run directory (default runs/<run-id>).")] = None,
+    out: Annotated[
+        Path | None, Opt(parser=folder, help="Run directory (default runs/<run-id>).")
+    ] = None,
     max_concurrency: Annotated[int, Opt(min=1, help="Episodes run at once.")] = 1,
-    budget: Annotated[float | None, Opt(help="Stop an episode once tests cost more (USD).")] = None,
+    budget: Annotated[
+        float | None,
+        Opt(parser=number(0, unit="USD"), help="Stop an episode once tests cost more (USD)."),
+    ] = None,
     prices: Annotated[Path | None, Opt(help="Replace the default test price table (JSON).")] = None,
     stream: Annotated[bool, Opt(help="Print each episode's transcript live.")] = False,
     resume: Annotated[bool, Opt(help="Skip episodes already finished in --out.")] = False,
@@ -61,8 +68,12 @@ def run(
         list[str] | None, Opt(help="OpenAI-compatible server URL; repeat for round-robin.")
     ] = None,
     api_key: Annotated[str | None, Opt(envvar="CLINSIM_API_KEY", help="Server API key.")] = None,
-    timeout: Annotated[float, Opt(help="Per model call timeout (s).")] = 120.0,
-    temperature: Annotated[float, Opt(help="Sampling temperature for model roles.")] = 0.0,
+    timeout: Annotated[
+        float, Opt(parser=MODEL_TIMEOUT, help="Per model call timeout (s).")
+    ] = 120.0,
+    temperature: Annotated[
+        float, Opt(parser=number(0), help="Sampling temperature for model roles.")
+    ] = 0.0,
     ehr: Annotated[Path | None, Opt(help="EHR database for scenarios with an EHR link.")] = None,
     image_model: Annotated[str | None, Opt(help="SigLIP/MedSigLIP checkpoint dir.")] = None,
     image_dir: Annotated[Path | None, Opt(help="Folder holding scenario images.")] = None,
@@ -194,7 +205,7 @@ def _execute(
             store.create(run_id, config.model_dump(mode="json"))
     except (StoreError, OSError) as exc:
         fail(str(exc))
-    _run_with_progress(console, runner, scenarios, skip, stream)
+    played = _run_with_progress(console, runner, scenarios, skip, stream)
     for problem in runner.write_errors:
         console.print(Text(f"not stored: {problem}", style="red"))
     records = store.episodes()
@@ -205,6 +216,7 @@ def _execute(
         console.print(Text(baseline_note(config.sources), style="dim"))
     console.print(Text(f"Run store: {store.path}"), soft_wrap=True)
     console.print(Text(f"Show it again: clinsim show {run_dir}"), soft_wrap=True)
+    _fail_if_all_model_errors(played)
 
 
 def _fresh(store: RunStore) -> set[str]:
@@ -242,9 +254,21 @@ def _resumable(store: RunStore, config: RunConfig) -> set[str]:
 
 
 def _validate_addresses(runner: Runner, scenarios: list[Scenario]) -> None:
-    """Build every role once before the run, so a bad address fails fast and clearly."""
+    """Build every role once before the run, so a bad address fails fast and clearly, and ask
+    every model server whether it answers (a dead one stops the run with its address)."""
     if scenarios:
         runner.parts(scenarios[0], "check", 0)
+        asyncio.run(runner.pool.check())
+
+
+def _fail_if_all_model_errors(records: list[EpisodeRecord]) -> None:
+    """A run whose every episode ended in a model error measured nothing: say why, exit 1."""
+    if not records or any(r.termination != "model_error" for r in records):
+        return
+    details = Counter(r.detail.strip().splitlines()[0] if r.detail.strip() else "" for r in records)
+    detail, count = details.most_common(1)[0]
+    same = "" if count == len(records) else f" ({count} of them: the first below)"
+    fail(f"every episode ({len(records)}) ended with a model error{same}: {detail}", code=1)
 
 
 def _run_with_progress(

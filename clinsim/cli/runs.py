@@ -13,6 +13,7 @@ from rich.console import Console
 
 from clinsim.agents.models.base import ModelError
 from clinsim.cli.errors import fail
+from clinsim.cli.options import folder
 from clinsim.environments.events import DiagnosisJudged
 from clinsim.environments.faults import FaultSummary, spoiled, summarise_faults
 from clinsim.render import episodes_table, render_transcript, summary_table
@@ -90,7 +91,9 @@ def replay(
         int | None, typer.Option(min=1, help="Continue from this doctor turn with --doctor.")
     ] = None,
     doctor: Annotated[str | None, typer.Option(help="The doctor that plays the fork.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Where to store the fork (a run dir).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(parser=folder, help="Where to store the fork (a run dir).")
+    ] = None,
 ) -> None:
     """Render a stored episode turn by turn, re-execute it, or fork it at a turn."""
     store = _store(run)
