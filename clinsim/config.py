@@ -40,7 +40,7 @@ class RunConfig(BaseModel):
     max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1)
     seed: int = 0
     limit: int | None = Field(default=None, ge=1)
-    budget: float | None = None
+    budget: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     max_concurrency: int = Field(default=1, ge=1)
     images_upfront: bool = False
     prices: Path | None = None

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from clinsim.environments.events import (
+    GRADES,
     DiagnosisJudged,
     DiagnosisSubmitted,
     DoctorReplyRejected,
@@ -80,7 +81,8 @@ def event_text(event: Event) -> str:
             return f"DIAGNOSIS: {event.diagnosis}{extra}"
         case DiagnosisJudged():
             mark = "correct" if event.match else "incorrect"
-            return f"{mark} ({event.judge}): {event.reason}"
+            grade = f", {event.grade.replace('_', ' ')}" if event.grade else ""
+            return f"{mark} ({event.judge}{grade}): {event.reason}"
         case DoctorReplyRejected():
             return f"{event.error}: {event.reply[:200]!r}"
         case DoctorReplyRepaired():
@@ -91,7 +93,7 @@ def event_text(event: Event) -> str:
             return f"{event.fault} ({event.role}): {event.evidence}"
         case ModelCalled():
             state = f" error: {event.error}" if event.error else ""
-            tokens = sum(event.usage.values())
+            tokens = sum(event.usage.values()) if event.usage else 0
             return f"{event.role} -> {event.model} ({tokens} tokens, {event.latency_s:.2f}s){state}"
         case EpisodeStarted():
             return f"{event.scenario_id} seed={event.seed} max_turns={event.max_turns}"
@@ -167,6 +169,7 @@ def summary_table(
     records: list[EpisodeRecord],
     title: str = "Summary",
     faults: dict[str, FaultSummary] | None = None,
+    grades: Counter[str] | None = None,
 ) -> Table:
     table = Table(title=title)
     table.add_column("measure")
@@ -183,6 +186,9 @@ def summary_table(
             table.add_row(f"ended: {reason}", str(count))
     if n and faults is not None:
         _fault_rows(table, records, faults)
+    if grades:
+        order = [g for g in GRADES if g in grades]
+        table.add_row("judge grades", ", ".join(f"{g} {grades[g]}" for g in order))
     return table
 
 

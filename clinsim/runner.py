@@ -25,13 +25,18 @@ from clinsim.environments.encounter import EncounterParts, EncounterSettings
 from clinsim.environments.events import EpisodeEnded, EpisodeStarted, Event, append_events
 from clinsim.environments.graph import Responder, run_encounter
 from clinsim.environments.prices import price_table
-from clinsim.environments.run_store import EpisodeRecord, RunStore, StoreError, summarise
+from clinsim.environments.run_store import EpisodeRecord, RunStore, summarise
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario
 from clinsim.tools.base import ToolContext
 from clinsim.tools.toolbox import ToolBox
 
 EventSink = Callable[[str, Event], None]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def episode_seed(run_seed: int, scenario_id: str) -> int:
@@ -159,8 +164,8 @@ class Runner:
             async with writing:
                 try:
                     await asyncio.to_thread(self.store.write_episode, self.run_id, record, events)
-                except StoreError as exc:
-                    self.write_errors.append(f"{episode_id}: {exc}")
+                except Exception as exc:  # a locked store, or a value it cannot hold
+                    self.write_errors.append(f"{episode_id}: {_first_line(exc)}")
                     return
             records.append(record)
             if on_done is not None:

@@ -251,6 +251,8 @@ class Encounter:
                         match=verdict.match,
                         reason=verdict.reason,
                         rank=verdict.rank,
+                        grade=verdict.grade,
+                        evidence=verdict.evidence,
                     )
                 )
         outcome = Outcome(reason=TerminationReason.DIAGNOSED, detail="")

@@ -157,6 +157,43 @@ class EpisodeEnded(_Event):
     detail: str = ""
 
 
+Grade = Literal["exact", "synonym", "more_specific", "less_specific", "related", "wrong"]
+"""How an answer relates to the reference: the same name, another name of the same concept, a
+narrower concept (a subtype: correct), a broader one (partial: not correct unless the run accepts
+it), a neighbour in the same terminology block, or something else."""
+GRADES: tuple[Grade, ...] = (
+    "exact",
+    "synonym",
+    "more_specific",
+    "less_specific",
+    "related",
+    "wrong",
+)
+
+
+class ConceptRef(BaseModel):
+    """A terminology concept a name was mapped to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str
+    title: str
+    term: str = Field(default="", description="The terminology's name that matched.")
+
+
+class MatchEvidence(BaseModel):
+    """Why a judge graded an answer the way it did."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    answer: str
+    reference: str
+    grade: Grade
+    how: str
+    answer_concept: ConceptRef | None = None
+    reference_concept: ConceptRef | None = None
+
+
 class DiagnosisJudged(_Event):
     kind: Literal["diagnosis_judged"] = "diagnosis_judged"
     judge: str
@@ -165,6 +202,10 @@ class DiagnosisJudged(_Event):
     rank: int | None = Field(
         default=None, description="1-based rank of the first matching candidate, if any."
     )
+    grade: Grade | None = Field(
+        default=None, description="Grade of the leading diagnosis (judges that grade)."
+    )
+    evidence: list[MatchEvidence] = Field(default_factory=list)
 
 
 Event = Annotated[

@@ -15,6 +15,7 @@ from typing import Protocol
 from pydantic import JsonValue
 
 from clinsim.environments.actions import Action, SubmitDiagnosis
+from clinsim.environments.events import Grade, MatchEvidence
 from clinsim.environments.termination import TerminationReason
 from clinsim.environments.tool_spec import ToolResult, ToolSpec
 from clinsim.scenarios.model import AnswerKey, ImageRef
@@ -67,6 +68,9 @@ class Verdict:
     match: bool
     reason: str
     rank: int | None = None
+    grade: Grade | None = None
+    """How the leading diagnosis relates to the reference; None from judges that do not grade."""
+    evidence: list[MatchEvidence] = field(default_factory=list)
 
 
 class Doctor(Protocol):

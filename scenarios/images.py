@@ -107,6 +107,9 @@ def _json_mapping(path: Path, text: str) -> dict[str, str]:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImageMappingError(f"{path}: invalid JSON: {exc.msg}") from exc
+    except (ValueError, RecursionError) as exc:  # over-long numbers, deep nesting
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:120]
+        raise ImageMappingError(f"{path}: invalid JSON: {reason}") from None
     if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
         raise ImageMappingError(f"{path}: expected a JSON object mapping url-or-id to file name")
     return {str(k): v for k, v in raw.items()}

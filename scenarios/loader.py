@@ -39,6 +39,46 @@ def _records(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
+def _parse(text: str) -> object:
+    """One record's JSON; ValueError (with a short reason) for anything that is not plain JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python reads (4300 digits)
+        raise ValueError(f"invalid JSON: {str(exc).split(';')[0]}") from None
+
+
+def lone_surrogate(raw: object) -> str | None:
+    """The field path of the first text holding a lone surrogate (not valid Unicode, so it
+    cannot be stored), or None. Keys count too; '' is the record itself."""
+    stack: list[tuple[str, object]] = [("", raw)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not _encodes(value):
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                if not _encodes(str(key)):
+                    return child
+                stack.append((child, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}" if path else str(i), item) for i, item in enumerate(value))
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _convert(
     raw: object, scenario_id: str, provenance: Provenance, file: str, line: int
 ) -> Scenario | list[RecordError]:
@@ -99,9 +139,14 @@ def load_file(
         return report
     for line, text in records:
         try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            report.errors.append(RecordError(file, line, "", f"invalid JSON: {exc.msg}"))
+            raw = _parse(text)
+        except ValueError as exc:
+            report.errors.append(RecordError(file, line, "", str(exc)))
+            continue
+        bad_text = lone_surrogate(raw)
+        if bad_text is not None:
+            message = "text holds a lone surrogate escape such as \\ud800 (not valid Unicode)"
+            report.errors.append(RecordError(file, line, bad_text, message))
             continue
         provenance = Provenance(
             source=source or prefix,

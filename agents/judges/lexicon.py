@@ -43,7 +43,14 @@ class Lexicon:
     qualifiers: frozenset[str] = frozenset()
     order_sensitive: frozenset[str] = frozenset()
     exclusive: list[frozenset[str]] = field(default_factory=list)
+    not_specialising: frozenset[str] = frozenset()
+    negating: frozenset[str] = frozenset()
+    rewrites: dict[str, Terms] = field(default_factory=dict)
+    implies: dict[str, Terms] = field(default_factory=dict)
+    genera: dict[str, list[str]] = field(default_factory=dict)
     groups: dict[Terms, int] = field(default_factory=dict, init=False)
+    members: list[list[Terms]] = field(default_factory=list, init=False)
+    bag_groups: dict[Terms, int] = field(default_factory=dict, init=False)
     _canon_cache: dict[str, Terms] = field(default_factory=dict, init=False, repr=False)
     group_names: list[str] = field(default_factory=list, init=False)
 
@@ -59,10 +66,27 @@ class Lexicon:
         cached = self._canon_cache.get(text)
         if cached is None:
             out: list[str] = []
-            for term in terms(text):
+            for term in self._genus(terms(text)):
                 out.extend(self.spelling.get(term, (_spelling(term),)))
             cached = self._canon_cache[text] = tuple(out)
         return cached
+
+    def _genus(self, words: Terms) -> list[str]:
+        """'E. coli' -> 'escherichia coli': an initial before a species the vocabulary knows."""
+        out = list(words)
+        for i in range(len(out) - 1):
+            if len(out[i]) == 1:
+                genus = [g for g in self.genera.get(out[i + 1], []) if g[0] == out[i]]
+                out[i] = genus[0] if genus else out[i]
+        return out
+
+    def canon_signature(self) -> str:
+        """What decides `canon` (word variants, genus abbreviations), as a stable string."""
+        return json.dumps([sorted(self.spelling.items()), sorted(self.genera.items())])
+
+    def implied(self, words: Terms) -> set[str]:
+        """Words a name implies ('adenocarcinoma' is a 'cancer')."""
+        return {w for word in words for w in self.implies.get(word, ())}
 
     def core(self, name: Terms) -> tuple[Terms, list[str]]:
         """`name` without droppable qualifiers ('acute', 'active', 'infection') and without a
@@ -91,12 +115,21 @@ class Lexicon:
         return found if found is not None else self.groups.get(self.core(name)[0])
 
     def conflict(self, a: Terms, b: Terms) -> str | None:
-        """A word pair that makes two names different entities ('left' vs 'right')."""
+        """A word pair that makes two names different entities ('left' vs 'right'); a name
+        with both ('acute on chronic') contradicts neither."""
         for group in self.exclusive:
             in_a, in_b = group.intersection(a), group.intersection(b)
-            if in_a and in_b and in_a != in_b:
+            if in_a - in_b and in_b - in_a:
                 return f"{'/'.join(sorted(in_a))} vs {'/'.join(sorted(in_b))}"
         return None
+
+    def synonyms_of(self, name: Terms) -> list[Terms]:
+        """The other names of `name`'s synonym group (empty when it has none); words in
+        another order count when their order carries no meaning."""
+        index = self.group(name)
+        if index is None and self.reorder_safe(name):
+            index = self.bag_groups.get(tuple(sorted(name)))
+        return [] if index is None else [m for m in self.members[index] if m != name]
 
     def reorder_safe(self, name: Terms) -> bool:
         return sum(w in self.order_sensitive for w in name) < 2
@@ -128,9 +161,11 @@ class Lexicon:
             for key in keys:
                 member_of[key] = target
         self.group_names = [names[0] if names else "" for names in merged]
+        self.members = [list(dict.fromkeys(self.canon(n) for n in names)) for names in merged]
         self.groups = dict(member_of)
         for key, index in member_of.items():
             self.groups.setdefault(self.core(key)[0], index)
+            self.bag_groups.setdefault(tuple(sorted(key)), index)
 
 
 def _has(name: Terms, phrase: Terms) -> bool:
@@ -174,7 +209,32 @@ def lexicon_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Lexicon:
         qualifiers=frozenset(_strings(raw, "qualifiers", source)),
         order_sensitive=frozenset(_strings(raw, "order_sensitive", source)),
         exclusive=[frozenset(g) for g in raw.get("exclusive", []) if isinstance(g, list)],
+        not_specialising=frozenset(_strings(raw, "not_specialising", source)),
+        negating=frozenset(_strings(raw, "negating", source)),
+        rewrites=_word_map(raw, "concept_rewrites", source),
+        implies=_word_map(raw, "implies", source),
+        genera=_genera(raw, source),
     )
+
+
+def _word_map(raw: dict[str, Any], key: str, source: str) -> dict[str, Terms]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise LexiconError(f"{source}: {key}: expected an object of word -> words")
+    return {terms(k)[0]: terms(v) for k, v in value.items() if terms(k) and terms(v)}
+
+
+def _genera(raw: dict[str, Any], source: str) -> dict[str, list[str]]:
+    value = raw.get("genus_abbreviations", {})
+    out: dict[str, list[str]] = {}
+    if not isinstance(value, dict):
+        raise LexiconError(f"{source}: genus_abbreviations: expected an object")
+    for species, genus in value.items():
+        names = [genus] if isinstance(genus, str) else genus
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise LexiconError(f"{source}: genus_abbreviations.{species}: expected a genus name")
+        out[species.lower()] = [n.lower() for n in names]
+    return out
 
 
 def load_lexicon(path: str | Path | None = None) -> Lexicon:

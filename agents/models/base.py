@@ -8,7 +8,7 @@ configuration model (see `clinsim.agents.models.registry`).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -79,3 +79,17 @@ class ChatModel(Protocol):
     address: str
 
     async def chat(self, request: ChatRequest) -> ChatResponse: ...
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    """A backend that can tell, before a run, whether its server answers (`ModelError` if not)."""
+
+    async def check(self) -> None: ...
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """A backend that holds connections to close at the end of a run."""
+
+    async def aclose(self) -> None: ...

@@ -5,6 +5,11 @@ attempt). Each attempt has its own timeout; 429, 5xx, connection errors and time
 with exponential backoff up to `max_retries` times, each retry recorded as one line in
 `ChatResponse.retries`. At most `max_concurrency` requests are in flight per model instance.
 Settings: `OpenAIConfig`.
+
+Every attempt of a call is one line in `retries` (or `ModelError.retries`), whatever ends the call.
+The configured API key is replaced by `[api key]` in everything the backend returns or raises
+(replies, error messages, retry lines), so a server that echoes it cannot get it stored.
+`check()` asks each endpoint for `/models` with a short timeout before a run.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -33,6 +39,9 @@ from clinsim.agents.models.tool_schema import openai_tool
 from clinsim.plugins import Config
 
 _MAX_BACKOFF_S = 30.0
+_CONNECT_TIMEOUT_S = 10.0
+_CHECK_TIMEOUT_S = 5.0
+REDACTED = "[api key]"
 
 
 class OpenAIConfig(Config):
@@ -42,9 +51,13 @@ class OpenAIConfig(Config):
     api_key: SecretStr | None = Field(
         default=None, exclude=True, description="Sent as a bearer token; never stored."
     )
-    timeout_s: float = Field(default=120.0, gt=0, description="Per attempt.")
+    timeout_s: float = Field(
+        default=120.0, ge=1e-3, le=86_400.0, allow_inf_nan=False, description="Per attempt."
+    )
     max_retries: int = Field(default=3, ge=0)
-    retry_backoff_s: float = Field(default=0.5, ge=0, description="First retry's wait.")
+    retry_backoff_s: float = Field(
+        default=0.5, ge=0.0, le=_MAX_BACKOFF_S, allow_inf_nan=False, description="First wait."
+    )
     max_concurrency: int = Field(default=16, ge=1, description="Requests in flight at once.")
     tool_choice: str | dict[str, JsonValue] | None = Field(
         default=None, description="Sent with tools, e.g. 'required'."
@@ -172,9 +185,23 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _error_text(response: httpx.Response) -> str:
-    text = response.text.strip().replace("\n", " ")
+def _error_text(response: httpx.Response, redact: Callable[[str], str]) -> str:
+    text = redact(response.text).strip().replace("\n", " ")
     return f"HTTP {response.status_code}: {text[:300]}"
+
+
+def _clean(value: Any, key: str | None) -> Any:
+    """A decoded reply with the API key redacted and lone surrogates (which cannot be stored)
+    replaced, in every string, keys included."""
+    if isinstance(value, str):
+        if key:
+            value = value.replace(key, REDACTED)
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_clean(item, key) for item in value]
+    if isinstance(value, dict):
+        return {_clean(k, key): _clean(v, key) for k, v in value.items()}
+    return value
 
 
 class OpenAIChatModel:
@@ -188,7 +215,8 @@ class OpenAIChatModel:
         self.name = name
         self.address = f"openai/{name}"
         self.settings = settings
-        self.backoff_s = settings.retry_backoff_s
+        self.backoff_s = settings.retry_backoff_s  # bounds checked by OpenAIConfig
+        self._key = settings.api_key.get_secret_value() if settings.api_key else None
         self._urls = [_completions_url(url) for url in settings.base_urls]
         self._next_url = itertools.cycle(range(len(self._urls)))
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -201,13 +229,13 @@ class OpenAIChatModel:
         """Client and semaphore belong to one event loop; make new ones if the loop changed."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._slots is None or self._loop is not loop:
-            headers = {"Content-Type": "application/json"}
-            if self.settings.api_key is not None:
-                key = self.settings.api_key.get_secret_value()
-                headers["Authorization"] = f"Bearer {key}"
             limits = httpx.Limits(max_connections=self.settings.max_concurrency)
+            timeout = self.settings.timeout_s
+            connect = min(timeout, _CONNECT_TIMEOUT_S)
             self._client = httpx.AsyncClient(
-                headers=headers, timeout=self.settings.timeout_s, limits=limits
+                headers=self._headers(),
+                timeout=httpx.Timeout(timeout, connect=connect),
+                limits=limits,
             )
             self._slots = asyncio.Semaphore(self.settings.max_concurrency)
             self._loop = loop
@@ -219,6 +247,19 @@ class OpenAIChatModel:
             self._client = None
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
+        """One call; a failure is a ModelError with the key redacted and no chained exception
+        (a cause such as a JSON error would still hold the server's whole reply)."""
+        try:
+            return await self._chat(request)
+        except ModelError as error:
+            retries = [self._redact(line) for line in error.retries]
+            failure = ModelError(self._redact(str(error)), retries)
+        except (ValueError, RecursionError) as error:  # a reply Python cannot hold
+            reason = self._redact(f"{type(error).__name__}: {str(error)[:200]}")
+            failure = ModelError(f"{self.address}: unreadable reply: {reason}")
+        raise failure  # outside the handler: no __context__ to carry the reply along
+
+    async def _chat(self, request: ChatRequest) -> ChatResponse:
         body = request_body(self.name, request, self.settings)
         client, slots = self._bind_loop()
         retries: list[str] = []
@@ -237,6 +278,9 @@ class OpenAIChatModel:
                     delay = min(self.backoff_s * 2**attempt, _MAX_BACKOFF_S)
                 await asyncio.sleep(delay)
                 continue
+            except ModelError as error:  # not worth retrying; the attempts before it count
+                retries.append(f"attempt {attempt + 1}: {url}: {error}")
+                raise ModelError(str(error), retries) from None
             response.latency_s = time.perf_counter() - started
             response.retries = retries
             self._account(response.usage)
@@ -244,6 +288,35 @@ class OpenAIChatModel:
         raise ModelError(
             f"{self.address}: gave up after {len(retries)} attempts; last: {retries[-1]}", retries
         )
+
+    async def check(self) -> None:
+        """Ask every endpoint for its model list (one cheap GET, short timeout); ModelError with
+        the server's address when one cannot be reached or refuses the API key."""
+        timeout = httpx.Timeout(_CHECK_TIMEOUT_S)
+        async with httpx.AsyncClient(headers=self._headers(), timeout=timeout) as client:
+            for url in dict.fromkeys(self._urls):
+                base = url.removesuffix("/chat/completions")
+                try:
+                    response = await client.get(base + "/models")
+                except httpx.HTTPError as error:
+                    problem = f"{type(error).__name__}: {error}".rstrip(": ")
+                    raise ModelError(
+                        self._redact(
+                            f"{self.address}: cannot reach the server at {base}: {problem}"
+                        )
+                    ) from None
+                if response.status_code in (401, 403):
+                    refused = _error_text(response, self._redact)
+                    raise ModelError(f"{self.address}: {base} refused the API key: {refused}")
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        return headers
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, REDACTED) if self._key else text
 
     async def _post(
         self, client: httpx.AsyncClient, url: str, body: dict[str, Any]
@@ -255,17 +328,23 @@ class OpenAIChatModel:
         except httpx.TransportError as error:
             raise _Retryable(f"connection error: {type(error).__name__}: {error}") from error
         if response.status_code == 429 or response.status_code >= 500:
-            raise _Retryable(_error_text(response), _retry_after(response))
+            raise _Retryable(_error_text(response, self._redact), _retry_after(response))
         if response.status_code >= 400:
-            raise ModelError(f"{self.address}: {url} refused the request: {_error_text(response)}")
+            refused = _error_text(response, self._redact)
+            raise ModelError(f"{self.address}: {url} refused the request: {refused}")
         try:
             payload = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (ValueError, RecursionError) as error:  # not JSON, too deep, over-long numbers
+            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
             raise ModelError(
-                f"{self.address}: malformed JSON from {url} ({error}); body starts with "
-                f"{response.text[:120]!r}"
-            ) from error
-        return parse_completion(payload, url)
+                f"{self.address}: malformed JSON from {url} ({self._redact(reason)[:200]}); "
+                f"body starts with {self._redact(response.text)[:120]!r}"
+            ) from None
+        try:
+            clean = _clean(payload, self._key)
+        except RecursionError:
+            raise ModelError(f"{self.address}: reply from {url} is nested too deeply") from None
+        return parse_completion(clean, url)
 
     def _account(self, usage: Usage) -> None:
         self.calls += 1

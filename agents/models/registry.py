@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, SecretStr
 
-from clinsim.agents.models.base import ChatModel
+from clinsim.agents.models.base import ChatModel, Checkable, Closable
 from clinsim.environments.factories import split_address
 from clinsim.plugins import Factory, NoConfig, PluginError, Registry, factory, factory_of
 
@@ -86,12 +86,18 @@ class ModelPool:
             self._models[key] = load_model(address, config)
         return self._models[key]
 
+    async def check(self) -> None:
+        """Ask every loaded backend that can (`Checkable`, e.g. a server backend asking its
+        endpoints) whether it is reachable; its ModelError says which is not."""
+        for model in self._models.values():
+            if isinstance(model, Checkable):
+                await model.check()
+
     async def aclose(self) -> None:
         """Close every backend that holds connections (HTTP clients)."""
         for model in self._models.values():
-            close = getattr(model, "aclose", None)
-            if close is not None:
-                await close()
+            if isinstance(model, Closable):
+                await model.aclose()
 
 
 def config_key(config: BaseModel | None) -> str:

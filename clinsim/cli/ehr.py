@@ -12,10 +12,11 @@ import duckdb
 import typer
 
 from clinsim.cli.errors import fail
+from clinsim.cli.options import number
 from clinsim.environments.ehr.demo import demo_dir
 from clinsim.environments.ehr.mimic_import import EHRImportError, build_from_mimic
 from clinsim.environments.ehr.synth import build_synthetic
-from clinsim.tools.ehr.sealed import EHRQueryError, QueryLimits, SealedEHR
+from clinsim.tools.ehr.sealed import MAX_TIMEOUT_S, EHRQueryError, QueryLimits, SealedEHR
 
 app = typer.Typer(
     help="The longitudinal EHR: build it from MIMIC-IV or synthesise one, query it sealed.",
@@ -91,7 +92,13 @@ def query(
         int | None, Opt(help="Index admission: its diagnoses and discharge data stay hidden.")
     ] = None,
     max_rows: Annotated[int, Opt(min=1, help="Row cap.")] = 200,
-    timeout: Annotated[float, Opt(help="Statement time limit in seconds.")] = 5.0,
+    timeout: Annotated[
+        float,
+        Opt(
+            parser=number(0, above=True, maximum=MAX_TIMEOUT_S, unit="seconds"),
+            help="Statement time limit in seconds.",
+        ),
+    ] = 5.0,
 ) -> None:
     """Run SQL on one patient's sealed, as-of-time view; print the result as JSON.
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from pydantic import JsonValue
 
-from clinsim.cli.options import parse_key_values
+from clinsim.cli.options import number, parse_key_values
 from clinsim.components import OptionError
 from clinsim.config import SECRET, Options
 
@@ -21,8 +21,13 @@ BaseUrl = Annotated[
     list[str] | None, Opt(help="OpenAI-compatible server URL; repeat for round-robin.")
 ]
 ApiKey = Annotated[str | None, Opt(envvar="CLINSIM_API_KEY", help="Server API key (never stored).")]
-Timeout = Annotated[float | None, Opt(help="Per model call timeout in s (default 120).")]
-Temperature = Annotated[float | None, Opt(help="Sampling temperature of model roles (default 0).")]
+MODEL_TIMEOUT = number(0, above=True, maximum=86_400, unit="seconds")
+Timeout = Annotated[
+    float | None, Opt(parser=MODEL_TIMEOUT, help="Per model call timeout in s (default 120).")
+]
+Temperature = Annotated[
+    float | None, Opt(parser=number(0), help="Sampling temperature of model roles (default 0).")
+]
 DoctorProtocol = Annotated[
     str | None, Opt(help="How a model doctor replies: json (default), tools or agentclinic.")
 ]

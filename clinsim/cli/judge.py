@@ -1,11 +1,13 @@
-"""`clinsim judge PAIRS.jsonl`: run judges (default: the rules judge) over reference/answer pairs.
+"""`clinsim judge PAIRS.jsonl`: run one or more judges over reference/answer pairs.
 
 Input: one JSON object a line, {"reference": ..., "answer": ...} with an optional
-"label": true|false (the human verdict). Output: one JSON verdict a line,
-{"line": N, "match": bool, "rank": 1|null, "reason": ...}, and, when labels are present, a final
-{"agreement": ..., "n": ..., "true_pos": ..., "true_neg": ..., "false_pos": ..., "false_neg": ...}.
-With several `--judge`, every record names its judge ("judge": ...), one agreement line each.
-Malformed lines are reported on stderr (file:line: problem), skipped, and make the exit code 1.
+"label": true|false (the human verdict). Judges are addresses as in `clinsim run --judge`
+(`rules`, `openai/NAME` with `--base-url`, any registered judge); repeat `--judge` to compare.
+With labels, each judge's agreement, Cohen's kappa and confusion matrix are printed, and the
+pairs where judges (or judge and label) disagree are listed. `--json` prints JSON lines
+instead: one record per pair, one summary per judge, then the disagreeing lines.
+Malformed lines are reported on stderr (file:line: problem) and skipped; they, and pairs a
+judge failed on, make the exit code 1.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from clinsim.agents.judges.lexicon import LexiconError
 from clinsim.agents.models.base import ModelError
@@ -25,120 +29,123 @@ from clinsim.agents.models.registry import ModelPool
 from clinsim.cli import flags
 from clinsim.cli.errors import fail
 from clinsim.cli.flags import ModelFlags
-from clinsim.components import Player, resolve_judges
+from clinsim.components import resolve_judges
 from clinsim.config import Options
-from clinsim.environments.actions import SubmitDiagnosis
-from clinsim.environments.context import Episode
-from clinsim.environments.roles import Judge, RoleFailure, Verdict
+from clinsim.environments.roles import Judge
+from clinsim.judge_pairs import (
+    JudgeSummary,
+    Pair,
+    PairVerdict,
+    disagreements,
+    judge_all,
+    read_pairs,
+    summarise,
+)
 from clinsim.plugins import PluginError
 from clinsim.scenarios.model import AnswerKey, Case, Provenance, Scenario
 
 app = typer.Typer(
-    help="Judge reference/answer pairs (JSONL in, JSONL out); the rules judge by default.",
+    help="Judge reference/answer pairs with one or more judges; compare them with labels.",
     invoke_without_command=True,
     no_args_is_help=True,
     subcommand_metavar="",
-    context_settings={"allow_interspersed_args": True},  # options after PAIRS too
+    context_settings={"allow_interspersed_args": True},
+)
+_PLACEHOLDER = Scenario(
+    id="pairs/0",
+    case=Case(objective="Judge reference/answer pairs."),
+    answer=AnswerKey(diagnosis="(per pair)"),
+    provenance=Provenance(source="clinsim judge"),
 )
 
 
-@dataclass
-class Agreement:
-    counts: dict[str, int] = field(
-        default_factory=lambda: {"true_pos": 0, "true_neg": 0, "false_pos": 0, "false_neg": 0}
-    )
-
-    def add(self, label: bool, match: bool) -> None:
-        key = ("true_" if label == match else "false_") + ("pos" if match else "neg")
-        self.counts[key] += 1
-
-    def summary(self) -> dict[str, Any]:
-        n = sum(self.counts.values())
-        agreed = self.counts["true_pos"] + self.counts["true_neg"]
-        return {"agreement": round(agreed / n, 4) if n else None, "n": n, **self.counts}
-
-
-def parse_pair(text: str) -> tuple[str, str, bool | None]:
-    """(reference, answer, label) of one input line; ValueError says what is wrong."""
+def _read(pairs: str) -> tuple[list[str], str]:
+    if pairs == "-":
+        return sys.stdin.read().splitlines(), "<stdin>"
+    path = Path(pairs)
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON: {exc.msg}") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
-    for key in ("reference", "answer"):
-        value = raw.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{key}: expected a non-empty string")
-    label = raw.get("label")
-    if label is not None and not isinstance(label, bool):
-        raise ValueError("label: expected true, false or no label")
-    return raw["reference"], raw["answer"], label
+        return path.read_text(encoding="utf-8").splitlines(), str(path)
+    except FileNotFoundError:
+        fail(f"{path}: no such file")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot read: {exc}")
 
 
-PAIRS_SET = "pairs"
+def make_judges(
+    addresses: list[str],
+    agent_options: Options,
+    model_options: Options,
+    api_key: str | None,
+    pool: ModelPool,
+) -> dict[str, Judge]:
+    """Judges by address, found among the installed judges (or played by a model address) and
+    configured by the options as `clinsim run` configures them."""
+    chosen = list(dict.fromkeys(addresses))
+    players = resolve_judges(chosen, agent_options, model_options, api_key)
+    return {player.address: player.build(_PLACEHOLDER, 0, pool) for player in players}
 
 
-def _build(players: list[Player[Judge]], models: ModelPool) -> dict[str, Judge]:
-    """The judges, built once for every pair (a judge is given each pair's answer key)."""
-    scenario = Scenario(
-        id=f"{PAIRS_SET}/0000",
-        case=Case(objective=""),
-        answer=AnswerKey(diagnosis="(each pair's reference)"),
-        provenance=Provenance(source=PAIRS_SET),
-    )
-    return {player.address: player.build(scenario, 0, models) for player in players}
+def _json_lines(
+    pairs: list[Pair],
+    table: dict[str, list[PairVerdict]],
+    summaries: list[JudgeSummary],
+    split: list[int],
+) -> list[str]:
+    out = []
+    for index, pair in enumerate(pairs):
+        record: dict[str, Any] = {"line": pair.line, "reference": pair.reference}
+        record["answer"] = pair.answer
+        if pair.label is not None:
+            record["label"] = pair.label
+        record["verdicts"] = {name: verdicts[index].as_dict() for name, verdicts in table.items()}
+        out.append(json.dumps(record, ensure_ascii=False))
+    out += [json.dumps(s.as_dict()) for s in summaries]
+    out.append(json.dumps({"disagreements": [pairs[i].line for i in split]}))
+    return out
 
 
-async def _verdict(judge: Judge, number: int, reference: str, answer: str) -> Verdict:
-    with Episode(f"{PAIRS_SET}/{number:04d}").step(1):  # a model judge's calls are numbered
-        return await judge.judge(SubmitDiagnosis(diagnosis=answer), AnswerKey(diagnosis=reference))
+def _mark(match: bool | None) -> str:
+    return "error" if match is None else ("yes" if match else "no")
 
 
-async def judge_lines(
-    lines: list[str], judges: dict[str, Judge], source: str
-) -> tuple[list[str], int]:
-    """Output lines and the number of malformed input lines; `judges` by address."""
-    out: list[str] = []
-    bad = 0
-    agreements = {address: Agreement() for address in judges}
-    labelled = False
-    named = len(judges) > 1
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            reference, answer, label = parse_pair(text)
-        except ValueError as exc:
-            typer.echo(f"{source}:{number}: {exc}", err=True)
-            bad += 1
-            continue
-        for address, judge in judges.items():
-            verdict = await _verdict(judge, number, reference, answer)
-            record: dict[str, Any] = {"line": number, "match": verdict.match, "rank": verdict.rank}
-            record["reason"] = verdict.reason
-            if named:
-                record = {"judge": address, **record}
-            if label is not None:
-                labelled = True
-                record["label"] = label
-                agreements[address].add(label, verdict.match)
-            out.append(json.dumps(record, ensure_ascii=False))
-    if labelled:
-        for address, agreement in agreements.items():
-            summary = agreement.summary()
-            out.append(json.dumps({"judge": address, **summary} if named else summary))
-    return out, bad
-
-
-async def _judge_all(
-    players: list[Player[Judge]], lines: list[str], source: str
-) -> tuple[list[str], int]:
-    models = ModelPool()
-    try:
-        return await judge_lines(lines, _build(players, models), source)
-    finally:
-        await models.aclose()
+def _print_tables(
+    console: Console,
+    pairs: list[Pair],
+    table: dict[str, list[PairVerdict]],
+    summaries: list[JudgeSummary],
+    split: list[int],
+) -> None:
+    stats = Table(title="Judges against the labels")
+    for column in ("judge", "pairs", "agreement", "kappa", "TP", "FP", "FN", "TN", "errors"):
+        stats.add_column(column, justify="left" if column == "judge" else "right")
+    for s in summaries:
+        c = s.confusion
+        agreement = "-" if s.agreement is None else f"{s.agreement:.1%}"
+        kappa = "-" if s.kappa is None else f"{s.kappa:.3f}"
+        cells = [c["true_pos"], c["false_pos"], c["false_neg"], c["true_neg"], s.errors]
+        stats.add_row(Text(s.judge), str(s.n), agreement, kappa, *map(str, cells))
+    console.print(stats)
+    for s in summaries:
+        matrix = Table(title=f"Confusion matrix: {s.judge}", title_justify="left")
+        matrix.add_column("label \\ verdict")
+        matrix.add_column("match", justify="right")
+        matrix.add_column("no match", justify="right")
+        c = s.confusion
+        matrix.add_row("correct", str(c["true_pos"]), str(c["false_neg"]))
+        matrix.add_row("wrong", str(c["false_pos"]), str(c["true_neg"]))
+        console.print(matrix)
+        if s.grades:
+            counts = ", ".join(f"{g} {n}" for g, n in sorted(s.grades.items()))
+            console.print(Text(f"grades ({s.judge}): {counts}"))
+    listing = Table(title=f"Pairs where judges disagree ({len(split)})")
+    for column in ("line", "reference", "answer", "label", *table):
+        listing.add_column(column, overflow="fold")
+    for index in split:
+        pair = pairs[index]
+        label = "-" if pair.label is None else ("yes" if pair.label else "no")
+        marks = [_mark(table[name][index].match) for name in table]
+        listing.add_row(str(pair.line), Text(pair.reference), Text(pair.answer), label, *marks)
+    console.print(listing)
 
 
 @app.callback()
@@ -146,7 +153,9 @@ def judge(
     pairs: Annotated[str, typer.Argument(help="JSONL file of pairs, or '-' for stdin.")],
     judges: Annotated[
         list[str] | None,
-        typer.Option("--judge", help="rules (default) or a model address; repeat for several."),
+        typer.Option(
+            "--judge", help="rules or a model address; repeat to compare (default rules)."
+        ),
     ] = None,
     vocabulary: Annotated[
         Path | None,
@@ -154,33 +163,51 @@ def judge(
     ] = None,
     base_url: flags.BaseUrl = None,
     api_key: flags.ApiKey = None,
+    timeout: flags.Timeout = None,
     model_option: flags.ModelOption = None,
+    agent_option: Annotated[
+        list[str] | None,
+        typer.Option(help="Judge setting KEY=VALUE (accept_less_specific=true, ...)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of tables.")] = False,
 ) -> None:
-    """Judge each {"reference", "answer"[, "label"]} line; print one verdict a line."""
-    options = ModelFlags(base_url=base_url, model_option=model_option)
-    agent: Options = {"judge.vocabulary": str(vocabulary)} if vocabulary else {}
+    """Judge each {"reference", "answer"[, "label"]} line with every --judge."""
+    lines, source = _read(pairs)
+    parsed, problems = read_pairs(lines)
+    for number, problem in problems:
+        typer.echo(f"{source}:{number}: {problem}", err=True)
+    options = ModelFlags(
+        base_url=base_url, timeout=timeout, model_option=model_option, agent_option=agent_option
+    )
+    pool = ModelPool()
     try:
-        players = resolve_judges(judges or ["rules"], agent, options.model_options(), api_key)
-    except (PluginError, ValueError) as exc:
+        agent = options.agent_options(
+            **{"judge.vocabulary": str(vocabulary) if vocabulary else None}
+        )
+        chosen = make_judges(judges or ["rules"], agent, options.model_options(), api_key, pool)
+        table = asyncio.run(_judge_and_close(chosen, parsed, pool))
+    except (LexiconError, ValueError, ModelError, PluginError) as exc:
         fail(flags.explain(exc))
-    if pairs == "-":
-        lines, source = sys.stdin.read().splitlines(), "<stdin>"
+    summaries = [summarise(name, parsed, verdicts) for name, verdicts in table.items()]
+    split = disagreements(parsed, table)
+    if as_json:
+        for line in _json_lines(parsed, table, summaries, split):
+            typer.echo(line)
     else:
-        path = Path(pairs)
-        try:
-            lines, source = path.read_text(encoding="utf-8").splitlines(), str(path)
-        except FileNotFoundError:
-            fail(f"{path}: no such file")
-        except (OSError, UnicodeDecodeError) as exc:
-            fail(f"{path}: cannot read: {exc}")
-    try:
-        out, bad = asyncio.run(_judge_all(players, lines, source))
-    except (LexiconError, PluginError, ValueError, ModelError) as exc:
-        fail(str(exc))  # a bad vocabulary file or model address
-    except RoleFailure as exc:
-        fail(f"judge failed: {exc.detail}")
-    for line in out:
-        typer.echo(line)
-    if bad:
-        typer.echo(f"{bad} malformed line(s) skipped", err=True)
+        _print_tables(Console(), parsed, table, summaries, split)
+    failed = sum(s.errors for s in summaries)
+    if failed:
+        typer.echo(f"{failed} verdict(s) failed (see the errors column)", err=True)
+    if problems:
+        typer.echo(f"{len(problems)} malformed line(s) skipped", err=True)
+    if problems or failed:
         raise typer.Exit(1)
+
+
+async def _judge_and_close(
+    judges: dict[str, Judge], pairs: list[Pair], pool: ModelPool
+) -> dict[str, list[PairVerdict]]:
+    try:
+        return await judge_all(judges, pairs)
+    finally:
+        await pool.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +19,7 @@ from clinsim.baseline_reference import baseline_note
 from clinsim.cli import flags
 from clinsim.cli.errors import fail
 from clinsim.cli.flags import ModelFlags, key_values
+from clinsim.cli.options import folder, number
 from clinsim.cli.terminal import terminal_responder
 from clinsim.components import Plan, resolve
 from clinsim.config import RunConfig, StoredRun
@@ -112,9 +114,14 @@ def run(
     limit: Annotated[int | None, Opt(min=1, help="Run only the first N scenarios.")] = None,
     max_turns: Annotated[int, Opt(min=1, help="Doctor turn budget.")] = 20,
     seed: Annotated[int, Opt(help="Run seed (episode seeds derive from it).")] = 0,
-    out: Annotated[Path | None, Opt(help="Run directory (default runs/<run-id>).")] = None,
+    out: Annotated[
+        Path | None, Opt(parser=folder, help="Run directory (default runs/<run-id>).")
+    ] = None,
     max_concurrency: Annotated[int, Opt(min=1, help="Episodes run at once.")] = 1,
-    budget: Annotated[float | None, Opt(help="Stop an episode once tests cost more (USD).")] = None,
+    budget: Annotated[
+        float | None,
+        Opt(parser=number(0, unit="USD"), help="Stop an episode once tests cost more (USD)."),
+    ] = None,
     prices: Annotated[Path | None, Opt(help="Replace the default test price table (JSON).")] = None,
     stream: Annotated[bool, Opt(help="Print each episode's transcript live.")] = False,
     resume: Annotated[bool, Opt(help="Skip episodes already finished in --out.")] = False,
@@ -229,7 +236,7 @@ def _execute(
             store.create(run_id, plan.stored().model_dump(mode="json"))
     except (StoreError, OSError) as exc:
         fail(str(exc))
-    _run_with_progress(console, runner, scenarios, skip, stream)
+    played = _run_with_progress(console, runner, scenarios, skip, stream)
     for problem in runner.write_errors:
         console.print(Text(f"not stored: {problem}", style="red"))
     records = store.episodes()
@@ -240,6 +247,7 @@ def _execute(
         console.print(Text(baseline_note(plan.config.sources), style="dim"))
     console.print(Text(f"Run store: {store.path}"), soft_wrap=True)
     console.print(Text(f"Show it again: clinsim show {run_dir}"), soft_wrap=True)
+    _fail_if_all_model_errors(played)
 
 
 def _fresh(store: RunStore) -> set[str]:
@@ -281,9 +289,21 @@ def _resumable(store: RunStore, now: StoredRun) -> set[str]:
 
 
 def _validate_addresses(runner: Runner, scenarios: list[Scenario]) -> None:
-    """Build every role once before the run, so a bad address fails fast and clearly."""
+    """Build every role once before the run, so a bad address fails fast and clearly, and ask
+    every model server whether it answers (a dead one stops the run with its address)."""
     if scenarios:
         runner.parts(scenarios[0], "check", 0)
+        asyncio.run(runner.pool.check())
+
+
+def _fail_if_all_model_errors(records: list[EpisodeRecord]) -> None:
+    """A run whose every episode ended in a model error measured nothing: say why, exit 1."""
+    if not records or any(r.termination != "model_error" for r in records):
+        return
+    details = Counter(r.detail.strip().splitlines()[0] if r.detail.strip() else "" for r in records)
+    detail, count = details.most_common(1)[0]
+    same = "" if count == len(records) else f" ({count} of them: the first below)"
+    fail(f"every episode ({len(records)}) ended with a model error{same}: {detail}", code=1)
 
 
 def _run_with_progress(

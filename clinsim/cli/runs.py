@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,9 +16,11 @@ from clinsim.agents.models.base import ModelError
 from clinsim.cli import flags
 from clinsim.cli.errors import fail
 from clinsim.cli.flags import ModelFlags
+from clinsim.cli.options import folder
 from clinsim.cli.terminal import terminal_responder
 from clinsim.config import Fork
 from clinsim.environments.events import (
+    DiagnosisJudged,
     Event,
     PatientAnswered,
     PatientLeakBlocked,
@@ -57,6 +60,7 @@ def show(
         records = store.episodes()
         stored = load_stored(store.run_dir)
         faults = _faults(store)
+        grades = _grades(store)
     except StoreError as exc:
         fail(str(exc))
     if as_json:
@@ -77,13 +81,23 @@ def show(
         soft_wrap=True,
     )
     console.print(episodes_table(records, width=console.width, faults=faults))
-    console.print(summary_table(records, faults=faults))
+    console.print(summary_table(records, faults=faults, grades=grades))
 
 
 def _faults(store: RunStore) -> dict[str, FaultSummary]:
     """Each episode's simulator faults and the turns they could occur on, from its events."""
     kinds = store.events_of(SimulatorFault, PatientAnswered, TestReported)
     return {episode: summarise_faults(events) for episode, events in kinds.items()}
+
+
+def _grades(store: RunStore) -> Counter[str]:
+    """Grades of the deciding (first) verdict of each episode, from judges that grade."""
+    grades: Counter[str] = Counter()
+    for events in store.events_of(DiagnosisJudged).values():
+        judged = next((e for e in events if isinstance(e, DiagnosisJudged)), None)
+        if judged is not None and judged.grade is not None:
+            grades[judged.grade] += 1
+    return grades
 
 
 def replay(
@@ -100,7 +114,9 @@ def replay(
     doctor: Annotated[
         str | None, Opt(help="Who plays the fork: a model address, an offline doctor or human.")
     ] = None,
-    out: Annotated[Path | None, Opt(help="Where to store the fork (a run dir).")] = None,
+    out: Annotated[
+        Path | None, Opt(parser=folder, help="Where to store the fork (a run dir).")
+    ] = None,
     base_url: flags.BaseUrl = None,
     api_key: flags.ApiKey = None,
     timeout: flags.Timeout = None,

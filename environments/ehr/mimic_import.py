@@ -10,7 +10,6 @@ naming the file and, where DuckDB reports it, the line.
 from __future__ import annotations
 
 import gzip
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from clinsim.environments.ehr.schema import TABLES, TableSpec, create_schema, write_metadata
+from clinsim.environments.ehr.staging import staged
 
 
 class EHRImportError(Exception):
@@ -152,12 +152,8 @@ def build_from_mimic(
     mimic_dir = Path(mimic_dir)
     if not mimic_dir.is_dir():
         raise EHRImportError(f"{mimic_dir}: not a folder (expected MIMIC-IV's hosp/ and icu/)")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    report = ImportReport(out)
-    try:
+    report = ImportReport(Path(out))
+    with staged(Path(out)) as tmp:
         con = duckdb.connect(str(tmp))
         try:
             _import_tables(con, mimic_dir, meds_parquet, report)
@@ -172,10 +168,6 @@ def build_from_mimic(
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
     return report
 
 

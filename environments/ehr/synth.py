@@ -8,7 +8,6 @@ plausible in shape only: values, codes and drugs are random draws, not clinical 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from clinsim.environments.ehr.schema import create_schema, write_metadata
+from clinsim.environments.ehr.staging import staged
 
 SUBJECT_BASE = 90_000_000
 HADM_BASE = 50_000_000
@@ -318,10 +318,6 @@ def build_synthetic(out: Path, patients: int, seed: int = 0) -> dict[str, int]:
     returns row counts per table."""
     if patients < 1:
         raise ValueError(f"patients must be at least 1, got {patients}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     rng = np.random.default_rng(seed)
     cohort, patient_rows = _make_cohort(rng, patients)
     tables = {"patients": patient_rows, **_admission_tables(rng, cohort)}
@@ -329,7 +325,7 @@ def build_synthetic(out: Path, patients: int, seed: int = 0) -> dict[str, int]:
     tables["chartevents"] = _chart_table(rng, cohort)
     tables.update(_order_tables(rng, cohort))
     tables.update(_dictionaries())
-    try:
+    with staged(Path(out)) as tmp:
         con = duckdb.connect(str(tmp))
         try:
             create_schema(con)
@@ -345,7 +341,4 @@ def build_synthetic(out: Path, patients: int, seed: int = 0) -> dict[str, int]:
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return {name: table.num_rows for name, table in tables.items()}

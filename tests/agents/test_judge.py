@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import json
-from itertools import combinations
+from itertools import permutations
 from pathlib import Path
 
 import pytest
+from judging import judge_pair
 from players import player
 
-from clinsim.agents.judges.lexicon import Lexicon, LexiconError, lexicon_from_dict, load_lexicon
+from clinsim.agents.judges.lexicon import LexiconError, lexicon_from_dict, load_lexicon
 from clinsim.agents.judges.rules import RulesJudge
 from clinsim.environments.actions import SubmitDiagnosis
-from clinsim.environments.roles import Verdict
 from clinsim.scenarios.model import AnswerKey
 from clinsim.scenarios.sets import load_report
 from clinsim.scenarios.text import split_parentheses
 
 PAIRS = Path(__file__).parent / "data" / "judge_pairs.jsonl"
-
-
-def judge_pair(reference: str, answer: str, lexicon: Lexicon | None = None) -> Verdict:
-    """Judge one answer against one reference name (the `clinsim judge` file format)."""
-    return RulesJudge(lexicon).verdict(answer, [], AnswerKey(diagnosis=reference))
 
 
 @pytest.mark.parametrize(
@@ -114,28 +109,35 @@ def test_every_bundled_diagnosis_matches_itself_and_its_paraphrases() -> None:
 
 
 def test_distinct_bundled_diagnoses_do_not_match_each_other() -> None:
-    """Across the 182 distinct MedQA-ext diagnoses, only true equivalents match."""
+    """Across the 182 distinct MedQA-ext diagnoses, in both directions, only other names of one
+    disease match, and a subtype given for its parent; never the parent for the subtype."""
     names = sorted({k.diagnosis for k in _bundled_diagnoses()})
     judge = RulesJudge()
-    matched = {
-        frozenset((a.lower(), b.lower()))
-        for a, b in combinations(names, 2)
-        if judge.verdict(b, [], AnswerKey(diagnosis=a)).match
+    matched = set()
+    for reference, answer in permutations(names, 2):
+        verdict = judge.verdict(answer, [], AnswerKey(diagnosis=reference))
+        spellings = {judge.lexicon.canon(split_parentheses(n)[0]) for n in (reference, answer)}
+        if verdict.match and len(spellings) > 1:
+            matched.add((reference.lower(), answer.lower(), verdict.grade))
+    names_of_one = {
+        ("chickenpox", "varicella"),
+        ("respiratory distress syndrome", "neonatal respiratory distress syndrome (nrds)"),
     }
-    different_spelling = {
-        p for p in matched if len({judge.lexicon.canon(split_parentheses(n)[0]) for n in p}) == 1
+    assert {(r, a) for r, a, g in matched if g in ("synonym", "exact")} == names_of_one | {
+        (a, r) for r, a in names_of_one
+    } | {
+        (
+            "progressive multifocal encephalopathy (pml)",
+            "progressive multifocal leukoencephalopathy",
+        ),
+        (
+            "progressive multifocal leukoencephalopathy",
+            "progressive multifocal encephalopathy (pml)",
+        ),
     }
-    assert matched - different_spelling == {
-        frozenset({"varicella", "chickenpox"}),
-        frozenset(
-            {"respiratory distress syndrome", "neonatal respiratory distress syndrome (nrds)"}
-        ),
-        frozenset(
-            {
-                "progressive multifocal encephalopathy (pml)",
-                "progressive multifocal leukoencephalopathy",
-            }
-        ),
+    assert {(r, a) for r, a, g in matched if g == "more_specific"} == {
+        ("hemophilia", "hemophilia a"),
+        ("gastric peptic ulcer", "perforated gastric peptic ulcer"),
     }
 
 

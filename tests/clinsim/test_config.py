@@ -42,7 +42,8 @@ def test_an_experiment_file_is_a_run_config() -> None:
     assert doctor["model"]["config"]["max_retries"] == 3  # type: ignore[index]
     judge = plan.judges[1].describe()
     assert judge["config"]["retries"] == 1 and judge["model"]["config"]["max_retries"] == 0  # type: ignore[index]
-    assert plan.judges[0].describe()["config"] == {"vocabulary": None}  # rules takes no temperature
+    rules = plan.judges[0].describe()["config"]  # rules takes no temperature
+    assert rules == {"vocabulary": None, "accept_less_specific": False}
     assert plan.patient.backend is None  # facts is played without a model
     ehr = [t.config.model_dump(mode="json") for t in plan.tools if t.factory.name == "query_ehr"]
     assert ehr == [{"ehr_db": "ehr.duckdb"}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,13 @@ def test_default_run_finishes_offline_and_show_reads_it(tmp_path: Path) -> None:
     assert "accuracy" in out
     shown = run_cli("show", str(tmp_path / "r"))
     assert "demo/0001" in shown
+    store = RunStore(tmp_path / "r")
+    grades = Counter(
+        next(e.grade for e in store.events(r.episode_id) if e.kind == "diagnosis_judged")
+        for r in store.episodes()
+    )
+    counted = next(line for line in shown.splitlines() if "judge grades" in line)
+    assert grades and all(f"{grade} {n}" in counted for grade, n in grades.items())
     lines = run_cli("show", str(tmp_path / "r"), "--json").strip().splitlines()
     records = [json.loads(line) for line in lines]
     assert len(records) == 5

@@ -112,6 +112,10 @@ HOSTILE = [
     "SELECT * FROM sqlite_scan('{db}', 'patients')",
     "SELECT * FROM ehr_sneaky_python_frame_variable",
     "SELEC * FROM labevents",
+    "SELECT * FROM ehr_source.patients",  # the full file was attached while sealing, then detached
+    "SELECT * FROM ehr_source.main.labevents",
+    "USE ehr_source",
+    "SELECT * FROM memory.main.patients p, ehr_source.main.patients q",
 ]
 
 

@@ -16,26 +16,33 @@ runs, however the SQL is written. What is copied (see `_VISIBLE`):
 The connection is then locked: no file or network access, no extensions, no spilling to disk,
 a memory cap, configuration locked. Agent SQL must parse as exactly one SELECT and runs under
 a wall-clock limit (interrupted when exceeded) and a row cap with a truncation flag.
+
+The view lives in a sandbox worker process (`sandbox.py`, `sandbox_worker.py`) whose memory is
+capped by the operating system (`QueryLimits.process_memory_mb`; DuckDB's `memory_limit` bounds
+only its buffer manager, not a huge list or string value being built or returned), and which is
+killed when a query has not answered `kill_grace_s` after its time limit. A worker that was
+killed or died is replaced, and its views sealed again from the same rows, on their next call.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-import threading
+import weakref
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import pyarrow as pa
-
 from clinsim.environments.ehr.schema import TABLE_BY_NAME
+from clinsim.tools.ehr.sandbox import WorkerDied, WorkerError, WorkerTimedOut, pool
 
 
 class EHRQueryError(Exception):
     """A refused or failed query; the message is what the doctor sees."""
+
+
+MAX_TIMEOUT_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,21 @@ class QueryLimits:
     memory_limit: str = "256MB"
     max_result_bytes: int = 1_000_000
     """Refuse results larger than this (text size), whatever their row count."""
+    process_memory_mb: int = 448
+    """Private memory of the view's worker process (its whole heap: DuckDB and Python)."""
+    kill_grace_s: float = 0.5
+    """How long past `timeout_s` a query may take to stop before its worker is killed."""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.timeout_s) and 0 < self.timeout_s <= MAX_TIMEOUT_S):
+            raise ValueError(
+                f"timeout_s must be more than 0 and at most {MAX_TIMEOUT_S:g} s, "
+                f"got {self.timeout_s}"
+            )
+        if self.max_rows < 1 or self.max_result_bytes < 1:
+            raise ValueError("max_rows and max_result_bytes must be at least 1")
+        if self.process_memory_mb < 128 or not 0 < self.kill_grace_s <= 60:
+            raise ValueError("process_memory_mb must be at least 128, kill_grace_s 0 to 60 s")
 
 
 @dataclass(frozen=True)
@@ -95,17 +117,18 @@ _VISIBLE: dict[str, str] = {
     "AND (storetime IS NULL OR storetime < $t)",
 }
 
-# Dictionary -> (key columns, SELECT over the sealed tables listing the keys in use).
+# Dictionary -> (key columns, SELECT over the sealed tables listing the keys in use). The copies
+# run with the source file attached as the default catalog: `memory.main` is the sealed view.
 _DICTIONARIES: dict[str, tuple[str, str]] = {
-    "d_labitems": ("itemid", "SELECT DISTINCT itemid FROM labevents"),
-    "d_items": ("itemid", "SELECT DISTINCT itemid FROM chartevents"),
+    "d_labitems": ("itemid", "SELECT DISTINCT itemid FROM memory.main.labevents"),
+    "d_items": ("itemid", "SELECT DISTINCT itemid FROM memory.main.chartevents"),
     "d_icd_diagnoses": (
         "icd_code, icd_version",
-        "SELECT DISTINCT icd_code, icd_version FROM diagnoses_icd",
+        "SELECT DISTINCT icd_code, icd_version FROM memory.main.diagnoses_icd",
     ),
     "d_icd_procedures": (
         "icd_code, icd_version",
-        "SELECT DISTINCT icd_code, icd_version FROM procedures_icd",
+        "SELECT DISTINCT icd_code, icd_version FROM memory.main.procedures_icd",
     ),
 }
 
@@ -118,25 +141,15 @@ _LOCKDOWN = (
     "SET allow_community_extensions = false",
     "SET allow_persistent_secrets = false",
     "SET enable_external_access = false",
+    "SET enable_progress_bar = false",
 )
 
-_SOURCES: dict[str, duckdb.DuckDBPyConnection] = {}
-_SOURCES_LOCK = threading.Lock()
-
-
-def _source(db_path: Path) -> duckdb.DuckDBPyConnection:
-    """A cursor on a shared read-only connection to the EHR file (one per file and process)."""
-    resolved = Path(db_path).resolve()
-    if not resolved.is_file():
-        raise EHRQueryError(f"EHR database not found: {db_path}")
-    key = f"{resolved}:{resolved.stat().st_mtime_ns}"
-    with _SOURCES_LOCK:
-        if key not in _SOURCES:
-            try:
-                _SOURCES[key] = duckdb.connect(str(resolved), read_only=True)
-            except duckdb.Error as exc:
-                raise EHRQueryError(f"cannot open EHR database {db_path}: {exc}") from exc
-        return _SOURCES[key].cursor()
+_ENCOUNTER = (
+    "CREATE TABLE encounter AS SELECT $sid::BIGINT AS subject_id, $t::TIMESTAMP AS index_time"
+)
+_ADDRESS_HEADROOM_MB = 1536
+"""Address space the worker may reserve beyond its memory cap (thread stacks, mappings)."""
+_VIEW_IDS = itertools.count(1)
 
 
 def _naive(moment: datetime) -> datetime:
@@ -145,86 +158,52 @@ def _naive(moment: datetime) -> datetime:
     return moment
 
 
-def _present_tables(src: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = src.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'")
-    return {str(name) for (name,) in rows.fetchall()}
+def _seal_spec(
+    db: Path,
+    label: str,
+    subject_id: int,
+    moment: datetime,
+    hadm_id: int | None,
+    limits: QueryLimits,
+) -> dict[str, Any]:
+    """What the worker needs to build the view: every statement, in order."""
+    names = [*_VISIBLE, *_DICTIONARIES]
+    return {
+        "db": str(db),
+        "label": label,
+        "subject_id": subject_id,
+        "params": {"sid": subject_id, "t": moment, "h": hadm_id},
+        "ddl": [TABLE_BY_NAME[name].ddl() for name in names],
+        "visible": list(_VISIBLE.items()),
+        "dictionaries": [(name, keys, used) for name, (keys, used) in _DICTIONARIES.items()],
+        "after": [_ENCOUNTER],
+        "lockdown": [
+            *_LOCKDOWN,
+            f"SET memory_limit = '{limits.memory_limit}'",
+            "SET lock_configuration = true",
+        ],
+    }
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # NaN and infinities are not JSON
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, timedelta):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [_json_value(item) for item in value]
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    return str(value)
-
-
-def _arrow(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
-) -> pa.Table:
-    """A query's result as an Arrow table (`to_arrow_table` in DuckDB 2, `arrow` before)."""
-    relation = con.sql(sql, params=params or None)
-    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
-    table: pa.Table = fetch()
-    return table
-
-
-def _copy_rows(
-    src: duckdb.DuckDBPyConnection,
-    dst: duckdb.DuckDBPyConnection,
-    name: str,
-    sql: str,
-    params: dict[str, Any],
-) -> None:
-    used = {key: value for key, value in params.items() if f"${key}" in sql}
-    rows = _arrow(src, sql, used)
-    if rows.num_rows == 0:
-        return
-    dst.register("sealed_copy_rows", rows)
-    try:
-        dst.execute(f"INSERT INTO {name} BY NAME SELECT * FROM sealed_copy_rows")
-    finally:
-        dst.unregister("sealed_copy_rows")
-
-
-def _copy_dictionary(
-    src: duckdb.DuckDBPyConnection, dst: duckdb.DuckDBPyConnection, name: str
-) -> None:
-    keys, used_sql = _DICTIONARIES[name]
-    used = _arrow(dst, used_sql)
-    if used.num_rows == 0:
-        return
-    src.register("sealed_used_keys", used)
-    try:
-        sql = f"SELECT d.* FROM {name} d SEMI JOIN sealed_used_keys k USING ({keys})"
-        _copy_rows(src, dst, name, sql, {})
-    finally:
-        src.unregister("sealed_used_keys")
+def _shuffled(seed: float) -> list[str]:
+    if not 0 <= seed <= 1:
+        raise ValueError(f"row_order_seed must be from 0 to 1, got {seed}")
+    tables = [*_VISIBLE, *_DICTIONARIES, "encounter"]
+    shuffle = "CREATE OR REPLACE TABLE {0} AS SELECT * FROM {0} ORDER BY random()"
+    return [f"SELECT setseed({seed!r})", *(shuffle.format(name) for name in tables)]
 
 
 class SealedEHR:
-    """One subject's permitted rows in a locked in-memory database."""
+    """One subject's permitted rows in a locked in-memory database, in a sandbox worker."""
 
     def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        subject_id: int,
-        index_time: datetime,
-        limits: QueryLimits,
+        self, spec: dict[str, Any], subject_id: int, index_time: datetime, limits: QueryLimits
     ):
-        self._con = con
-        self._lock = threading.Lock()
+        memory = limits.process_memory_mb
+        self._spec = spec
+        self._id = next(_VIEW_IDS)
+        self._slot = pool(memory * 2**20, (memory + _ADDRESS_HEADROOM_MB) * 2**20).place()
+        self._release = weakref.finalize(self, self._slot.release, self._id)
         self.subject_id = subject_id
         self.index_time = index_time
         self.limits = limits
@@ -237,125 +216,78 @@ class SealedEHR:
         index_time: datetime,
         hadm_id: int | None = None,
         limits: QueryLimits | None = None,
+        row_order_seed: float | None = None,
     ) -> SealedEHR:
+        """Seal one subject's view. With `row_order_seed` (0 to 1) the copied rows are stored
+        in a random order drawn from it: reads must not depend on physical row order."""
         limits = limits or QueryLimits()
+        resolved = Path(db_path).resolve()
+        if not resolved.is_file():
+            raise EHRQueryError(f"EHR database not found: {db_path}")
         moment = _naive(index_time)
-        params: dict[str, Any] = {"sid": subject_id, "t": moment, "h": hadm_id}
-        src = _source(db_path)
-        con = duckdb.connect(":memory:")
+        spec = _seal_spec(resolved, str(db_path), subject_id, moment, hadm_id, limits)
+        if row_order_seed is not None:
+            spec["after"] += _shuffled(float(row_order_seed))
+        view = cls(spec, subject_id, moment, limits)
         try:
-            present = _present_tables(src)
-            if not {"patients", "admissions"} <= present:
-                raise EHRQueryError(f"{db_path} is not a clinsim EHR database (no patients table)")
-            for name, sql in _VISIBLE.items():
-                con.execute(TABLE_BY_NAME[name].ddl())
-                if name in present:
-                    _copy_rows(src, con, name, sql, params)
-            for name in _DICTIONARIES:
-                con.execute(TABLE_BY_NAME[name].ddl())
-                if name in present:
-                    _copy_dictionary(src, con, name)
-            found = con.execute("SELECT count(*) FROM patients").fetchone()
-            if not found or not found[0]:
-                raise EHRQueryError(f"no patient with subject_id {subject_id} in {db_path}")
-            con.execute(
-                "CREATE TABLE encounter AS SELECT $sid::BIGINT AS subject_id, "
-                "$t::TIMESTAMP AS index_time",
-                {"sid": subject_id, "t": moment},
-            )
-            _lock_down(con, limits)
-        except duckdb.Error as exc:
-            con.close()
-            raise EHRQueryError(
-                f"{db_path}: not an EHR database of the schema clinsim builds: {_first_line(exc)}"
-            ) from exc
-        except BaseException:
-            con.close()
-            raise
-        finally:
-            src.close()
-        return cls(con, subject_id, moment, limits)
+            view._slot.seal(view._id, spec)
+        except WorkerError as exc:
+            view.close()
+            raise EHRQueryError(str(exc)) from None
+        except (WorkerTimedOut, WorkerDied) as exc:
+            view.close()
+            raise EHRQueryError(f"cannot seal the EHR view of {db_path}: {exc}") from None
+        return view
 
     def query(self, sql: str, max_rows: int | None = None) -> QueryResult:
         """Run the agent's SQL: exactly one SELECT, time-limited, row-capped."""
-        self._check_statement(sql)
         cap = self.limits.max_rows if max_rows is None else max(1, max_rows)
-        with self._lock:
-            return self._run(sql, None, cap)
+        columns, rows, truncated = self._ask(sql, None, cap, agent=True)
+        return QueryResult(columns, rows, truncated)
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a trusted, parameterised query (the canned tools); no row cap."""
-        with self._lock:
-            result = self._run(sql, params, None)
-        return [tuple(row) for row in result.rows]
+        _, rows, _ = self._ask(sql, params, None, agent=False)
+        return [tuple(row) for row in rows]
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The process holding the view now (None when it is to be sealed again)."""
+        return self._slot.pid_of(self._id)
 
     def close(self) -> None:
-        with self._lock:
-            self._con.close()
+        self._release()
 
-    def _check_statement(self, sql: str) -> None:
+    def _ask(
+        self, sql: str, params: dict[str, Any] | None, cap: int | None, agent: bool
+    ) -> tuple[list[str], list[list[Any]], bool]:
+        if not self._release.alive:
+            raise EHRQueryError("query failed: this EHR view is closed")
+        limits = self.limits
+        message = (
+            "query",
+            self._id,
+            sql,
+            params,
+            cap,
+            agent,
+            limits.timeout_s,
+            limits.max_result_bytes,
+        )
+        deadline = limits.timeout_s + limits.kill_grace_s
         try:
-            statements = self._con.extract_statements(sql)
-        except duckdb.Error as exc:
+            columns, rows, truncated = self._slot.request(self._id, self._spec, message, deadline)
+        except WorkerError as exc:
+            raise EHRQueryError(str(exc)) from None
+        except WorkerTimedOut:
             raise EHRQueryError(
-                f"query refused: the SQL does not parse: {_first_line(exc)}"
-            ) from exc
-        if len(statements) != 1:
-            raise EHRQueryError(
-                f"query refused: exactly one SELECT statement is allowed, got {len(statements)}"
-            )
-        kind = statements[0].type
-        if kind != duckdb.StatementType.SELECT:
-            raise EHRQueryError(f"query refused: only SELECT is allowed, got {kind.name}")
-
-    def _fetch(self, cursor: duckdb.DuckDBPyConnection, cap: int | None) -> list[Any]:
-        """Rows one at a time, within the time limit, until the cap or the size budget."""
-        rows: list[Any] = []
-        size = 0
-        while cap is None or len(rows) <= cap:
-            row = cursor.fetchone()
-            if row is None:
-                break
-            size += sum(len(str(value)) for value in row)
-            if size > self.limits.max_result_bytes:
+                f"query stopped: it ran past the {limits.timeout_s:g} s time limit"
+            ) from None
+        except WorkerDied as exc:
+            if exc.out_of_memory:
                 raise EHRQueryError(
-                    f"query refused: the result is larger than "
-                    f"{self.limits.max_result_bytes // 1000} kB; select fewer rows or columns"
-                )
-            rows.append(row)
-        return rows
-
-    def _run(self, sql: str, params: dict[str, Any] | None, cap: int | None) -> QueryResult:
-        timer = threading.Timer(self.limits.timeout_s, self._con.interrupt)
-        timer.start()
-        try:
-            cursor = self._con.execute(sql, params) if params else self._con.execute(sql)
-            fetched = self._fetch(cursor, cap)
-            columns = [str(d[0]) for d in cursor.description or []]
-        except (OverflowError, ValueError, TypeError) as exc:  # a value Python cannot hold
-            raise EHRQueryError(f"query failed: a value cannot be read: {exc}") from exc
-        except duckdb.InterruptException as exc:
-            raise EHRQueryError(
-                f"query stopped: it ran past the {self.limits.timeout_s:g} s time limit"
-            ) from exc
-        except duckdb.PermissionException as exc:
-            raise EHRQueryError(f"query refused: {_first_line(exc)}") from exc
-        except duckdb.Error as exc:
-            raise EHRQueryError(f"query failed: {_first_line(exc)}") from exc
-        finally:
-            timer.cancel()
-        truncated = cap is not None and len(fetched) > cap
-        rows = [[_json_value(v) for v in row] for row in fetched[: cap if truncated else None]]
-        return QueryResult(columns, rows, truncated)
-
-
-def _lock_down(con: duckdb.DuckDBPyConnection, limits: QueryLimits) -> None:
-    for statement in _LOCKDOWN:
-        con.execute(statement)
-    con.execute(f"SET memory_limit = '{limits.memory_limit}'")
-    con.execute("SET lock_configuration = true")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+                    "query failed: it needs more memory than the EHR sandbox allows "
+                    f"({limits.process_memory_mb} MB)"
+                ) from None
+            raise EHRQueryError(f"query failed: {exc}") from None
+        return list(columns), rows, bool(truncated)

@@ -1,0 +1,150 @@
+"""From a diagnosis name to terminology concepts.
+
+A name maps *fully* to a concept when its whole bag of canonical terms is a name the terminology
+knows, directly or through an index-like variant: a parenthesised alias or an abbreviation
+expansion (`matching.forms`), a name of the same synonym group in the override vocabulary,
+without a trailing generic noun ("Wilson disease" / "Wilson's"), or with a word rewritten the
+way the tabular list writes it ("thyroid cancer" / "malignant neoplasm of thyroid gland").
+
+A name the terminology does not know maps *partially*: to the largest part of it that it does
+know, with the remaining words kept as the residual ("community acquired pneumonia" -> J18
+pneumonia, residual community acquired). Residuals decide specificity in `grading`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+
+from rapidfuzz.distance import Levenshtein
+
+from clinsim.agents.judges.lexicon import Lexicon, Terms
+from clinsim.agents.judges.matching import forms
+from clinsim.agents.judges.terminology import BAG_FILLER, Concept, Terminology, bag
+
+MAX_PARTIAL_WORDS = 8
+_WORD = re.compile(r"[A-Za-z]{8,}")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    concept: Concept
+    residual: Terms = ()
+    via: str = ""
+
+    @property
+    def full(self) -> bool:
+        return not self.residual
+
+
+class ConceptMapper:
+    """Maps names to concepts; results are cached per name."""
+
+    def __init__(self, lexicon: Lexicon, terminology: Terminology):
+        self.lexicon = lexicon
+        self.terminology = terminology
+        self.map = lru_cache(maxsize=65536)(self._map)
+
+    def _variants(self, name: Terms) -> list[tuple[Terms, str]]:
+        lex = self.lexicon
+        out: list[tuple[Terms, str]] = [(name, "")]
+        out += [(s, f"synonym '{' '.join(s)}'") for s in lex.synonyms_of(name)]
+        for words, how in list(out):
+            core, dropped = lex.core(words)
+            if dropped and core != words and all(w in lex.generic_suffixes for w in dropped):
+                out.append((core, how or f"without '{' '.join(dropped)}'"))
+                out += [
+                    ((*core, other), how or f"'{other}' for '{dropped[0]}'")
+                    for other in sorted(lex.generic_suffixes - set(dropped))
+                ]
+            elif words and words[-1] not in lex.generic_suffixes:
+                out += [((*words, g), how or f"with '{g}'") for g in sorted(lex.generic_suffixes)]
+        for words, how in list(out):
+            out += [(w, how or "rewritten") for w in self._rewritten(words)[1:]]
+        return out
+
+    def _rewritten(self, words: Terms) -> list[Terms]:
+        """The words, and the words as the tabular list writes them ('cancer' -> 'malignant
+        neoplasm')."""
+        rewritten: list[str] = []
+        for word in words:
+            rewritten.extend(self.lexicon.rewrites.get(word, (word,)))
+        return [words] if tuple(rewritten) == words else [words, tuple(rewritten)]
+
+    def _full(self, name: Terms, note: str) -> list[Mapping]:
+        """Concepts of the first variant the terminology knows (the name itself first)."""
+        for words, how in self._variants(name):
+            found = self.terminology.lookup(bag(words))
+            if found:
+                via = "; ".join(x for x in (note, how) if x)
+                return [Mapping(concept, (), via) for concept in found]
+        return []
+
+    def _partial(self, name: Terms) -> list[Mapping]:
+        """The largest known sub-bag of `name` (at least one word that is neither generic nor
+        a qualifier), the rest as residual."""
+        words = [w for w in dict.fromkeys(name) if w not in BAG_FILLER][:MAX_PARTIAL_WORDS]
+        weak = self.lexicon.qualifiers | self.lexicon.generic_suffixes
+        for size in range(len(words) - 1, 0, -1):
+            found: list[Mapping] = []
+            for part in combinations(words, size):
+                if all(w in weak for w in part):
+                    continue
+                residual = tuple(w for w in words if w not in part)
+                for variant in self._rewritten(part):
+                    for concept in self.terminology.lookup(bag(variant)):
+                        found.append(Mapping(concept, residual, "part of the name"))
+            if found:
+                return found
+        return []
+
+    def _map(self, name: str) -> tuple[Mapping, ...]:
+        full: list[Mapping] = []
+        for form in forms(name, self.lexicon):
+            full += self._full(form.terms, form.note)
+        if full:
+            return tuple(full)
+        main = forms(name, self.lexicon)
+        return tuple(self._partial(main[0].terms)) if main else ()
+
+
+class Speller:
+    """Corrects misspelt words ('Heliobacter'): a word of eight letters or more that neither
+    the terminology nor the vocabulary knows, one edit inside the word (its first three and
+    last two letters kept: 'acalculous' is not 'calculous') away from exactly one word they
+    know. Two real words one edit apart ('arteritis'/'arthritis') are never touched."""
+
+    MIN_LENGTH = 8
+
+    def __init__(self, lexicon: Lexicon, terminology: Terminology):
+        self.lexicon = lexicon
+        known = {w for key in terminology.index for w in key.split()}
+        known |= {w for names in lexicon.members for name in names for w in name}
+        known |= {
+            w for names in lexicon.abbreviations.values() for n in names for w in lexicon.canon(n)
+        }
+        self.known = known
+        self.by_length: dict[int, list[str]] = {}
+        for word in known:
+            self.by_length.setdefault(len(word), []).append(word)
+        self.correct = lru_cache(maxsize=16384)(self._correct)
+
+    def _fix(self, word: str) -> str | None:
+        folded = self.lexicon.canon(word)
+        if len(folded) != 1 or len(folded[0]) < self.MIN_LENGTH or folded[0] in self.known:
+            return None
+        target = folded[0]
+        near = {
+            w
+            for size in (len(target) - 1, len(target), len(target) + 1)
+            for w in self.by_length.get(size, [])
+            if w[:3] == target[:3]
+            and w[-2:] == target[-2:]
+            and Levenshtein.distance(target, w, score_cutoff=1) <= 1
+        }
+        return near.pop() if len(near) == 1 else None
+
+    def _correct(self, text: str) -> str:
+        return _WORD.sub(lambda m: self._fix(m.group()) or m.group(), text)
