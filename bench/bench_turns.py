@@ -3,18 +3,22 @@
     python bench/bench_turns.py [--episodes 107] [--turns 20] [--repeats 5] [--profile FILE]
 
 Every role is played by an in-process stub that answers at once (the doctor asks questions,
-orders a test every fourth turn and submits a diagnosis on its last turn; the patient, the
-measurement reader and the judge return fixed answers), so all the time measured is clinsim's
-own: the encounter graph, events, the episode context, the simulator-fault checks and the run
-store. Prints, as medians over `--repeats` rounds run interleaved in one process:
+each worded differently, orders one of five common tests every fourth turn and submits a
+diagnosis on its last turn; the patient, the measurement reader and the judge return fixed
+answers), so all the time measured is clinsim's own: the encounter graph, events, the episode
+context, the simulator-fault checks, pricing and the run store. Three measurements, run in
+turn in each of `--repeats` rounds in one process:
 
 - run: `Runner.run` over the first `--episodes` agentclinic-medqa scenarios, each episode
-  written to a fresh run store (what `clinsim run` does), ms per doctor turn;
-- encounter: `run_encounter` alone over the same episodes (no store), ms per doctor turn;
+  written to a fresh run store (what `clinsim run` does, store writes included);
+- encounter: `run_encounter` alone over the same episodes (no store);
 - floor: a bare LangGraph graph of the same shape (start, doctor and patient alternating,
-  judge, finish; async nodes that only count turns, async routers), ms per doctor turn;
-- the ratios run / floor and encounter / floor, each the median of the rounds' ratios (steadier
-  than times on a busy machine), and each figure's best round.
+  judge, finish; async nodes that only count turns, async routers): LangGraph's own cost of
+  the two super-steps (doctor, then patient) that make a doctor turn.
+
+Prints ms per doctor turn for each (wall time: median and best round; this process's CPU time,
+all threads: median), and the ratios run / floor and encounter / floor, each the median of the
+rounds' own ratios (steadier than times on a busy machine).
 
 `--profile FILE` writes a cProfile of one extra `Runner.run` round (read it with `pstats`).
 """
@@ -43,14 +47,24 @@ from clinsim.runner import Runner
 from clinsim.scenarios.model import AnswerKey, Scenario
 from clinsim.scenarios.sets import load_scenarios
 
+TESTS = ("Complete blood count", "Chest X-ray", "Serum electrolytes", "ECG", "Urinalysis")
+QUESTIONS = (
+    "When did it start?",
+    "Do you have a fever?",
+    "Any family history of illness?",
+    "What medications do you take?",
+    "Do you smoke or drink?",
+)
+
 
 class InstantDoctor:
     async def act(self, view: DoctorView) -> Action:
         if view.turns_left <= 1:
             return SubmitDiagnosis(diagnosis="Myasthenia gravis", differential=["Botulism"])
         if view.turn % 4 == 3:
-            return OrderTest(test="Complete blood count")
-        return AskPatient(question=f"How long have you had this, question {view.turn}?")
+            return OrderTest(test=TESTS[view.turn // 4 % len(TESTS)])
+        question = QUESTIONS[view.turn % len(QUESTIONS)]
+        return AskPatient(question=f"{question} (question {view.turn} of {view.scenario_id})")
 
 
 class InstantPatient:
@@ -93,7 +107,7 @@ def instant_runner(turns: int, store: RunStore) -> Runner:
         judges=[Instant(InstantJudge())],
     )
     store.create("bench", plan.stored().model_dump(mode="json"))
-    return Runner(plan, store, "bench")  # type: ignore[arg-type]
+    return Runner(plan, store, "bench")
 
 
 def doctor_turns(events: list[Any]) -> int:

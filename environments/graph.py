@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, get_args, get_type_hints
 
-from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
@@ -125,6 +124,8 @@ async def run_encounter(
         config: Any = {"recursion_limit": limit}
         await _drive(encounter_graph(), {}, config, parts, events, on_event)
         return events
+    from langgraph.checkpoint.memory import InMemorySaver  # only a person's turns pause a run
+
     graph = build_graph(checkpointer=InMemorySaver())
     config = {"recursion_limit": limit, "configurable": {"thread_id": parts.episode_id}}
     graph_input: Any = {}
