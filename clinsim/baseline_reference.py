@@ -30,8 +30,8 @@ def baseline_note(sources: Sequence[str], figures: bool = True) -> str:
     )
     known = [s for s in sources if s in BASELINE_TOP1]
     if known and figures:
-        figures = ", ".join(
+        expected = ", ".join(
             f"{s} {right / n:.1%} ({right}/{n})" for s in known for right, n in [BASELINE_TOP1[s]]
         )
-        text += f" Expected accuracy (20 turns, rules judge): {figures}; see docs/benchmarks.md."
+        text += f" Expected accuracy (20 turns, rules judge): {expected}; see docs/benchmarks.md."
     return text

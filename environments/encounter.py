@@ -49,7 +49,6 @@ from clinsim.environments.roles import (
 )
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import AnswerKey, Case, ImageRef
-from clinsim.scenarios.vignette import case_vignette
 
 DEFAULT_MAX_TURNS = 20
 NO_DIAGNOSIS = "no diagnosis submitted"
@@ -129,9 +128,11 @@ class Encounter:
             for image in parts.case.images
             if image.shown_upfront or parts.settings.images_upfront
         )
-        self.vignette = (
-            case_vignette(parts.case) if parts.settings.presentation == "vignette" else None
-        )
+        self.vignette: str | None = None
+        if parts.settings.presentation == "vignette":
+            from clinsim.scenarios.vignette import case_vignette
+
+            self.vignette = case_vignette(parts.case)
 
     # ------------------------------------------------------------------ nodes
 

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from clinsim.agents.models.base import ModelError
 from clinsim.cli.errors import fail
-from clinsim.environments.run_store import StoreError
+from clinsim.environments.run_store import RunStore, StoreError
 from clinsim.experiment.cells import short_key, value_text
 from clinsim.experiment.execute import (
     Executor,
@@ -43,7 +43,8 @@ def _check_roles(prepared: Prepared) -> None:
     ):
         if not scenarios:
             continue
-        runner = Runner(plan, store=None, run_id="check")  # type: ignore[arg-type]
+        store = RunStore(prepared.experiment.cell_dir(cell))  # nothing is written to it
+        runner = Runner(plan, store, run_id="check")
         try:
             runner.parts(scenarios[0], "check", 0)
             asyncio.run(_check_pool(runner))

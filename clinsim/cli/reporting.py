@@ -18,14 +18,17 @@ from clinsim.results import RunResults, load_runs
 from clinsim.stats import OutcomeError
 
 
-def _gather(sources: list[str]) -> list[RunResults]:
-    """Every run the arguments name: experiments give one run per cell begun."""
+def _gather(sources: list[str], names: list[str]) -> list[RunResults]:
+    """Every run the arguments name: experiments give one run per cell begun (their names are
+    added to `names`)."""
     runs: list[RunResults] = []
     plain: list[Path] = []
     for source in sources:
         path = Path(source)
         if (path / EXPERIMENT_FILE).is_file():
-            runs += load_cells(load_experiment(path)).results.values()
+            experiment = load_experiment(path)
+            names.append(experiment.spec.name)
+            runs += load_cells(experiment).results.values()
         else:
             plain.append(resolve_run_dir(source))
     runs += load_runs(plain)
@@ -36,13 +39,22 @@ def _gather(sources: list[str]) -> list[RunResults]:
     return [r for r in runs if r.outcomes] or runs
 
 
+def _title(runs: list[RunResults], experiments: list[str], sources: int) -> str:
+    if len(experiments) == sources == 1:
+        return f"Experiment {experiments[0]}"
+    if len(runs) == 1:
+        return f"Run {runs[0].label}"
+    return f"clinsim report: {len(runs)} runs"
+
+
 def report_command(sources: list[str], out: Path, title: str | None) -> None:
+    experiments: list[str] = []
     try:
-        runs = _gather(sources)
+        runs = _gather(sources, experiments)
         if not any(r.outcomes for r in runs):
             fail("no stored episode in " + ", ".join(sources))
         events: list[dict[str, list[Event]]] = [RunStore(r.run_dir).all_events() for r in runs]
-        name = title or (runs[0].label if len(runs) == 1 else f"clinsim report: {len(runs)} runs")
+        name = title or _title(runs, experiments, len(sources))
         data = report_from_runs(runs, events, name)
         html = render_report(data)
         out.parent.mkdir(parents=True, exist_ok=True)

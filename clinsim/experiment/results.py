@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from clinsim.environments.run_store import RUN_STORE_FILE
 from clinsim.experiment.cells import Cell, short_key, value_text
@@ -34,7 +34,7 @@ class CellFigures(BaseModel):
 
     cell: str
     directory: str
-    settings: dict[str, object]
+    settings: dict[str, JsonValue]
     expected: int | None
     stored: int
     summary: RunSummary | None
@@ -58,7 +58,7 @@ class ExperimentFigures(BaseModel):
 
     name: str
     directory: str
-    grid: dict[str, list[object]]
+    grid: dict[str, list[JsonValue]]
     cells: list[CellFigures]
     comparisons: list[NamedComparison]
     frontier: list[FrontierPoint]

@@ -53,9 +53,7 @@ def stored_cells(directory: Path) -> dict[str, int]:
     if not cells.exists():
         return {}
     return {
-        d.name: len(RunStore(d).episodes())
-        for d in cells.iterdir()
-        if (d / "run.duckdb").is_file()
+        d.name: len(RunStore(d).episodes()) for d in cells.iterdir() if (d / "run.duckdb").is_file()
     }
 
 
@@ -100,7 +98,10 @@ def test_the_resumed_experiment_holds_what_an_uninterrupted_one_does(
     spec = experiment.parent / "grid.toml"
     invoke("experiment", "run", str(spec), "--out", str(tmp_path / "whole"))
     for cell in CELLS:
-        resumed, whole = RunStore(experiment / "cells" / cell), RunStore(tmp_path / "whole" / "cells" / cell)
+        resumed, whole = (
+            RunStore(experiment / "cells" / cell),
+            RunStore(tmp_path / "whole" / "cells" / cell),
+        )
         keep = {"wall_s"}
         assert [r.model_dump(exclude=keep) for r in resumed.episodes()] == [
             r.model_dump(exclude=keep) for r in whole.episodes()

@@ -46,7 +46,9 @@ def test_episodes_and_events_come_back_whole(
             f"SELECT episode_id, trial, correct FROM {reader}('{out}/episodes.{fmt}') "
             "ORDER BY position"
         ).fetchall()
-        columns = [d[0] for d in con.execute(f"SELECT * FROM {reader}('{out}/episodes.{fmt}')").description]
+        columns = [
+            d[0] for d in con.execute(f"SELECT * FROM {reader}('{out}/episodes.{fmt}')").description
+        ]
         events = con.execute(
             f"SELECT episode_id, seq, payload FROM {reader}('{out}/events.{fmt}') "
             "ORDER BY episode_id, seq"
@@ -67,12 +69,12 @@ def test_export_refuses_what_it_cannot_do(run_dir: Path, tmp_path: Path) -> None
     assert missing.exit_code == 2 and "no run" in missing.output
 
 
-def test_runs_lists_each_run_on_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_runs_lists_each_run_on_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     invoke("run", "demo", "--limit", "2", "--out", "runs/first")
-    invoke("run", "demo", "--limit", "4", "--doctor", "oracle", "--trials", "2", "--out", "runs/second")
+    invoke(
+        "run", "demo", "--limit", "4", "--doctor", "oracle", "--trials", "2", "--out", "runs/second"
+    )
     (tmp_path / "runs" / "not-a-run").mkdir()
     lines = invoke("runs").splitlines()
     first = next(line for line in lines if " first " in line)

@@ -54,10 +54,8 @@ def value_at(scenario: Scenario, path: str) -> object:
     """The case's value at an audit path ('case.tests.Imaging', 'case.images[0].caption')."""
     value: object = scenario.case.model_dump()
     for part in re.findall(r"[^.\[\]]+|\[\d+\]", path.removeprefix("case.")):
-        if part.startswith("["):
-            value = value[int(part[1:-1])]  # type: ignore[index]
-        else:
-            value = value[part]  # type: ignore[index]
+        key: int | str = int(part[1:-1]) if part.startswith("[") else part
+        value = value[key]  # type: ignore[index]
     return value
 
 
