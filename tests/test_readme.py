@@ -133,7 +133,9 @@ def test_the_research_workflow_runs_as_written(
     assert "McNemar p (exact)" in outputs["compare runs/demo-dialogue"]
     assert "pass^3" in outputs["show runs/demo-dialogue"]
     query = outputs["experiment query"]
-    rows = [line.split() for line in query.splitlines() if line.strip().startswith(("dialo", "vign"))]
+    rows = [
+        line.split() for line in query.splitlines() if line.strip().startswith(("dialo", "vign"))
+    ]
     assert rows == [
         ["dialogue", "300", "24", "0.0", "426.7"],
         ["dialogue", "none", "24", "0.583", "948.8"],
@@ -142,5 +144,11 @@ def test_the_research_workflow_runs_as_written(
     ]
     said = " ".join(section.split())
     assert "58.3% (14 of 24 episodes)" in said and "$948.75 of tests an episode" in said
-    dialogue = RunStore(tmp_path / "experiments" / "presentation-budget" / "cells" / "presentation=dialogue,budget=none")
+    dialogue = RunStore(
+        tmp_path
+        / "experiments"
+        / "presentation-budget"
+        / "cells"
+        / "presentation=dialogue,budget=none"
+    )
     assert sum(r.cost for r in dialogue.episodes()) / 24 == 948.75

@@ -172,8 +172,10 @@ def print_figures(console: Console, figures: ExperimentFigures) -> None:
             console.print(Text(f"{named.title}: no comparison ({named.note})"))
             continue
         tables = comparison_tables(named.comparison, f"Compared: {named.title}", named.names)
-        for table in tables:
+        for pair, table in zip(named.comparison.pairs, tables, strict=True):
             console.print(table)
+            for note in pair.notes:
+                console.print(Text(f"note: {note}", style="dim"))
     if figures.frontier:
         frontier = Table(title="Accuracy against cost (budgets)", box=box.SIMPLE_HEAD)
         for name in ("cell", "mean cost (USD)", "accuracy", "on the frontier"):
