@@ -92,12 +92,18 @@ def test_show_json_carries_the_same_figures_as_an_independent_count(three_trials
     assert len(shown["episodes"]) == 24 and shown["episodes"][1]["trial"] == 1
 
 
-def test_replay_and_rerun_address_a_trial(three_trials: Path) -> None:
+def test_replay_rerun_and_fork_address_a_trial(three_trials: Path, tmp_path: Path) -> None:
     replayed = run_cli("replay", str(three_trials), "demo/0002@2")
     assert "demo/0002" in replayed and "DIAGNOSIS" in replayed
-    seed = RunStore(three_trials).episodes()[5].seed
-    assert f"seed={seed}" in replayed
+    original = RunStore(three_trials).episodes()[5]
+    assert original.episode_id == "demo/0002@2"
+    assert f"seed={original.seed}" in replayed
     assert "identical" in run_cli("replay", str(three_trials), "demo/0002@2", "--rerun")
+    fork = tmp_path / "fork"
+    run_cli("replay", str(three_trials), "demo/0002@2", "--fork-at", "3", "--doctor", "oracle",
+            "--out", str(fork))  # fmt: skip
+    (forked,) = RunStore(fork).episodes()
+    assert (forked.episode_id, forked.trial, forked.seed) == ("demo/0002@2", 2, original.seed)
 
 
 def test_resume_completes_the_missing_trials(tmp_path: Path) -> None:
