@@ -41,15 +41,37 @@ COMMANDS: dict[str, Lazy] = {
         "clinsim.cli.run", "run", "Run scenarios (default: the bundled demo set with the offline "
         "agents)."
     ),
-    "show": Lazy("clinsim.cli.runs", "show", "Summarise a stored run."),
+    "show": Lazy(
+        "clinsim.cli.runs", "show", "Summarise a stored run: accuracy, pass^k and means with "
+        "intervals, breakdowns."
+    ),
     "replay": Lazy(
         "clinsim.cli.runs", "replay", "Render a stored episode turn by turn, re-execute it, or "
         "fork it at a turn."
+    ),
+    "compare": Lazy(
+        "clinsim.cli.research", "compare", "Compare runs episode by episode: paired accuracy "
+        "difference, McNemar, discordant cases."
+    ),
+    "report": Lazy(
+        "clinsim.cli.research", "report", "Write one self-contained HTML report of runs or "
+        "experiments (opens with no network)."
+    ),
+    "export": Lazy(
+        "clinsim.cli.research", "export", "Export a run's episodes and events as Parquet, JSON "
+        "lines or CSV files."
+    ),
+    "runs": Lazy(
+        "clinsim.cli.research", "runs", "List the runs under runs/: when, sets, doctor, "
+        "episodes, accuracy."
     ),
     "plugins": Lazy(
         "clinsim.cli.plugins", "plugins", "List every installed component (doctors, patients, "
         "measurements, judges, tools, model backends, scenario sets): its package and the "
         "settings it takes."
+    ),
+    "experiment": Lazy(
+        "clinsim.cli.research", "experiment_app", "Experiments: a grid of runs from one TOML file."
     ),
     "scenarios": Lazy(
         "clinsim.cli.scenarios", "app", "Scenario sets: list, show, validate, audit, schema."
