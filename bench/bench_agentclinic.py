@@ -283,6 +283,13 @@ def run_agentclinic(base_url: str, episodes: int, sleep: bool) -> Result:
     return Result(seconds, chat.calls)
 
 
+SYSTEMS: dict[str, tuple[str, Any]] = {
+    "clinsim16": ("clinsim, 16 at once", lambda url, n: run_clinsim(url, n, 16)),
+    "clinsim1": ("clinsim, 1 at a time", lambda url, n: run_clinsim(url, n, 1)),
+    "agentclinic": ("AgentClinic, sleep removed", lambda url, n: run_agentclinic(url, n, False)),
+    "shipped": ("AgentClinic as shipped", lambda url, n: run_agentclinic(url, n, True)),
+}
+
 # ------------------------------------------------------------------ report
 
 
@@ -290,9 +297,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.2, help="server seconds per call")
-    parser.add_argument("--skip-shipped", action="store_true", help="leave out the 1 s sleep run")
     parser.add_argument(
-        "--clinsim-only", action="store_true", help="measure clinsim alone (no AgentClinic)"
+        "--only",
+        default=",".join(SYSTEMS),
+        help=f"comma-separated measurements to make, of {', '.join(SYSTEMS)} (default: all)",
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -302,29 +310,22 @@ def main() -> None:
     if not (AGENTCLINIC.is_file() and CASES.is_file()):
         print(f"skipped: AgentClinic's script or cases are not in {SHARED} (../shared)")
         return
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in only if name not in SYSTEMS]
+    if unknown:
+        raise SystemExit(f"unknown measurements {unknown}; choose from {', '.join(SYSTEMS)}")
     results: dict[str, Result] = {}
     with server_process(args.latency) as base_url:
         print(f"{args.episodes} episodes, server latency {args.latency:g} s per call")
-        plan: list[tuple[str, Any]] = [
-            ("clinsim, 16 at once", lambda: run_clinsim(base_url, args.episodes, 16)),
-            ("clinsim, 1 at a time", lambda: run_clinsim(base_url, args.episodes, 1)),
-        ]
-        if not args.clinsim_only:
-            plan.append(
-                (
-                    "AgentClinic, sleep removed",
-                    lambda: run_agentclinic(base_url, args.episodes, False),
-                )
-            )
-        if not (args.skip_shipped or args.clinsim_only):
-            plan.append(
-                ("AgentClinic as shipped", lambda: run_agentclinic(base_url, args.episodes, True))
-            )
-        for label, measure in plan:
-            results[label] = measure()
-            result = results[label]
+        for name in only:
+            label, measure = SYSTEMS[name]
+            result = results[label] = measure(base_url, args.episodes)
             rate = args.episodes / result.seconds
-            print(f"  {label:<28} {result.seconds:8.1f} s  {rate:6.2f} episodes/s", flush=True)
+            print(
+                f"  {label:<28} {result.seconds:8.1f} s  {rate:6.3f} episodes/s  "
+                f"{result.seconds / args.episodes:6.2f} s per episode",
+                flush=True,
+            )
     report(results)
 
 
@@ -335,6 +336,8 @@ def report(results: dict[str, Result]) -> None:
     differ = {label: c for label, c in calls.items() if c != first}
     if differ:
         raise SystemExit(f"the systems made different calls: {differ}")
+    if "clinsim, 16 at once" not in results:
+        return
     fast = results["clinsim, 16 at once"].seconds
     for label, result in results.items():
         if label != "clinsim, 16 at once":

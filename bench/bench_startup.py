@@ -2,18 +2,19 @@
 
     python bench/bench_startup.py [--runs 7]
 
-Prints the median wall time of each command (a fresh process each run; `run --limit 1` plays the
-first demo scenario with the offline agents and writes it to a run directory under a temporary
-folder), the modules each imports, and which heavy ones are among them (torch, transformers,
-langgraph, duckdb, numpy, httpx). Components (doctors, tools, model backends) are loaded when a
-run asks for them and CLI commands when they run, never at start-up. For scale it also times
-`from langgraph.graph import StateGraph` alone, which every run needs.
+Prints the median wall and CPU time of each command (a fresh process each run; `run --limit 1`
+plays the first demo scenario with the offline agents and writes it to a run directory under a
+temporary folder), the modules each imports, and which heavy ones are among them (torch,
+transformers, langgraph, duckdb, numpy, httpx). Components (doctors, tools, model backends) are
+loaded when a run asks for them and CLI commands when they run, never at start-up. For scale it
+also times `from langgraph.graph import StateGraph` alone, which every run needs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,17 +35,26 @@ PROBE = (
 )
 
 
-def median_time(command: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one fresh process running `command`. On a busy
+    machine the CPU time is the steadier figure: it leaves out time spent waiting for a core."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def median_time(command: list[str], runs: int) -> tuple[float, float]:
+    times = [timed(command) for _ in range(runs)]
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
 
 def modules(args: list[str]) -> tuple[int, list[str]]:
-    probe = subprocess.run([sys.executable, "-c", PROBE, *args], check=True, capture_output=True)
+    probe = subprocess.run(  # from the root folder, so `-c` finds no clinsim tree in the cwd
+        [sys.executable, "-c", PROBE, *args], check=True, capture_output=True, cwd="/"
+    )
     count, heavy = json.loads(probe.stderr.decode().strip().splitlines()[-1])
     return count, heavy
 
@@ -61,27 +71,30 @@ def main() -> None:
         }
         for label, argv in commands.items():
             if "run" in argv:
-                seconds = statistics.median(
-                    _fresh_run(clinsim, argv, Path(tmp) / "run") for _ in range(args.runs)
-                )
+                times = [_fresh_run(clinsim, argv, Path(tmp) / "run") for _ in range(args.runs)]
+                seconds = statistics.median(t[0] for t in times)
+                cpu = statistics.median(t[1] for t in times)
             else:
-                seconds = median_time([clinsim, *argv], args.runs)
+                seconds, cpu = median_time([clinsim, *argv], args.runs)
             count, heavy = modules(argv if "run" not in argv else [*argv[:-1], f"{tmp}/probe"])
-            print(f"{label}: median {seconds:.2f} s over {args.runs} runs")
+            print(f"{label}: median {seconds:.2f} s wall, {cpu:.2f} s CPU over {args.runs} runs")
             print(f"  modules imported: {count}; heavy among them: {', '.join(heavy) or 'none'}")
-    floor = median_time([sys.executable, "-c", "from langgraph.graph import StateGraph"], args.runs)
-    print(f"python -c 'from langgraph.graph import StateGraph': median {floor:.2f} s")
+    floor, floor_cpu = median_time(
+        [sys.executable, "-c", "from langgraph.graph import StateGraph"], args.runs
+    )
+    print(
+        f"python -c 'from langgraph.graph import StateGraph': median {floor:.2f} s wall, "
+        f"{floor_cpu:.2f} s CPU"
+    )
 
 
-def _fresh_run(clinsim: str, argv: list[str], out: Path) -> float:
+def _fresh_run(clinsim: str, argv: list[str], out: Path) -> tuple[float, float]:
     """One `clinsim run` into an empty run directory."""
     if out.exists():
         for path in sorted(out.rglob("*"), reverse=True):
             path.unlink() if path.is_file() else path.rmdir()
         out.rmdir()
-    started = time.perf_counter()
-    subprocess.run([clinsim, *argv], check=True, capture_output=True)
-    return time.perf_counter() - started
+    return timed([clinsim, *argv])
 
 
 if __name__ == "__main__":
