@@ -1,7 +1,8 @@
 """The LLM judge: AgentClinic's moderator. Given the correct diagnosis and the doctor's, it
 answers whether they are the same disease (Yes/No plus a short reason). Replies are parsed
 robustly ("Yes.", "**Yes**", "yes, because ...", "No - ...", `{"match": true}`); a reply that
-is neither is asked again (bounded), then the judge fails with `MODEL_ERROR`."""
+is neither is asked again (bounded), then the judge fails with `MODEL_ERROR`. The wording is the
+judge's prompt templates' (`system`, `question`, `retry`)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,13 @@ from typing import Any
 from clinsim.agents.llm.parsing import json_objects
 from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
+from clinsim.agents.prompts import RolePrompts, bundled_prompts
 from clinsim.environments.actions import SubmitDiagnosis
 from clinsim.environments.roles import RoleFailure, Verdict
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import AnswerKey
 
 ROLE = "judge"
-JUDGE_SYSTEM = (
-    "You are responsible for determining if the correct diagnosis and the doctor's diagnosis "
-    "are the same disease. Answer Yes or No first, then give a one-sentence reason."
-)
-_RETRY = "Answer with Yes or No first, then a one-sentence reason."
 _MATCH_KEYS = ("match", "same", "answer", "verdict", "correct")
 _REASON_KEYS = ("reason", "explanation", "rationale")
 _WORD = re.compile(r"\b(yes|no)\b", re.I)
@@ -75,14 +72,15 @@ def parse_verdict(text: str) -> tuple[bool, str]:
     raise VerdictParseError(f"neither a clear yes nor no: {text[:200]!r}")
 
 
-def judge_prompt(submission: SubmitDiagnosis, key: AnswerKey) -> str:
-    correct = key.diagnosis
-    if key.synonyms:
-        correct += f" (also called: {', '.join(key.synonyms)})"
-    return (
-        f"Here is the correct diagnosis: {correct}\n"
-        f"Here was the doctor's diagnosis: {submission.diagnosis}\n"
-        "Are these the same?"
+def judge_prompt(
+    submission: SubmitDiagnosis, key: AnswerKey, prompts: RolePrompts | None = None
+) -> str:
+    return (prompts or bundled_prompts(ROLE)).render(
+        "question",
+        reference=key.diagnosis,
+        synonyms=list(key.synonyms),
+        diagnosis=submission.diagnosis,
+        differential=list(submission.differential),
     )
 
 
@@ -97,7 +95,9 @@ class LLMJudge:
         max_tokens: int = 128,
         seed: int | None = None,
         retries: int = 2,
+        prompts: RolePrompts | None = None,
     ):
+        self.prompts = prompts or bundled_prompts(ROLE)
         self.model = RecordedModel(model, ROLE)
         self.name = f"llm:{model.address}"
         self.temperature = temperature
@@ -107,8 +107,8 @@ class LLMJudge:
 
     async def judge(self, submission: SubmitDiagnosis, key: AnswerKey) -> Verdict:
         messages = [
-            ChatMessage(role="system", content=JUDGE_SYSTEM),
-            ChatMessage(role="user", content=judge_prompt(submission, key)),
+            ChatMessage(role="system", content=self.prompts.render("system")),
+            ChatMessage(role="user", content=judge_prompt(submission, key, self.prompts)),
         ]
         error = ""
         for _attempt in range(self.retries + 1):
@@ -126,7 +126,7 @@ class LLMJudge:
                 messages = [
                     *messages,
                     ChatMessage(role="assistant", content=response.text),
-                    ChatMessage(role="user", content=_RETRY),
+                    ChatMessage(role="user", content=self.prompts.render("retry")),
                 ]
                 continue
             return Verdict(match=match, reason=reason, rank=1 if match else None)

@@ -25,6 +25,7 @@ from clinsim.components import Plan, resolve
 from clinsim.config import RunConfig, StoredRun
 from clinsim.environments.events import Event, PatientLeakBlocked
 from clinsim.plugins import PluginError
+from clinsim.prompting import prompt_differences
 from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
 from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.sets import load_scenarios
@@ -62,6 +63,7 @@ class RunFlags:
     image_cache: Path | None
     tool_option: list[str] = field(default_factory=list)
     models: ModelFlags = field(default_factory=ModelFlags)
+    prompt: list[str] = field(default_factory=list)
 
     def config(self) -> RunConfig:
         agent = self.models.agent_options(
@@ -93,6 +95,7 @@ class RunFlags:
             agent_options=agent,
             model_options=self.models.model_options(),
             tool_options={**key_values(self.tool_option, "--tool-option"), **flags.given(tools)},
+            prompts=flags.prompt_flags(self.prompt),
         )
 
 
@@ -147,6 +150,7 @@ def run(
     tool_option: Annotated[
         list[str] | None, Opt(help="Tool setting KEY=VALUE or TOOL.KEY=VALUE.")
     ] = None,
+    prompt: flags.PromptFile = None,
 ) -> None:
     """Run scenarios (default: the bundled demo set with the offline agents)."""
     models = ModelFlags(
@@ -174,6 +178,7 @@ def run(
         image_cache=image_cache,
         tool_option=tool_option or [],
         models=models,
+        prompt=prompt or [],
     )
     console = Console()
     try:
@@ -276,6 +281,12 @@ def _resumable(store: RunStore, now: StoredRun) -> set[str]:
         raise StoreError(
             f"{store.run_dir} was stored by another version of clinsim; it cannot be resumed"
         ) from None
+    prompts = prompt_differences(stored, now, names=("stored", "now"))
+    if prompts:
+        raise StoreError(
+            f"{store.run_dir} was run with other prompt templates ({'; '.join(prompts)}); "
+            "resume it with the same templates"
+        )
     old, new = stored.run.model_dump(mode="json"), now.run.model_dump(mode="json")
     changed = [k for k in new if k not in RESUME_MAY_CHANGE and old.get(k) != new[k]]
     if not changed and stored.components != now.components:

@@ -21,7 +21,7 @@ from llm_fakes import FakeModel, FakePool
 from pydantic import BaseModel, Field
 
 from clinsim.agents.factories import AgentRequest
-from clinsim.agents.llm.biases import DOCTOR_BIASES, PATIENT_BIASES, resolve_bias
+from clinsim.agents.llm.biases import bias_texts, resolve_bias
 from clinsim.agents.llm.factories import llm_doctor, llm_judge, llm_measurement, llm_patient
 from clinsim.agents.models.base import ChatResponse, ToolCall
 from clinsim.agents.models.hf import template_messages
@@ -144,7 +144,9 @@ def _broken(protocol: str) -> str | ChatResponse:
 
 
 def _dump(requests: list[Any]) -> list[Any]:
-    return [r.model_dump(mode="json") for r in requests]
+    """What a request sends; tool instructions are sent only by templates without tool support
+    (collected from `template_messages`)."""
+    return [r.model_dump(mode="json", exclude={"tool_instructions"}) for r in requests]
 
 
 async def _doctor(scenario: Scenario) -> Collected:
@@ -205,9 +207,9 @@ async def _measurement_and_judge(scenarios: list[Scenario]) -> Collected:
 
 def _biases() -> Collected:
     out: Collected = {}
-    for name in DOCTOR_BIASES:
+    for name in bias_texts("doctor"):
         out[f"bias doctor {name}"] = resolve_bias("doctor", name)
-    for name in PATIENT_BIASES:
+    for name in bias_texts("patient"):
         out[f"bias patient {name}"] = resolve_bias("patient", name)
     return out
 
