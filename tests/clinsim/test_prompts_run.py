@@ -1,0 +1,177 @@
+"""A run with prompt templates of one's own: `--prompt ROLE.PART=FILE` words the model's prompts,
+the run stores every template's text and sha256, the differences between two runs' templates are
+named, `--resume` refuses a changed template, a replay plays with the stored text, and a bad
+template stops the run before it starts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from clinsim.agents.models.loopback import LoopbackServer
+from clinsim.cli.main import app
+from clinsim.config import StoredRun
+from clinsim.environments.events import ModelCalled
+from clinsim.environments.run_store import RunStore
+from clinsim.prompting import prompt_differences
+
+cli = CliRunner()
+
+DOCTOR_TEMPLATE = """{#- our own wording -#}
+You are the admitting physician. {{ objective }}
+You have {{ max_turns }} turns. Reply with one JSON object:
+{"action": "ask_patient", "question": "..."} | {"action": "order_test", "test": "..."} | \
+{"action": "submit_diagnosis", "diagnosis": "..."}
+{%- for tool in extra_tools %}
+- {{ tool.name }}: {{ tool.description }}
+{%- endfor %}
+"""
+
+
+def clinic(body: dict[str, Any]) -> dict[str, Any]:
+    """A doctor that asks once and then diagnoses; a patient that answers."""
+    if body["model"] == "pat":
+        return {"content": "Since yesterday."}
+    turn = sum(m["role"] == "assistant" for m in body["messages"])
+    if turn == 0:
+        return {"content": '{"action": "ask_patient", "question": "Since when?"}'}
+    return {"content": '{"action": "submit_diagnosis", "diagnosis": "Myasthenia gravis"}'}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LoopbackServer]:
+    with LoopbackServer.in_thread(responder=clinic) as running:
+        yield running
+
+
+def run(server: LoopbackServer, out: Path, *more: str) -> Any:
+    args = ["run", "demo", "--limit", "2", "--doctor", "openai/doc", "--patient", "openai/pat"]
+    args += ["--base-url", server.base_url, "--out", str(out), *more]
+    return cli.invoke(app, args, env={"COLUMNS": "120"})
+
+
+def stored(out: Path) -> StoredRun:
+    return StoredRun.model_validate(RunStore(out).run_info().config)
+
+
+def system_prompts(out: Path) -> set[str]:
+    store = RunStore(out)
+    calls = [
+        e
+        for record in store.episodes()
+        for e in store.events(record.episode_id)
+        if isinstance(e, ModelCalled) and e.role == "doctor"
+    ]
+    return {call.messages[0]["content"] for call in calls}
+
+
+def test_a_supplied_doctor_template_is_stored_with_its_hash_and_named_by_differences(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    template = tmp_path / "doctor.j2"
+    template.write_text(DOCTOR_TEMPLATE)
+    mine, default = tmp_path / "mine", tmp_path / "default"
+    result = run(server, mine, "--prompt", f"doctor.system={template}")
+    assert result.exit_code == 0, result.output
+    assert run(server, default).exit_code == 0
+
+    record = stored(mine).prompts["doctor.system"]
+    assert record.source == str(template)
+    assert record.text == DOCTOR_TEMPLATE
+    assert record.sha256 == hashlib.sha256(DOCTOR_TEMPLATE.encode()).hexdigest()
+    assert stored(mine).run.prompts == {"doctor.system": str(template)}
+    # the doctor was worded by it; the other templates are the bundled ones, recorded too
+    systems = system_prompts(mine)
+    assert len(systems) == 2  # one per case (its objective)
+    for system in systems:
+        assert system.startswith("You are the admitting physician. ") and "{{" not in system
+    assert stored(mine).prompts["patient.system"].source == "bundled:patient.system.j2"
+    assert stored(default).prompts["doctor.system"].source == "bundled:doctor.system.json.j2"
+
+    # the stored configurations, as JSON, say which template differs and how
+    raw = [RunStore(folder).run_info().config for folder in (mine, default)]
+    (line,) = prompt_differences(raw[0], raw[1], names=("mine", "default"))
+    assert line.startswith(f"doctor.system: mine {template} (sha256 {record.sha256[:12]})")
+    assert "default bundled doctor.system.json.j2" in line
+    assert prompt_differences(stored(default), stored(default)) == []
+
+
+def test_resume_refuses_a_changed_template(server: LoopbackServer, tmp_path: Path) -> None:
+    template, out = tmp_path / "doctor.j2", tmp_path / "run"
+    template.write_text(DOCTOR_TEMPLATE)
+    assert run(server, out, "--prompt", f"doctor={template}", "--limit", "1").exit_code == 0
+    template.write_text(DOCTOR_TEMPLATE.replace("admitting", "attending"))
+    result = run(server, out, "--prompt", f"doctor={template}", "--resume")
+    assert result.exit_code != 0
+    assert "other prompt templates" in result.output and "doctor.system: stored" in result.output
+    template.write_text(DOCTOR_TEMPLATE)
+    assert run(server, out, "--prompt", f"doctor={template}", "--resume").exit_code == 0
+    assert len(RunStore(out).episodes()) == 2
+
+
+def test_a_rerun_plays_with_the_stored_text(server: LoopbackServer, tmp_path: Path) -> None:
+    template, out = tmp_path / "doctor.j2", tmp_path / "run"
+    template.write_text(DOCTOR_TEMPLATE)
+    assert run(server, out, "--prompt", f"doctor.system={template}").exit_code == 0
+    template.unlink()  # the stored text is what a replay uses
+    episode = RunStore(out).episodes()[0].episode_id
+    result = cli.invoke(app, ["replay", str(out), episode, "--rerun"])
+    assert result.exit_code == 0, result.output
+    assert "identical" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{{ objective }} {{ diagnosis }}", "unknown variable diagnosis"),
+        ("{{ objective }}", "never uses tools or extra_tools, which doctor.system needs"),
+    ],
+)
+def test_a_bad_template_stops_the_run_before_it_starts(
+    server: LoopbackServer, tmp_path: Path, text: str, expected: str
+) -> None:
+    template, out = tmp_path / "doctor.j2", tmp_path / "run"
+    template.write_text(text)
+    result = run(server, out, "--prompt", f"doctor.system={template}")
+    assert result.exit_code == 2
+    assert f"prompt doctor.system ({template})" in result.output and expected in result.output
+    assert not out.exists()
+
+
+def test_a_prompt_for_a_role_no_model_plays_is_an_error(tmp_path: Path) -> None:
+    template = tmp_path / "t.j2"
+    template.write_text("{{ objective }}")
+    result = cli.invoke(app, ["run", "demo", "--prompt", f"doctor={template}"])
+    assert result.exit_code == 2
+    assert "doctor ('baseline') is not played from prompt templates" in result.output
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        ("doctor.sytem=x.j2", "the doctor has no such part"),
+        ("doctor.system", "--prompt takes ROLE.PART=FILE"),
+        ("doctor.system=missing.j2", "cannot read missing.j2"),
+    ],
+)
+def test_prompt_flags_are_checked(
+    server: LoopbackServer, tmp_path: Path, flag: str, expected: str
+) -> None:
+    result = run(server, tmp_path / "run", "--prompt", flag)
+    assert result.exit_code == 2 and expected in result.output, result.output
+
+
+def test_experiment_style_configs_hold_prompts_as_plain_data(tmp_path: Path) -> None:
+    from clinsim.config import RunConfig
+
+    config = RunConfig.model_validate({"prompts": {"doctor": "a.j2", "judge.question": "b.j2"}})
+    assert config.prompts == {"doctor.system": "a.j2", "judge.question": "b.j2"}
+    assert json.loads(config.model_dump_json())["prompts"] == config.prompts
+    with pytest.raises(ValueError, match="no role 'nurse'"):
+        RunConfig.model_validate({"prompts": {"nurse.system": "a.j2"}})
