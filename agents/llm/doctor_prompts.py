@@ -159,6 +159,8 @@ def doctor_messages(
         messages += _exchange_messages(index, exchange, prompts, attached)
     note = prompts.render("turn_note", view)
     last = messages[-1]
+    if not note:  # a turn note of one's own may say nothing on most turns
+        return messages
     if last.role == "user":
         messages[-1] = last.model_copy(update={"content": f"{last.content}\n\n{note}"})
     else:
