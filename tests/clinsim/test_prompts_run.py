@@ -175,3 +175,24 @@ def test_experiment_style_configs_hold_prompts_as_plain_data(tmp_path: Path) -> 
     assert json.loads(config.model_dump_json())["prompts"] == config.prompts
     with pytest.raises(ValueError, match="no role 'nurse'"):
         RunConfig.model_validate({"prompts": {"nurse.system": "a.j2"}})
+
+
+def test_a_forks_new_doctor_takes_templates_of_its_own(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    template, original, fork = tmp_path / "doctor.j2", tmp_path / "run", tmp_path / "fork"
+    template.write_text(DOCTOR_TEMPLATE)
+    assert run(server, original, "--limit", "1").exit_code == 0
+    episode = RunStore(original).episodes()[0].episode_id
+    args = ["replay", str(original), episode, "--fork-at", "2", "--doctor", "openai/doc"]
+    args += ["--base-url", server.base_url, "--prompt", f"doctor.system={template}"]
+    result = cli.invoke(app, [*args, "--out", str(fork)])
+    assert result.exit_code == 0, result.output
+    forked = stored(fork)
+    assert forked.fork_prompts["doctor.system"].text == DOCTOR_TEMPLATE
+    assert forked.prompts == stored(original).prompts  # the replayed roles' own templates
+    systems = system_prompts(fork)
+    assert any(s.startswith("You are a physician") for s in systems)  # turn 1, replayed
+    assert any(s.startswith("You are the admitting physician.") for s in systems)  # the fork
+    (line,) = prompt_differences(stored(original), forked)
+    assert line.startswith("fork doctor: played from prompts in the second run only (system,")
