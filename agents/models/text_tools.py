@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from clinsim.agents.models.base import ToolCall
@@ -40,9 +41,11 @@ def tool_instructions(tools: Sequence[ToolSpec], template: Template | None = Non
     )
 
 
+@lru_cache(maxsize=1024)
 def tool_entry(spec: ToolSpec) -> dict[str, Any]:
     """A tool as prompt templates receive it: name, description (stripped), parameters (name,
-    type, required) and schema."""
+    type, required) and schema. Kept per spec (the JSON schema is costly to build every turn);
+    templates render in an immutable sandbox, so the dict is never changed."""
     schema = parameters(spec)
     required = set(schema.get("required") or [])
     fields = [

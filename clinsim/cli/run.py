@@ -281,7 +281,11 @@ def _resumable(store: RunStore, now: StoredRun) -> set[str]:
         raise StoreError(
             f"{store.run_dir} was stored by another version of clinsim; it cannot be resumed"
         ) from None
-    prompts = prompt_differences(stored, now, names=("stored", "now"))
+    # a run stored before templates were recorded was worded as the bundled templates word it
+    recorded = stored.prompts or any(
+        not p.source.startswith("bundled:") for p in now.prompts.values()
+    )
+    prompts = prompt_differences(stored, now, names=("stored", "now")) if recorded else []
     if prompts:
         raise StoreError(
             f"{store.run_dir} was run with other prompt templates ({'; '.join(prompts)}); "

@@ -196,3 +196,23 @@ def test_a_forks_new_doctor_takes_templates_of_its_own(
     assert any(s.startswith("You are the admitting physician.") for s in systems)  # the fork
     (line,) = prompt_differences(stored(original), forked)
     assert line.startswith("fork doctor: played from prompts in the second run only (system,")
+
+
+def test_a_run_stored_before_templates_were_recorded_resumes_with_the_bundled_ones(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    import duckdb
+
+    out = tmp_path / "run"
+    assert run(server, out, "--limit", "1").exit_code == 0
+    config = RunStore(out).run_info().config
+    del config["prompts"], config["fork_prompts"]
+    del config["run"]["prompts"]
+    with duckdb.connect(str(out / "run.duckdb")) as con:
+        con.execute("UPDATE runs SET config = ?", [json.dumps(config)])
+    template = tmp_path / "doctor.j2"
+    template.write_text(DOCTOR_TEMPLATE)
+    refused = run(server, out, "--resume", "--prompt", f"doctor={template}")
+    assert refused.exit_code != 0 and "other prompt templates" in refused.output
+    assert run(server, out, "--resume").exit_code == 0
+    assert len(RunStore(out).episodes()) == 2
