@@ -4,12 +4,13 @@ instructions, the patient (biases, a leak retry), the measurement reader, the ju
 retry) and every bias text. Collected through the agents' factories and entry points only, so
 the same collection runs against any implementation of the prompts.
 
-    python tests/support/prompt_requests.py OUT.json    # record
+    python tests/support/prompt_requests.py OUT.json.gz    # record
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import sys
 import tempfile
@@ -235,4 +236,5 @@ def collect() -> Collected:
 
 
 if __name__ == "__main__":
-    Path(sys.argv[1]).write_text(json.dumps(collect(), indent=1, sort_keys=True) + "\n")
+    text = json.dumps(collect(), indent=1, sort_keys=True) + "\n"
+    Path(sys.argv[1]).write_bytes(gzip.compress(text.encode(), mtime=0))
