@@ -111,6 +111,7 @@ _TOOLS = {
 _JSON_ACTIONS = ("ask_patient", "order_test", "submit_diagnosis")
 _AGENTCLINIC_MARKERS = ("REQUEST TEST", "DIAGNOSIS READY")
 _FACTS = {"demographics": "34-year-old woman", "symptoms": "cough, night sweats"}
+_GRADES = ("exact", "synonym", "more_specific", "less_specific", "related", "wrong")
 
 DOCTOR = (
     Part(
@@ -237,6 +238,16 @@ OTHERS = (
         needs={ANY: (("reference",), ("diagnosis",))},
     ),
     Part("judge.retry", "The user message after a reply that was neither yes nor no."),
+    Part(
+        "judge.graded_system",
+        "The judge's system prompt in graded mode (--agent-option judge.graded=true): the "
+        "grades, defined as the rules judge defines them.",
+        markers={ANY: _GRADES},
+    ),
+    Part(
+        "judge.graded_retry",
+        "The user message, in graded mode, after a reply that named no grade.",
+    ),
 )
 
 PARTS: dict[str, Part] = {part.key: part for part in (*DOCTOR, *OTHERS)}

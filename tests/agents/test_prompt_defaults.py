@@ -4,7 +4,9 @@ they became templates.
 `data/prompts_before_templates.json.gz` was recorded by `tests/support/prompt_requests.py` from the
 code as it was before: every request the LLM doctor (three protocols, biases, images, history,
 the last turn, repairs), the text tool instructions, the patient (biases, a leak retry), the
-measurement reader and the judge (with a retry) sent, and every bias text.
+measurement reader and the judge (with a retry; yes/no and graded) sent, and every bias text.
+The graded judge's cases were recorded the same way from the code that introduced it, before
+its prompts became templates; its other cases matched this recording exactly.
 """
 
 from __future__ import annotations

@@ -157,3 +157,8 @@ def test_an_unknown_key_lists_what_there_is() -> None:
         part_key("doctr.system")
     with pytest.raises(UnknownPart, match=r"parts: doctor\.system, doctor\.opening"):
         part_key("doctor.sytem")
+
+
+def test_the_graded_judge_must_name_the_grades() -> None:
+    text = "Grade the diagnosis: exact, synonym, more_specific, less_specific or wrong."
+    assert "must contain 'related'" in refused("judge.graded_system", text, None)

@@ -196,13 +196,16 @@ async def _measurement_and_judge(scenarios: list[Scenario]) -> Collected:
         out[f"measurement {scenario.id}"] = _dump(model.requests)
         for synonyms in ([], ["A", "B c"]):
             key = scenario.answer.model_copy(update={"synonyms": synonyms})
-            model = FakeModel("Perhaps.", "Yes, the same.")
-            request = AgentRequest("judge", model.address, scenario, 3, FakePool(model))
-            judge = llm_judge.build(request, llm_judge.configure({}))
-            submitted = SubmitDiagnosis(diagnosis="Tuberculosis", differential=["Sarcoid"])
-            with in_episode():
-                await judge.judge(submitted, key)
-            out[f"judge {scenario.id} {len(synonyms)}"] = _dump(model.requests)
+            for graded in (False, True):
+                replies = ("Perhaps.", "Exact: the same." if graded else "Yes, the same.")
+                model = FakeModel(*replies)
+                request = AgentRequest("judge", model.address, scenario, 3, FakePool(model))
+                judge = llm_judge.build(request, llm_judge.configure({"graded": graded}))
+                submitted = SubmitDiagnosis(diagnosis="Tuberculosis", differential=["Sarcoid"])
+                with in_episode():
+                    await judge.judge(submitted, key)
+                label = "judge graded" if graded else "judge"
+                out[f"{label} {scenario.id} {len(synonyms)}"] = _dump(model.requests)
     return out
 
 
