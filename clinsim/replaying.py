@@ -138,6 +138,7 @@ class Stored:
     fork: Fork | None
     prompts: dict[str, StoredPrompt] = field(default_factory=dict)
     fork_prompts: dict[str, StoredPrompt] = field(default_factory=dict)
+    trial: int = 0
 
 
 def load_stored(run_dir: Path) -> StoredRun:
@@ -161,7 +162,11 @@ def _load(run_dir: Path, episode_id: str) -> Stored:
     if started is None:
         raise StoreError(f"episode {episode_id!r} has no start event")
     scenario = _scenario(stored.run, started.scenario_id)
-    return Stored(stored.run, scenario, original, stored.fork, stored.prompts, stored.fork_prompts)
+    records = [r for r in RunStore(run_dir).episodes() if r.episode_id == episode_id]
+    trial = records[0].trial if records else 0
+    return Stored(
+        stored.run, scenario, original, stored.fork, stored.prompts, stored.fork_prompts, trial
+    )
 
 
 def _prepare(
@@ -242,7 +247,7 @@ async def fork_episode(
         events = await runner.play_parts(parts)
     finally:
         await runner.pool.aclose()
-    record = summarise(episode_id, 0, stored.scenario, events, 0.0)
+    record = summarise(episode_id, 0, stored.scenario, events, 0.0, stored.trial)
     runner.store.write_episode(out.name, record, events)
     prefix = [e for e in stored.events if e.turn < fork.turn]
     shared = events[: len(prefix)]

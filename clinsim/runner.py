@@ -39,9 +39,15 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def episode_seed(run_seed: int, scenario_id: str) -> int:
-    """A stable per-episode seed: same run seed and scenario, same episode."""
-    digest = hashlib.sha256(f"{run_seed}:{scenario_id}".encode()).hexdigest()
+TRIAL_MARK = "@"
+"""Episode ids of repeated trials: `demo/0001` is trial 0, `demo/0001@2` trial 2."""
+
+
+def episode_seed(run_seed: int, scenario_id: str, trial: int = 0) -> int:
+    """A stable per-episode seed: same run seed, scenario and trial, same episode. Trial 0 keeps
+    the seed runs had before trials existed."""
+    key = f"{run_seed}:{scenario_id}" + (f":{trial}" if trial else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return int(digest[:8], 16)
 
 
@@ -57,6 +63,33 @@ def episode_ids(scenarios: list[Scenario]) -> list[str]:
         n = seen[scenario.id]
         ids.append(scenario.id if n == 1 else f"{scenario.id}#{n}")
     return ids
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    """One episode to play: a scenario, which trial of it, its id and its place in the run."""
+
+    position: int
+    scenario: Scenario
+    trial: int
+    episode_id: str
+
+
+def episode_jobs(scenarios: list[Scenario], trials: int = 1) -> list[EpisodeJob]:
+    """Every scenario `trials` times: all first trials, then all second trials, ... (an
+    interrupted run has whole rounds); positions order the run by scenario, then trial."""
+    return [
+        EpisodeJob(
+            position=index * trials + trial,
+            scenario=scenario,
+            trial=trial,
+            episode_id=base if trial == 0 else f"{base}{TRIAL_MARK}{trial}",
+        )
+        for trial in range(trials)
+        for index, (scenario, base) in enumerate(
+            zip(scenarios, episode_ids(scenarios), strict=True)
+        )
+    ]
 
 
 def _withheld(scenario: Scenario) -> frozenset[str]:
@@ -103,7 +136,7 @@ class Runner:
             tools=ToolBox(ctx, self.tools),
             cost_of=self.cost_of,
             seed=seed,
-            settings=EncounterSettings(c.max_turns, c.budget, c.images_upfront),
+            settings=EncounterSettings(c.max_turns, c.budget, c.images_upfront, c.presentation),
             agents={
                 "doctor": c.doctor,
                 "patient": c.patient,
@@ -113,8 +146,8 @@ class Runner:
             monitor=SimulatorMonitor(scenario.case, _withheld(scenario)),
         )
 
-    async def play(self, scenario: Scenario, episode_id: str) -> list[Event]:
-        seed = episode_seed(self.config.seed, scenario.id)
+    async def play(self, scenario: Scenario, episode_id: str, trial: int = 0) -> list[Event]:
+        seed = episode_seed(self.config.seed, scenario.id, trial)
         try:
             parts = self.parts(scenario, episode_id, seed)
         except Exception as exc:  # a role that cannot be built for this scenario
@@ -155,27 +188,26 @@ class Runner:
         writing = asyncio.Lock()  # one writer at a time; writes run off the event loop
         records: list[EpisodeRecord] = []
 
-        async def one(position: int, scenario: Scenario, episode_id: str) -> None:
+        async def one(job: EpisodeJob) -> None:
             async with semaphore:
                 started = time.perf_counter()
-                events = await self.play(scenario, episode_id)
+                events = await self.play(job.scenario, job.episode_id, job.trial)
                 wall = time.perf_counter() - started
-            record = summarise(episode_id, position, scenario, events, wall)
+            record = summarise(job.episode_id, job.position, job.scenario, events, wall, job.trial)
             async with writing:
                 try:
                     await asyncio.to_thread(self.store.write_episode, self.run_id, record, events)
                 except Exception as exc:  # a locked store, or a value it cannot hold
-                    self.write_errors.append(f"{episode_id}: {_first_line(exc)}")
+                    self.write_errors.append(f"{job.episode_id}: {_first_line(exc)}")
                     return
             records.append(record)
             if on_done is not None:
                 on_done(record)
 
-        ids = episode_ids(scenarios)
         jobs = [
-            one(i, s, eid)
-            for i, (s, eid) in enumerate(zip(scenarios, ids, strict=True))
-            if eid not in (skip or set())
+            one(job)
+            for job in episode_jobs(scenarios, self.config.trials)
+            if job.episode_id not in (skip or set())
         ]
         try:
             await asyncio.gather(*jobs)

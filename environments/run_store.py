@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import UnionType
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import duckdb
 from pydantic import BaseModel, ConfigDict
@@ -44,6 +44,8 @@ from clinsim.scenarios.model import Scenario
 
 RUN_STORE_FILE = "run.duckdb"
 LOCK_WAIT_S = 30.0
+ExportFormat = Literal["parquet", "jsonl", "csv"]
+_COPY_FORMATS: dict[str, str] = {"parquet": "parquet", "jsonl": "json", "csv": "csv"}
 
 
 class StoreError(Exception):
@@ -71,6 +73,10 @@ class EpisodeRecord(BaseModel):
     cost: float
     wall_s: float
     seed: int
+    trial: int = 0
+    """Which repeat of the scenario (0 = the first); a run with `trials = K` plays 0..K-1."""
+    scenario_set: str = ""
+    """The set (or file) the scenario came from; empty in stores written before it was kept."""
 
 
 class RunInfo(BaseModel):
@@ -92,6 +98,13 @@ def _sql_type(annotation: Any) -> str:
 
 
 EPISODE_FIELDS = tuple(EpisodeRecord.model_fields)
+_ADDED_COLUMNS = [
+    f"ALTER TABLE episodes ADD COLUMN IF NOT EXISTS {name} {_sql_type(info.annotation)} "
+    f"DEFAULT {info.default!r}"
+    for name, info in EpisodeRecord.model_fields.items()
+    if not info.is_required()
+]
+"""Columns newer than the first stores: added to an older store before it is written to."""
 _EPISODE_COLUMNS = ", ".join(
     f"{name} {_sql_type(info.annotation)}" for name, info in EpisodeRecord.model_fields.items()
 )
@@ -107,7 +120,12 @@ CREATE TABLE IF NOT EXISTS events (
 
 
 def summarise(
-    episode_id: str, position: int, scenario: Scenario, events: list[Event], wall_s: float
+    episode_id: str,
+    position: int,
+    scenario: Scenario,
+    events: list[Event],
+    wall_s: float,
+    trial: int = 0,
 ) -> EpisodeRecord:
     """The episode's summary row; the first judge's verdict is the one counted as correct."""
     ended = next((e for e in reversed(events) if isinstance(e, EpisodeEnded)), None)
@@ -132,6 +150,8 @@ def summarise(
         cost=sum(e.cost for e in orders),
         wall_s=wall_s,
         seed=started.seed if started else 0,
+        trial=trial,
+        scenario_set=scenario.provenance.source,
     )
 
 
@@ -155,6 +175,7 @@ class RunStore:
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / RUN_STORE_FILE
+        self._upgraded = False
 
     def exists(self) -> bool:
         return self.path.is_file()
@@ -177,6 +198,7 @@ class RunStore:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.execute(_SCHEMA)
+            con.execute(";".join(_ADDED_COLUMNS))
             con.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
                 [run_id, datetime.now(UTC).replace(tzinfo=None), json.dumps(config), __version__],
@@ -189,6 +211,9 @@ class RunStore:
         values = record.model_dump()
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
+            if not self._upgraded:  # a run begun by an older clinsim, now resumed
+                con.execute(";".join(_ADDED_COLUMNS))
+                self._upgraded = True
             for table in ("events", "episodes"):
                 con.execute(
                     f"DELETE FROM {table} WHERE run_id = ? AND episode_id = ?",
@@ -214,11 +239,20 @@ class RunStore:
         return RunInfo(run_id=row[0], created=row[1], config=json.loads(row[2]), version=row[3])
 
     def episodes(self) -> list[EpisodeRecord]:
+        """Every episode, in run order (a column an older store lacks takes its default)."""
         with self._connect(read_only=True) as con:
+            present = {
+                row[0]
+                for row in con.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'episodes'"
+                ).fetchall()
+            }
+            names = [name for name in EPISODE_FIELDS if name in present]
             rows = con.execute(
-                f"SELECT {', '.join(EPISODE_FIELDS)} FROM episodes ORDER BY position"
+                f"SELECT {', '.join(names)} FROM episodes ORDER BY position"
             ).fetchall()
-        return [EpisodeRecord(**dict(zip(EPISODE_FIELDS, row, strict=True))) for row in rows]
+        return [EpisodeRecord(**dict(zip(names, row, strict=True))) for row in rows]
 
     def finished_ids(self) -> set[str]:
         if not self.path.is_file():
@@ -252,6 +286,29 @@ class RunStore:
         for episode_id, payload in rows:
             found.setdefault(episode_id, []).append(EVENT_ADAPTER.validate_json(payload))
         return found
+
+    def all_events(self) -> dict[str, list[Event]]:
+        """Every episode's events, in order (episode id -> events)."""
+        with self._connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT episode_id, payload FROM events ORDER BY episode_id, seq"
+            ).fetchall()
+        found: dict[str, list[Event]] = {}
+        for episode_id, payload in rows:
+            found.setdefault(episode_id, []).append(EVENT_ADAPTER.validate_json(payload))
+        return found
+
+    def export(self, out_dir: Path, fmt: ExportFormat) -> list[Path]:
+        """Write the `episodes` and `events` tables to `out_dir` (DuckDB COPY), one file each."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        with self._connect(read_only=True) as con:
+            for table in ("episodes", "events"):
+                target = out_dir / f"{table}.{fmt}"
+                quoted = str(target).replace("'", "''")
+                con.execute(f"COPY {table} TO '{quoted}' (FORMAT {_COPY_FORMATS[fmt]})")
+                written.append(target)
+        return written
 
     def model_calls(self) -> list[tuple[str, ModelCalled]]:
         """Every recorded model call as (episode id, event), in episode and event order."""

@@ -38,6 +38,7 @@ def view_values(view: DoctorView, protocol: Protocol) -> dict[str, Any]:
         "turn": view.turn + 1,
         "turns_left": view.turns_left,
         "protocol": protocol,
+        "vignette": view.vignette,
     }
 
 
@@ -57,8 +58,9 @@ class DoctorPrompts:
 
 
 def system_prompt(view: DoctorView, bias: str | None, prompts: DoctorPrompts) -> str:
+    """The `system` template's text, or under vignette presentation the `vignette` one's."""
     return prompts.render(
-        "system",
+        "system" if view.vignette is None else "vignette",
         view,
         bias=bias,
         tools=[tool_entry(spec) for spec in view.tools],

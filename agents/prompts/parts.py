@@ -93,6 +93,11 @@ _VIEW = {
     "turn": Variable("This turn's number, 1 for the first.", 1),
     "turns_left": Variable("Turns left, this one included.", 20),
     "protocol": Variable("The reply protocol: json, tools or agentclinic.", "json"),
+    "vignette": Variable(
+        "The whole case as one text when it is presented as a vignette (--presentation "
+        "vignette), else none.",
+        None,
+    ),
 }
 _TOOLS = {
     "tools": Variable(
@@ -122,8 +127,16 @@ DOCTOR = (
         markers={"json": _JSON_ACTIONS, "agentclinic": _AGENTCLINIC_MARKERS},
     ),
     Part(
+        "doctor.vignette",
+        "The doctor's system prompt when the whole case is presented at once (--presentation "
+        "vignette; the case itself is the opening message): diagnose in one reply.",
+        {**_VIEW, **_TOOLS, "bias": _BIAS},
+        markers={"json": ("submit_diagnosis",), "agentclinic": ("DIAGNOSIS READY",)},
+    ),
+    Part(
         "doctor.opening",
-        "The first user message: the patient arrives (images shown up front are listed).",
+        "The first user message: the patient arrives, or under vignette presentation the "
+        "whole case (images shown up front are listed).",
         {
             **_VIEW,
             "images": Variable(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import JsonValue, ValidationError
+from pydantic import JsonValue
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
@@ -22,17 +22,17 @@ from clinsim.cli.flags import ModelFlags, key_values
 from clinsim.cli.options import folder, number
 from clinsim.cli.terminal import terminal_responder
 from clinsim.components import Plan, resolve
-from clinsim.config import RunConfig, StoredRun
+from clinsim.config import RunConfig
+from clinsim.environments.encounter import Presentation
 from clinsim.environments.events import Event, PatientLeakBlocked
 from clinsim.plugins import PluginError
-from clinsim.prompting import prompt_differences
 from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
 from clinsim.scenarios.model import Scenario
 from clinsim.scenarios.sets import load_scenarios
 from clinsim.tools.base import builtin_tools
 
 if TYPE_CHECKING:  # the runner and the store load the encounter graph and DuckDB: on first use
-    from clinsim.environments.run_store import EpisodeRecord, RunStore
+    from clinsim.environments.run_store import EpisodeRecord
     from clinsim.runner import Runner
 
 Opt = typer.Option
@@ -61,6 +61,8 @@ class RunFlags:
     ehr: Path | None
     image_model: str | None
     image_cache: Path | None
+    trials: int = 1
+    presentation: Presentation = "dialogue"
     tool_option: list[str] = field(default_factory=list)
     models: ModelFlags = field(default_factory=ModelFlags)
     prompt: list[str] = field(default_factory=list)
@@ -86,6 +88,8 @@ class RunFlags:
             tools=list(dict.fromkeys([*builtin_tools(), *self.tools])),
             max_turns=self.max_turns,
             seed=self.seed,
+            trials=self.trials,
+            presentation=self.presentation,
             limit=self.limit,
             budget=self.budget,
             max_concurrency=self.max_concurrency,
@@ -117,6 +121,13 @@ def run(
     limit: Annotated[int | None, Opt(min=1, help="Run only the first N scenarios.")] = None,
     max_turns: Annotated[int, Opt(min=1, help="Doctor turn budget.")] = 20,
     seed: Annotated[int, Opt(help="Run seed (episode seeds derive from it).")] = 0,
+    trials: Annotated[
+        int, Opt(min=1, max=1000, help="Play every scenario this many times (own seeds).")
+    ] = 1,
+    presentation: Annotated[
+        Presentation,
+        Opt(help="dialogue, or vignette: the whole case at once, diagnosed in one turn."),
+    ] = "dialogue",
     out: Annotated[
         Path | None, Opt(parser=folder, help="Run directory (default runs/<run-id>).")
     ] = None,
@@ -176,6 +187,8 @@ def run(
         ehr=ehr,
         image_model=image_model,
         image_cache=image_cache,
+        trials=trials,
+        presentation=presentation,
         tool_option=tool_option or [],
         models=models,
         prompt=prompt or [],
@@ -203,7 +216,8 @@ def _execute(
     interactive: bool,
 ) -> None:
     from clinsim.environments.run_store import RunStore, StoreError
-    from clinsim.render import episodes_table, render_event, summary_table
+    from clinsim.render import episodes_table, render_event
+    from clinsim.run_dirs import episodes_to_skip
     from clinsim.runner import Runner, new_run_id
 
     if resume and out is None:
@@ -212,7 +226,7 @@ def _execute(
     run_dir = out or Path("runs") / run_id
     store = RunStore(run_dir)
     try:
-        skip = _resumable(store, plan.stored()) if resume else _fresh(store)
+        skip = episodes_to_skip(store, plan.stored(), resume)
         if skip:
             run_id = store.run_info().run_id
     except StoreError as exc:
@@ -247,60 +261,32 @@ def _execute(
     records = store.episodes()
     if len(records) <= 40:
         console.print(episodes_table(records, width=console.width))
-    console.print(summary_table(records, title=f"Run {run_id}"))
-    if plan.config.doctor == "baseline":
-        console.print(Text(baseline_note(plan.config.sources), style="dim"))
+    _print_summary(console, records, scenarios, f"Run {run_id}")
+    c = plan.config
+    if c.doctor == "baseline":
+        measured = c.max_turns == 20 and c.presentation == "dialogue" and c.budget is None
+        console.print(Text(baseline_note(c.sources, figures=measured), style="dim"))
     console.print(Text(f"Run store: {store.path}"), soft_wrap=True)
     console.print(Text(f"Show it again: clinsim show {run_dir}"), soft_wrap=True)
     _fail_if_all_model_errors(played)
 
 
-def _fresh(store: RunStore) -> set[str]:
-    from clinsim.environments.run_store import StoreError
+def _print_summary(
+    console: Console, records: list[EpisodeRecord], scenarios: list[Scenario], title: str
+) -> None:
+    """The run's figures with their intervals, and how its episodes ended."""
+    from clinsim.render_stats import breakdown_tables, summary_figures
+    from clinsim.results import outcomes_of
+    from clinsim.stats import summarize
 
-    if store.path.exists():
-        raise StoreError(
-            f"{store.run_dir} already holds a run: use --resume to complete it, "
-            "or choose another --out"
-        )
-    return set()
-
-
-RESUME_MAY_CHANGE = {"limit", "max_concurrency", "sources"}
-
-
-def _resumable(store: RunStore, now: StoredRun) -> set[str]:
-    """Finished episodes of a run to complete; its settings must match the new command's."""
-    from clinsim.environments.run_store import StoreError
-
-    if not store.path.exists():
-        return set()
-    try:
-        stored = StoredRun.model_validate(store.run_info().config)
-    except ValidationError:
-        raise StoreError(
-            f"{store.run_dir} was stored by another version of clinsim; it cannot be resumed"
-        ) from None
-    # a run stored before templates were recorded was worded as the bundled templates word it
-    recorded = stored.prompts or any(
-        not p.source.startswith("bundled:") for p in now.prompts.values()
-    )
-    prompts = prompt_differences(stored, now, names=("stored", "now")) if recorded else []
-    if prompts:
-        raise StoreError(
-            f"{store.run_dir} was run with other prompt templates ({'; '.join(prompts)}); "
-            "resume it with the same templates"
-        )
-    old, new = stored.run.model_dump(mode="json"), now.run.model_dump(mode="json")
-    changed = [k for k in new if k not in RESUME_MAY_CHANGE and old.get(k) != new[k]]
-    if not changed and stored.components != now.components:
-        changed = ["components' settings"]
-    if changed:
-        raise StoreError(
-            f"{store.run_dir} was run with other settings ({', '.join(changed)}); "
-            "resume it with the same options"
-        )
-    return store.finished_ids()
+    if not records:
+        console.print("no episode was stored")
+        return
+    by_id = {scenario.id: scenario for scenario in scenarios}
+    summary = summarize(outcomes_of(title, records, by_id, {}))
+    console.print(summary_figures(summary, title=title))
+    for table in breakdown_tables(summary, only=["termination"]):
+        console.print(table)
 
 
 def _validate_addresses(runner: Runner, scenarios: list[Scenario]) -> None:
@@ -328,7 +314,7 @@ def _run_with_progress(
     skip: set[str],
     stream: bool,
 ) -> list[EpisodeRecord]:
-    from clinsim.runner import episode_ids
+    from clinsim.runner import episode_jobs
 
     columns = (
         TextColumn("{task.description}"),
@@ -338,7 +324,8 @@ def _run_with_progress(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, disable=stream) as progress:
-        todo = sum(eid not in skip for eid in episode_ids(scenarios))
+        jobs = episode_jobs(scenarios, runner.config.trials)
+        todo = sum(job.episode_id not in skip for job in jobs)
         task = progress.add_task("episodes", total=todo, correct=0)
         correct = 0
 
