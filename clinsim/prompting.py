@@ -10,7 +10,7 @@ an error, as is one that fails its part's checks (`clinsim.agents.prompts`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from clinsim.agents.prompts import (
     PARTS,
@@ -22,6 +22,9 @@ from clinsim.agents.prompts import (
     template_file,
 )
 from clinsim.config import StoredPrompt, StoredRun
+
+if TYPE_CHECKING:
+    from clinsim.stats import Comparison
 
 Recorded = Mapping[str, StoredPrompt]
 """Templates a stored run used, by `ROLE.PART`: a replay plays with these, not the files."""
@@ -104,6 +107,40 @@ def _role(key: str) -> str:
     return key.rsplit(" ", 1)[-1].partition(".")[0]
 
 
+class PromptChange(NamedTuple):
+    """A template two runs do not share: `key` is `ROLE.PART` (`fork ROLE.PART` for a fork's
+    new doctor); a side is None where that run's role is not played from prompts."""
+
+    key: str
+    first: StoredPrompt | None
+    second: StoredPrompt | None
+
+    def as_json(self) -> dict[str, Any]:
+        def side(record: StoredPrompt | None) -> dict[str, str] | None:
+            return None if record is None else {"source": record.source, "sha256": record.sha256}
+
+        return {"prompt": self.key, "a": side(self.first), "b": side(self.second)}
+
+
+def prompt_changes(
+    first: StoredRun | Mapping[str, Any], second: StoredRun | Mapping[str, Any]
+) -> list[PromptChange]:
+    """Every template whose text differs between two stored configurations, in the parts'
+    order (a fork's templates last). Empty: the same templates."""
+    a, b = _records(first), _records(second)
+    order = {key: n for n, key in enumerate(PARTS)}
+    keys = sorted(
+        set(a) | set(b),
+        key=lambda k: (k.startswith("fork "), order.get(k.split()[-1], len(order)), k),
+    )
+    changes = []
+    for key in keys:
+        x, y = a.get(key), b.get(key)
+        if x is None or y is None or x.sha256 != y.sha256:
+            changes.append(PromptChange(key, x, y))
+    return changes
+
+
 def prompt_differences(
     first: StoredRun | Mapping[str, Any],
     second: StoredRun | Mapping[str, Any],
@@ -111,19 +148,11 @@ def prompt_differences(
 ) -> list[str]:
     """How two stored configurations' prompt templates differ, one line per template (a role
     played from prompts in one run only: one line for the role). Empty: the same templates."""
-    a, b = _records(first), _records(second)
     lines: list[str] = []
     alone: dict[tuple[str, str], list[str]] = {}
-    order = {key: n for n, key in enumerate(PARTS)}
-    keys = sorted(
-        set(a) | set(b),
-        key=lambda k: (k.startswith("fork "), order.get(k.split()[-1], len(order)), k),
-    )
-    for key in keys:
-        x, y = a.get(key), b.get(key)
+    for key, x, y in prompt_changes(first, second):
         if x is not None and y is not None:
-            if x.sha256 != y.sha256:
-                lines.append(f"{key}: {names[0]} {_describe(x)}, {names[1]} {_describe(y)}")
+            lines.append(f"{key}: {names[0]} {_describe(x)}, {names[1]} {_describe(y)}")
             continue
         owner = names[0] if x is not None else names[1]
         role = ("fork " if key.startswith("fork ") else "") + _role(key)
@@ -131,3 +160,19 @@ def prompt_differences(
     for (role, owner), parts in alone.items():
         lines.append(f"{role}: played from prompts in the {owner} run only ({', '.join(parts)})")
     return lines
+
+
+PROMPT_NOTE = "prompt templates differ"
+"""How a comparison's note about two runs' templates begins."""
+
+
+def note_prompt_differences(comparison: Comparison, runs: Mapping[str, StoredRun]) -> Comparison:
+    """The comparison with a note on each pair of runs whose prompt templates differ, naming
+    each role and part with both runs' sources and hashes (`runs`: label -> configuration)."""
+    pairs = []
+    for pair in comparison.pairs:
+        a, b = runs.get(pair.run_a), runs.get(pair.run_b)
+        lines = [] if a is None or b is None else prompt_differences(a, b, (pair.run_a, pair.run_b))
+        notes = [f"{PROMPT_NOTE}: {line}" for line in lines]
+        pairs.append(pair.model_copy(update={"notes": [*notes, *pair.notes]}) if notes else pair)
+    return comparison.model_copy(update={"pairs": pairs})

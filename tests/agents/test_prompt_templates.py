@@ -155,7 +155,9 @@ def test_keys_name_a_part_or_a_role(key: str, full: str) -> None:
 def test_an_unknown_key_lists_what_there_is() -> None:
     with pytest.raises(UnknownPart, match=r"no role 'doctr'.*roles: doctor, patient"):
         part_key("doctr.system")
-    with pytest.raises(UnknownPart, match=r"parts: doctor\.system, doctor\.vignette, doctor\.opening"):
+    with pytest.raises(
+        UnknownPart, match=r"parts: doctor\.system, doctor\.vignette, doctor\.opening"
+    ):
         part_key("doctor.sytem")
 
 

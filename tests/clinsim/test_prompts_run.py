@@ -102,6 +102,41 @@ def test_a_supplied_doctor_template_is_stored_with_its_hash_and_named_by_differe
     assert prompt_differences(stored(default), stored(default)) == []
 
 
+def test_compare_names_the_template_two_runs_differ_in(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    template = tmp_path / "doctor.j2"
+    template.write_text(DOCTOR_TEMPLATE)
+    mine, default, again = tmp_path / "mine", tmp_path / "default", tmp_path / "again"
+    assert run(server, mine, "--prompt", f"doctor.system={template}").exit_code == 0
+    assert run(server, default).exit_code == 0
+    assert run(server, again).exit_code == 0
+    ours, bundled = stored(mine).prompts["doctor.system"], stored(default).prompts["doctor.system"]
+    assert ours.sha256 != bundled.sha256
+
+    shown = cli.invoke(app, ["compare", str(mine), str(default)], env={"COLUMNS": "400"})
+    assert shown.exit_code == 0, shown.output
+    (note,) = [line for line in shown.output.splitlines() if "prompt templates differ" in line]
+    assert "doctor.system:" in note
+    assert f"{template} (sha256 {ours.sha256[:12]})" in note
+    assert f"bundled doctor.system.json.j2 (sha256 {bundled.sha256[:12]})" in note
+
+    as_json = cli.invoke(app, ["compare", str(mine), str(default), "--json"])
+    (pair,) = json.loads(as_json.output)["pairs"]
+    assert pair["prompt_differences"] == [
+        {
+            "prompt": "doctor.system",
+            "a": {"source": str(template), "sha256": ours.sha256},
+            "b": {"source": "bundled:doctor.system.json.j2", "sha256": bundled.sha256},
+        }
+    ]
+    assert any(n.startswith("prompt templates differ: doctor.system:") for n in pair["notes"])
+
+    same = cli.invoke(app, ["compare", str(default), str(again), "--json"])
+    (pair,) = json.loads(same.output)["pairs"]
+    assert pair["prompt_differences"] == [] and not any("prompt" in n for n in pair["notes"])
+
+
 def test_resume_refuses_a_changed_template(server: LoopbackServer, tmp_path: Path) -> None:
     template, out = tmp_path / "doctor.j2", tmp_path / "run"
     template.write_text(DOCTOR_TEMPLATE)
@@ -216,3 +251,19 @@ def test_a_run_stored_before_templates_were_recorded_resumes_with_the_bundled_on
     assert refused.exit_code != 0 and "other prompt templates" in refused.output
     assert run(server, out, "--resume").exit_code == 0
     assert len(RunStore(out).episodes()) == 2
+
+
+def test_a_vignette_is_worded_by_the_vignette_template(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    template, out = tmp_path / "vignette.j2", tmp_path / "run"
+    template.write_text('Whole case below; {"action": "submit_diagnosis"} only.')
+    flags = ["--presentation", "vignette", "--prompt", f"doctor.vignette={template}"]
+    assert run(server, out, *flags).exit_code == 0
+    assert system_prompts(out) == {'Whole case below; {"action": "submit_diagnosis"} only.'}
+    assert stored(out).prompts["doctor.vignette"].source == str(template)
+    assert stored(out).prompts["doctor.system"].source == "bundled:doctor.system.json.j2"
+    refused = tmp_path / "refused.j2"
+    refused.write_text("Diagnose it.")  # names no submit_diagnosis: the json protocol's reply
+    result = run(server, tmp_path / "other", "--prompt", f"doctor.vignette={refused}")
+    assert result.exit_code == 2 and "submit_diagnosis" in result.output, result.output
