@@ -124,9 +124,9 @@ async def run_encounter(
         config: Any = {"recursion_limit": limit}
         await _drive(encounter_graph(), {}, config, parts, events, on_event)
         return events
-    from langgraph.checkpoint.memory import InMemorySaver  # only a person's turns pause a run
+    from clinsim.environments.checkpoint import encounter_checkpointer  # only a person pauses
 
-    graph = build_graph(checkpointer=InMemorySaver())
+    graph = build_graph(checkpointer=encounter_checkpointer())
     config = {"recursion_limit": limit, "configurable": {"thread_id": parts.episode_id}}
     graph_input: Any = {}
     while True:

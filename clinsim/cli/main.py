@@ -88,6 +88,9 @@ COMMANDS: dict[str, Lazy] = {
         "clinsim.cli.judge", "app", "Judge reference/answer pairs with one or more judges; "
         "compare them with labels."
     ),
+    "prompts": Lazy(
+        "clinsim.cli.prompts", "app", "Prompt templates: list the parts, show one, check yours."
+    ),
 }  # fmt: skip
 
 
