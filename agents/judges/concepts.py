@@ -76,12 +76,13 @@ class ConceptMapper:
             rewritten.extend(self.lexicon.rewrites.get(word, (word,)))
         return [words] if tuple(rewritten) == words else [words, tuple(rewritten)]
 
-    def _full(self, name: Terms, note: str) -> list[Mapping]:
-        """Concepts of the first variant the terminology knows (the name itself first)."""
+    def _full(self, name: Terms, note: str, phenotypes: bool = False) -> list[Mapping]:
+        """Concepts of the first variant the terminology knows (the name itself first); with
+        `phenotypes`, of the names the phenotype ontology added instead."""
         for words, how in self._variants(name):
-            found = self.terminology.lookup(bag(words))
+            found = self.terminology.lookup(bag(words), phenotypes)
             if found:
-                via = "; ".join(x for x in (note, how) if x)
+                via = "; ".join(x for x in (note, how, "HPO" if phenotypes else "") if x)
                 return self.mark_named([Mapping(concept, (), via) for concept in found])
         return []
 
@@ -134,7 +135,12 @@ class ConceptMapper:
         if full:
             return tuple(full)
         main = forms(name, self.lexicon)
-        return tuple(self._partial(main[0].terms)) if main else ()
+        partial = self._partial(main[0].terms) if main else []
+        # names the tabular list lacks: the phenotype ontology's concept, with the tabular
+        # list's reading of part of the name beside it (its relations to other codes stay)
+        for form in forms(name, self.lexicon):
+            full += self._full(form.terms, form.note, phenotypes=True)
+        return tuple(full + partial)
 
 
 class Speller:
