@@ -32,7 +32,13 @@ _SYNONYM = re.compile(r'^synonym: "((?:[^"\\]|\\.)*)" EXACT(?: (\S+))? \[')
 _SKIPPED_TYPES = frozenset({"abbreviation", "obsolete_synonym", "allelic_requirement"})
 KeyOf = Callable[[str], str]
 """The index key of a name (`terminology.bag` of its canonical terms)."""
-_NOT_A_NAME = re.compile(r"^(?:abnormal|abnormality|anomaly|aplasia/hypoplasia)\b", re.I)
+MIN_KEY = 4
+"""The shortest index key a name of the ontology may have ('all', the ontology's root, is also
+the tabular list's abbreviation of acute lymphoblastic leukemia)."""
+MAX_STEPS = 2
+_NOT_A_NAME = re.compile(
+    r"^(?:all|phenotypic abnormality|abnormal|abnormality|anomaly|aplasia/hypoplasia)\b", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,10 @@ def add_phenotypes(data: dict[str, Any], phenotypes: Iterable[Phenotype], key: K
     placed: dict[str, str] = {}  # HPO id -> the code its names join
     added: list[tuple[Phenotype, str, dict[str, str]]] = []
     for term in every.values():
-        keys = {k: n for n in term.names if (k := key(n))}
+        keys = {k: n for n in term.names if len(k := key(n)) >= MIN_KEY}
         known = [index[k] for k in keys if k in index]
+        if not keys:
+            continue
         if not known:
             placed[term.id] = term.id
         elif (code := _bridge(known, parents)) is not None:
@@ -157,26 +165,26 @@ def _bridge(known: list[list[list[Any]]], parents: dict[str, str]) -> str | None
     top = [c for c in codes if not (lineage(c) - {c}) & codes]
     if len(top) != 1 or not all(_one_line(e, top[0], lineage) for e in known):
         return None
-    return top[0]
+    return str(top[0])
 
 
 def _placed_parent(term: Phenotype, every: dict[str, Phenotype], placed: dict[str, str]) -> str:
-    """The code of the nearest HPO ancestor that joined the index ('' when none did)."""
-    queue, seen = list(term.parents), set()
+    """The code of the nearest HPO ancestor, at most `MAX_STEPS` is_a steps up, that joined the
+    index ('' when none did): further up, the ontology's groupings ('Neoplasm by anatomical
+    site') say little about the kind of condition."""
+    queue, seen = [(p, 1) for p in term.parents], set()
     while queue:
-        current = queue.pop(0)
-        if current in seen:
+        current, steps = queue.pop(0)
+        if current in seen or steps > MAX_STEPS:
             continue
         seen.add(current)
         if current in placed:
             return placed[current]
         parent = every.get(current)
-        queue += list(parent.parents) if parent else []
+        queue += [(p, steps + 1) for p in parent.parents] if parent else []
     return ""
 
 
 def _one_line(entries: list[list[Any]], code: str, lineage: Callable[[str], set[str]]) -> bool:
     """Whether every code of one known name is `code` or a code of its line."""
     return all(c == code or code in lineage(c) for c, kind, _ in entries if kind != "nos")
-
-
