@@ -49,10 +49,30 @@ class ConceptMapper:
         self.lexicon = lexicon
         self.terminology = terminology
         self.map = lru_cache(maxsize=65536)(self._map)
+        self._vocabulary: frozenset[str] | None = None
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every word of an indexed name."""
+        if self._vocabulary is None:
+            index = self.terminology.index
+            self._vocabulary = frozenset(w.lstrip(NEGATED) for key in index for w in key.split())
+        return self._vocabulary
+
+    def joined(self, name: Terms) -> list[Terms]:
+        """The name with two neighbouring words written as the one word the index knows
+        ('chicken pox' -> 'chickenpox', 'angio oedema' -> 'angioedema')."""
+        out = []
+        for i in range(len(name) - 1):
+            word = name[i] + name[i + 1]
+            if name[i + 1] not in BAG_FILLER and word in self.vocabulary:
+                out.append((*name[:i], word, *name[i + 2 :]))
+        return out
 
     def _variants(self, name: Terms) -> list[tuple[Terms, str]]:
         lex = self.lexicon
         out: list[tuple[Terms, str]] = [(name, "")]
+        out += [(j, f"written '{' '.join(j)}'") for j in self.joined(name)]
         out += [(s, f"synonym '{' '.join(s)}'") for s in lex.synonyms_of(name)]
         for words, how in list(out):
             core, dropped = lex.core(words)
