@@ -123,8 +123,10 @@ class Terminology:
         return concept.term.endswith(")") and "(HP:" in concept.term
 
     def isolated(self, concept: Concept) -> bool:
-        """A phenotype ontology concept with no place in the tabular list's hierarchy."""
-        return concept.code.startswith("HP:") and concept.code not in self.parents
+        """A phenotype ontology concept with no place in the tabular list's hierarchy (none
+        of its ancestors is a code of the tabular list)."""
+        code = concept.code
+        return code.startswith("HP:") and all(a.startswith("HP:") for a in self.ancestors(code))
 
     def ancestors(self, code: str) -> list[str]:
         """Parent, grandparent, ... up to the chapter."""
