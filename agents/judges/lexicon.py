@@ -18,7 +18,9 @@ from typing import Any
 from clinsim.scenarios.text import terms, words
 
 Terms = tuple[str, ...]
-_DIGRAPH = re.compile(r"(?<=\w)(ae|oe)(?=\w)")
+_DIGRAPH = re.compile(r"(?<=\w)(ae|(?<!i)oe)(?=\w)")
+"""British ae/oe inside a word ('haemorrhage', 'coeliac'); not the 'o' that ends a combining form
+before 'edema' ('angioedema' is American already; 'angio-oedema' folds to it)."""
 _ISE = re.compile(r"(?<=\w{3})is(ed|ing|ation)$")
 _FOLDS = [
     (re.compile(r"^oe(?=[b-df-hj-np-tv-z])"), "e"),  # oesophagitis, oedema, oestrogen

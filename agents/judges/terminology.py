@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from clinsim.agents.judges import phenotypes
 
-FORMAT = 12
+FORMAT = 13
 SOURCE = "ICD-10-CM April 2026 (simple-icd-10-cm)"
 TermKind = Literal["title", "inclusion", "member", "nos"]
 """How a name belongs to its code: the code's title, one of its inclusion terms, one member of a

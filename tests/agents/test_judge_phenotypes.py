@@ -136,6 +136,8 @@ def test_the_ontology_ships_with_a_version() -> None:
         ("Gallstones", "Cholelithiasis"),
         ("Oesophagitis", "Esophagitis"),
         ("Pulmonary emboli", "Pulmonary embolus"),
+        ("Hereditary angio-oedema", "Hereditary angioedema"),
+        ("Chicken pox", "Varicella"),
         ("Renal calculi", "Renal calculus"),
     ],
 )

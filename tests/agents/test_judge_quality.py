@@ -30,7 +30,7 @@ def _figures(name: str) -> tuple[int, float, float]:
     [
         ("judge_heldout3.jsonl", 277, 0.68, 0.0),
         ("judge_heldout2.jsonl", 335, 0.745, 0.01),
-        ("judge_heldout.jsonl", 363, 0.905, 0.0),
+        ("judge_heldout.jsonl", 363, 0.909, 0.0),
         ("judge_dev.jsonl", 368, 0.885, 0.0),
         ("judge_pairs.jsonl", 109, 0.98, 0.0),
     ],
