@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import JsonValue, ValidationError
+from pydantic import JsonValue
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
@@ -22,12 +22,12 @@ from clinsim.cli.flags import ModelFlags, key_values
 from clinsim.cli.options import folder, number
 from clinsim.cli.terminal import terminal_responder
 from clinsim.components import Plan, resolve
-from clinsim.config import RunConfig, StoredRun
+from clinsim.config import RunConfig
 from clinsim.environments.events import Event, PatientLeakBlocked
 from clinsim.plugins import PluginError
-from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
+from clinsim.scenarios.errors import RecordError, ScenarioLoadError, UnknownScenarioSet
 from clinsim.scenarios.model import Scenario
-from clinsim.scenarios.sets import load_scenarios
+from clinsim.scenarios.sets import load_good
 from clinsim.tools.base import builtin_tools
 
 if TYPE_CHECKING:  # the runner and the store load the encounter graph and DuckDB: on first use
@@ -179,13 +179,24 @@ def run(
     try:
         config = given.config()
         plan = resolve(config, api_key)
-        scenarios = load_scenarios(config.sources, config.image_dir)
+        scenarios, unreadable = _readable(config)
     except (ScenarioLoadError, UnknownScenarioSet, ValueError, PluginError) as exc:
         fail(flags.explain(exc))
     if limit:
         scenarios = scenarios[:limit]
     interactive = "human" in (doctor, patient)
-    _execute(console, plan, scenarios, out, resume, stream or interactive, interactive)
+    _execute(console, plan, scenarios, out, resume, stream or interactive, interactive, unreadable)
+
+
+def _readable(config: RunConfig) -> tuple[list[Scenario], list[RecordError]]:
+    """The scenarios to run and the records that could not be read (each is reported, kept with
+    the run and makes it exit non-zero; the others run). A source that cannot be read at all,
+    or that holds no readable record, stops the run before it starts."""
+    scenarios, errors = load_good(config.sources, config.image_dir)
+    whole = [error for error in errors if error.line is None]
+    if whole or (errors and not scenarios):
+        raise ScenarioLoadError(errors)
+    return scenarios, errors
 
 
 def _execute(
@@ -196,22 +207,47 @@ def _execute(
     resume: bool,
     stream: bool,
     interactive: bool,
+    unreadable: list[RecordError] | None = None,
 ) -> None:
+    from clinsim.cli import run_dir as directory
     from clinsim.environments.run_store import RunStore, StoreError
-    from clinsim.render import episodes_table, render_event, summary_table
-    from clinsim.runner import Runner, new_run_id
+    from clinsim.runner import new_run_id
 
     if resume and out is None:
         fail("--resume needs --out DIR: the run directory to complete")
     run_id = out.name if out else new_run_id()
-    run_dir = out or Path("runs") / run_id
-    store = RunStore(run_dir)
-    try:
-        skip = _resumable(store, plan.stored()) if resume else _fresh(store)
-        if skip:
-            run_id = store.run_info().run_id
-    except StoreError as exc:
-        fail(str(exc))
+    store = RunStore(out or Path("runs") / run_id)
+    skipped = directory.skipped_records(unreadable or [])
+    directory.report_skipped(console, skipped)
+    with directory.holding(store):
+        try:
+            create, skip = directory.prepare(store, plan.stored(), resume)
+            if not create:
+                run_id = store.run_info().run_id
+                if skipped != store.run_info().skipped:
+                    store.set_skipped(skipped)
+        except StoreError as exc:
+            fail(str(exc))
+        runner = _runner(console, plan, store, run_id, stream, interactive)
+        _validate_addresses(runner, scenarios)
+        try:
+            if create:
+                store.create(run_id, plan.stored().model_dump(mode="json"), skipped)
+        except (StoreError, OSError) as exc:
+            fail(str(exc))
+        played = _run_with_progress(console, runner, scenarios, skip, stream)
+    _summarise(console, plan, store, run_id, runner.write_errors)
+    _fail_if_all_model_errors(played)
+    problem = directory.final_problems(skipped, runner.write_errors, store.run_dir)
+    if problem is not None:
+        fail(problem, code=1)
+
+
+def _runner(
+    console: Console, plan: Plan, store: RunStore, run_id: str, stream: bool, interactive: bool
+) -> Runner:
+    from clinsim.render import render_event
+    from clinsim.runner import Runner
 
     def show_event(episode_id: str, event: Event) -> None:
         if interactive and isinstance(event, PatientLeakBlocked):
@@ -220,25 +256,22 @@ def _execute(
 
     # a person at the terminal plays one episode at a time
     one_at_a_time = plan.config.model_copy(update={"max_concurrency": 1})
-    try:
-        runner = Runner(
-            replace(plan, config=one_at_a_time) if interactive else plan,
-            store,
-            run_id,
-            on_event=show_event if stream else None,
-            respond=terminal_responder(console) if interactive else None,
-        )
-        _validate_addresses(runner, scenarios)
-    except (ValueError, OSError, ModelError, PluginError) as exc:
-        fail(str(exc))
-    try:
-        if not skip:
-            store.create(run_id, plan.stored().model_dump(mode="json"))
-    except (StoreError, OSError) as exc:
-        fail(str(exc))
-    played = _run_with_progress(console, runner, scenarios, skip, stream)
-    for problem in runner.write_errors:
-        console.print(Text(f"not stored: {problem}", style="red"))
+    return Runner(
+        replace(plan, config=one_at_a_time) if interactive else plan,
+        store,
+        run_id,
+        on_event=show_event if stream else None,
+        respond=terminal_responder(console) if interactive else None,
+    )
+
+
+def _summarise(
+    console: Console, plan: Plan, store: RunStore, run_id: str, not_stored: list[str]
+) -> None:
+    from clinsim.render import episodes_table, summary_table
+
+    for problem in not_stored:
+        console.print(Text(f"not stored: {problem}", style="red"), soft_wrap=True)
     records = store.episodes()
     if len(records) <= 40:
         console.print(episodes_table(records, width=console.width))
@@ -246,54 +279,18 @@ def _execute(
     if plan.config.doctor == "baseline":
         console.print(Text(baseline_note(plan.config.sources), style="dim"))
     console.print(Text(f"Run store: {store.path}"), soft_wrap=True)
-    console.print(Text(f"Show it again: clinsim show {run_dir}"), soft_wrap=True)
-    _fail_if_all_model_errors(played)
-
-
-def _fresh(store: RunStore) -> set[str]:
-    from clinsim.environments.run_store import StoreError
-
-    if store.path.exists():
-        raise StoreError(
-            f"{store.run_dir} already holds a run: use --resume to complete it, "
-            "or choose another --out"
-        )
-    return set()
-
-
-RESUME_MAY_CHANGE = {"limit", "max_concurrency", "sources"}
-
-
-def _resumable(store: RunStore, now: StoredRun) -> set[str]:
-    """Finished episodes of a run to complete; its settings must match the new command's."""
-    from clinsim.environments.run_store import StoreError
-
-    if not store.path.exists():
-        return set()
-    try:
-        stored = StoredRun.model_validate(store.run_info().config)
-    except ValidationError:
-        raise StoreError(
-            f"{store.run_dir} was stored by another version of clinsim; it cannot be resumed"
-        ) from None
-    old, new = stored.run.model_dump(mode="json"), now.run.model_dump(mode="json")
-    changed = [k for k in new if k not in RESUME_MAY_CHANGE and old.get(k) != new[k]]
-    if not changed and stored.components != now.components:
-        changed = ["components' settings"]
-    if changed:
-        raise StoreError(
-            f"{store.run_dir} was run with other settings ({', '.join(changed)}); "
-            "resume it with the same options"
-        )
-    return store.finished_ids()
+    console.print(Text(f"Show it again: clinsim show {store.run_dir}"), soft_wrap=True)
 
 
 def _validate_addresses(runner: Runner, scenarios: list[Scenario]) -> None:
     """Build every role once before the run, so a bad address fails fast and clearly, and ask
     every model server whether it answers (a dead one stops the run with its address)."""
-    if scenarios:
-        runner.parts(scenarios[0], "check", 0)
-        asyncio.run(runner.pool.check())
+    try:
+        if scenarios:
+            runner.parts(scenarios[0], "check", 0)
+            asyncio.run(runner.pool.check())
+    except (ValueError, OSError, ModelError, PluginError) as exc:
+        fail(str(exc))
 
 
 def _fail_if_all_model_errors(records: list[EpisodeRecord]) -> None:
@@ -313,6 +310,7 @@ def _run_with_progress(
     skip: set[str],
     stream: bool,
 ) -> list[EpisodeRecord]:
+    from clinsim.environments.run_store import StoreError
     from clinsim.runner import episode_ids
 
     columns = (
@@ -334,6 +332,8 @@ def _run_with_progress(
 
         try:
             return asyncio.run(runner.run(scenarios, skip=skip, on_done=done))
+        except StoreError as exc:  # the store cannot be written: found before anything played
+            fail(str(exc))
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: finished episodes are stored (use --resume)[/]")
             raise typer.Exit(130) from None

@@ -82,6 +82,15 @@ def show(
     )
     console.print(episodes_table(records, width=console.width, faults=faults))
     console.print(summary_table(records, faults=faults, grades=grades))
+    if info.skipped:
+        plural = "s" if len(info.skipped) > 1 else ""
+        console.print(
+            f"{len(info.skipped)} scenario record{plural} skipped (unreadable; not counted): "
+            + "; ".join(f"{s.file}:{s.line}: {s.message}" for s in info.skipped),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _faults(store: RunStore) -> dict[str, FaultSummary]:

@@ -1,0 +1,148 @@
+"""Killing `clinsim run` mid-episode and resuming it, against a loopback model server that counts
+which requests it answered and when.
+
+`Clinic` plays a deterministic AgentClinic-protocol doctor and a patient; each answered request
+is kept with the time its reply was made. `hold()` stops the server from answering (requests wait)
+so a kill can land at a moment when every answered call has had time to reach the store.
+A call is *repeated* when a request answered before the kill is asked again after it: a paid call
+made twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCRIPT = [
+    "What brings you in today?",
+    "How long has it been going on?",
+    "Any fever or weight loss?",
+    "Any medications?",
+    "REQUEST TEST: Blood tests",
+    "DIAGNOSIS READY: Myasthenia gravis",
+]
+
+
+def request_key(body: dict[str, Any]) -> str:
+    return json.dumps([body.get("model"), body.get("messages")], sort_keys=True)
+
+
+@dataclass
+class Clinic:
+    """The loopback server's responder (see the module's notes)."""
+
+    answered: list[tuple[float, str]] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)
+    _open: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._open.set()
+
+    def __call__(self, body: dict[str, Any]) -> dict[str, Any]:
+        key = request_key(body)
+        self._open.wait(60)
+        with self._lock:
+            self.asked.append(key)
+        messages = body["messages"]
+        if body["model"] == "pat":
+            reply = f"I have had it for {len(messages)} days."
+        else:
+            turn = sum(m["role"] == "assistant" for m in messages)
+            reply = SCRIPT[min(turn, len(SCRIPT) - 1)]
+        with self._lock:
+            self.answered.append((time.monotonic(), key))
+        return {"content": reply}
+
+    def hold(self) -> None:
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.answered.clear()
+            self.asked.clear()
+
+    def count(self, since: float = 0.0) -> int:
+        with self._lock:
+            return sum(at > since for at, _key in self.answered)
+
+
+def clinsim() -> str:
+    return str(Path(sys.executable).with_name("clinsim"))
+
+
+def run_args(base_url: str, out: Path, limit: int, concurrency: int) -> list[str]:
+    return [
+        clinsim(), "run", "agentclinic-medqa", "--limit", str(limit),
+        "--doctor", "openai/doc", "--patient", "openai/pat", "--doctor-protocol", "agentclinic",
+        "--base-url", base_url, "--model-option", "max_retries=0",
+        "--max-concurrency", str(concurrency), "--out", str(out),
+    ]  # fmt: skip
+
+
+def start(args: list[str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+
+
+def kill_when(
+    proc: subprocess.Popen[bytes], clinic: Clinic, answered: int, settle_s: float | None
+) -> float:
+    """SIGKILL `proc` once the server has answered `answered` calls. With `settle_s`, the server
+    stops answering first and the kill waits that long (answered calls reach the store);
+    without, it lands at once. Returns the kill's time (monotonic)."""
+    started = time.monotonic()
+    deadline = started + 120
+    while clinic.count(since=started) < answered:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the run ended before {answered} answers: {_output(proc)}")
+        time.sleep(0.002)
+    if settle_s is not None:
+        clinic.hold()
+        time.sleep(settle_s)
+    killed = time.monotonic()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    clinic.release()
+    time.sleep(0.3)  # requests held at the kill are answered now, to nobody
+    return killed
+
+
+def _output(proc: subprocess.Popen[bytes]) -> str:
+    if proc.poll() is None:
+        return "(still running)"
+    assert proc.stdout is not None
+    return proc.stdout.read().decode(errors="replace")[-2000:]
+
+
+def finish(args: list[str], timeout_s: float = 300) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(args, capture_output=True, env=env, timeout=timeout_s, check=False)
+
+
+@dataclass
+class Repeats:
+    """Calls answered before a kill and asked again after it."""
+
+    paid: int
+    repeated: int
+    repeated_within: dict[float, int]
+    """Of the repeated calls, how many were answered less than S seconds before the kill."""
+
+
+def repeats(before: list[tuple[float, str]], asked_after: list[str], killed: float) -> Repeats:
+    paid = {key: at for at, key in before if at <= killed}
+    again = [key for key in set(asked_after) if key in paid]
+    within = {s: sum(killed - paid[key] < s for key in again) for s in (0.01, 0.05, 0.2)}
+    return Repeats(len(paid), len(again), within)
