@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kill_harness import Clinic, finish, kill_when, repeats, run_args, start
+from kill_harness import Clinic, attempt, finish, kill_when, repeats, run_args, start
 
 from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.environments.events import comparable
@@ -31,22 +31,19 @@ def test_a_run_killed_mid_episode_twice_repeats_no_paid_call(tmp_path: Path) -> 
         per_run = clinic.count()
         clinic.reset()
         args = run_args(server.base_url, tmp_path / "r", EPISODES, EPISODES)
-        found = []
-        for attempt, answered in enumerate((per_run // 4, per_run // 5)):
-            proc = start(args if attempt == 0 else [*args, "--resume"])
+        attempts = []
+        for number, answered in enumerate((per_run // 4, per_run // 5)):
+            first = len(server.requests)
+            proc = start(args if number == 0 else [*args, "--resume"])
             killed = kill_when(proc, clinic, answered, settle_s=0.3)
-            before = [(at, key) for at, key in clinic.answered if at <= killed]
-            clinic.reset()
-            found.append((before, killed))
-            pending = RunStore(tmp_path / "r").pending_calls()
-            assert pending, "the kill landed between episodes, not in one"
+            attempts.append(attempt(clinic, server.requests[first:], killed))
+            assert RunStore(tmp_path / "r").pending_calls(), "the kill landed between episodes"
             assert len(RunStore(tmp_path / "r").episodes()) < EPISODES
+        first = len(server.requests)
         done = finish([*args, "--resume"])
         assert done.returncode == 0, done.stdout.decode()
-        after = list(clinic.asked)
-    for number, (before, killed) in enumerate(found):
-        later = [key for _at, key in found[number + 1][0]] if number + 1 < len(found) else after
-        counted = repeats(before, later, killed)
+        attempts.append(attempt(clinic, server.requests[first:], None))
+    for number, counted in enumerate(repeats(attempts)):
         assert counted.paid >= per_run // 5
         assert counted.repeated == 0, f"kill {number + 1}: {counted}"
     assert _events(tmp_path / "r") == _events(tmp_path / "clean")  # nothing lost or changed

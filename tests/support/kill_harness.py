@@ -132,17 +132,42 @@ def finish(args: list[str], timeout_s: float = 300) -> subprocess.CompletedProce
 
 
 @dataclass
+class Attempt:
+    """One run until its kill (or its end): the calls answered before the kill (key -> when),
+    every request that reached the server, and when the kill landed."""
+
+    paid: dict[str, float]
+    asked: list[str]
+    killed: float
+
+
+def attempt(clinic: Clinic, requests: list[dict[str, Any]], killed: float | None) -> Attempt:
+    """Close an attempt: what `clinic` answered before `killed` and what reached the server
+    (`requests`: the server's request log of this attempt). Resets the clinic."""
+    end = float("inf") if killed is None else killed
+    paid = {key: at for at, key in clinic.answered if at <= end}
+    clinic.reset()
+    return Attempt(paid, [request_key(body) for body in requests], end)
+
+
+@dataclass
 class Repeats:
-    """Calls answered before a kill and asked again after it."""
+    """Calls answered before a kill and asked again in a later attempt."""
 
     paid: int
     repeated: int
     repeated_within: dict[float, int]
-    """Of the repeated calls, how many were answered less than S seconds before the kill."""
+    """Of the repeated calls, how many were answered less than S seconds before their kill."""
 
 
-def repeats(before: list[tuple[float, str]], asked_after: list[str], killed: float) -> Repeats:
-    paid = {key: at for at, key in before if at <= killed}
-    again = [key for key in set(asked_after) if key in paid]
-    within = {s: sum(killed - paid[key] < s for key in again) for s in (0.01, 0.05, 0.2)}
-    return Repeats(len(paid), len(again), within)
+def repeats(attempts: list[Attempt]) -> list[Repeats]:
+    """For each killed attempt (all but the last), its paid calls asked again later."""
+    found = []
+    for number, paid in enumerate(attempts[:-1]):
+        later = {key for after in attempts[number + 1 :] for key in after.asked}
+        again = [key for key in paid.paid if key in later]
+        within = {
+            s: sum(paid.killed - paid.paid[key] < s for key in again) for s in (0.01, 0.05, 0.2)
+        }
+        found.append(Repeats(len(paid.paid), len(again), within))
+    return found
