@@ -4,9 +4,10 @@
 
 A loopback model server (200 ms a call; tests/support/kill_harness.py) plays an AgentClinic-
 protocol doctor and a patient, 10 calls an episode. A clean run gives the reference events. Then
-`clinsim run` is started, SIGKILLed once the server has answered a random number of its calls
-(the kill lands wherever the run is: no pause before it), restarted with `--resume`, killed again,
-KILLS times, and finally resumed to the end. Prints, over all kills: calls the server had
+`clinsim run` is started, SIGKILLed at a random moment (0 to 1 s after the server answered its
+fifth call: the kill lands wherever the run is, no pause before it), restarted with `--resume`,
+killed again, KILLS times (fewer if a resumed run finishes first), and finally resumed to the
+end. Prints, over all kills: calls the server had
 answered before each kill, how many of those were asked again after it (split by how long before
 the kill they were answered), episodes lost, and episodes whose events differ from the clean run.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"
 from kill_harness import (
     Clinic,
     attempt,
+    conversation_key,
     finish,
     kill_when,
     repeats,
@@ -41,6 +44,19 @@ def _events(run_dir: Path) -> dict[str, list[dict[str, object]]]:
     return {
         r.episode_id: [comparable(e) for e in store.events(r.episode_id)] for r in store.episodes()
     }
+
+
+def _recording_delays(run_dir: Path, replied_at: dict[str, float]) -> list[float]:
+    """For each call of an uninterrupted run: seconds from the server making its reply to
+    clinsim recording the call (and handing it to the writer)."""
+    store = RunStore(run_dir)
+    delays = []
+    for _episode, call in store.model_calls():
+        model = call.model.rpartition("/")[2]
+        made = replied_at.get(conversation_key(model, call.messages))
+        if made is not None:
+            delays.append(call.at - made)
+    return sorted(delays)
 
 
 def main() -> None:
@@ -64,19 +80,23 @@ def main() -> None:
         if clean.returncode != 0:
             raise SystemExit(clean.stdout.decode()[-2000:])
         per_run = clinic.count()
+        delays = _recording_delays(root / "clean", clinic.replied_at)
         clinic.reset()
         command = run_args(url, root / "r", args.episodes, args.concurrency)
         attempts = []
         for kill in range(args.kills):
             first = len(server.requests)
             proc = start(command if kill == 0 else [*command, "--resume"])
-            at = kill_when(proc, clinic, rng.randint(5, per_run // 4), settle_s=None)
+            at = kill_when(proc, clinic, 5, settle_s=None, then_s=rng.uniform(0, 1.0))
             attempts.append(attempt(clinic, server.requests[first:], at))
-        first = len(server.requests)
-        done = finish([*command, "--resume"])
-        if done.returncode != 0:
-            raise SystemExit(done.stdout.decode()[-2000:])
-        attempts.append(attempt(clinic, server.requests[first:], None))
+            if at is None:  # the run finished before this kill
+                break
+        else:
+            first = len(server.requests)
+            done = finish([*command, "--resume"])
+            if done.returncode != 0:
+                raise SystemExit(done.stdout.decode()[-2000:])
+            attempts.append(attempt(clinic, server.requests[first:], None))
         final, reference = _events(root / "r"), _events(root / "clean")
     counted = repeats(attempts)
     paid = sum(c.paid for c in counted)
@@ -84,7 +104,8 @@ def main() -> None:
     within = {s: sum(c.repeated_within[s] for c in counted) for s in (0.01, 0.05, 0.2)}
     lost = sorted(set(reference) - set(final))
     differ = [e for e in reference if e in final and final[e] != reference[e]]
-    print(f"{args.kills} kills, {args.episodes} episodes at concurrency {args.concurrency}, ")
+    kills = len(attempts) - 1
+    print(f"{kills} kills, {args.episodes} episodes at concurrency {args.concurrency}, ")
     print(f"server {args.latency:g} s a call, {per_run} calls in a clean run")
     print(f"  calls answered before a kill: {paid}")
     print(f"  of them asked again after it: {repeated}")
@@ -93,6 +114,13 @@ def main() -> None:
         f"{within[0.01]} / {within[0.05]} / {within[0.2]}"
     )
     print(f"  episodes lost: {len(lost)}; episodes differing from the clean run: {len(differ)}")
+    if delays:
+        ms = [1000 * d for d in delays]
+        print(
+            f"  reply made -> call recorded by clinsim (clean run, {len(ms)} calls): median "
+            f"{statistics.median(ms):.0f} ms, p90 {ms[int(0.9 * (len(ms) - 1))]:.0f} ms, "
+            f"max {ms[-1]:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -213,12 +213,13 @@ async def fork_episode(
     runner = Runner(plan, RunStore(out), out.name, live.on_event, live.respond, pool=pool)
     try:
         parts = _prepare(runner, stored, episode_id, fork, live.api_key)  # a bad doctor fails here
-        runner.store.create(out.name, plan.stored(fork).model_dump(mode="json"))
-        events = await runner.play_parts(parts)
+        with runner.store.lock():  # one writer per run directory
+            runner.store.create(out.name, plan.stored(fork).model_dump(mode="json"))
+            events = await runner.play_parts(parts)
+            record = summarise(episode_id, 0, stored.scenario, events, 0.0)
+            runner.store.write_episode(out.name, record, events)
     finally:
         await runner.pool.aclose()
-    record = summarise(episode_id, 0, stored.scenario, events, 0.0)
-    runner.store.write_episode(out.name, record, events)
     prefix = [e for e in stored.events if e.turn < fork.turn]
     shared = events[: len(prefix)]
     return ReplayResult(episode_id, prefix, shared, first_difference(prefix, shared))

@@ -37,8 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import UnionType
-from typing import Any, get_args
+from typing import Any
 
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,17 +55,21 @@ from clinsim.environments.events import (
     ToolCalled,
 )
 from clinsim.environments.store_lock import RunLock, reading
+from clinsim.environments.store_schema import (
+    STORE_FORMAT,
+    columns,
+    format_of,
+    schema,
+    sql_columns,
+    tables,
+)
+from clinsim.environments.store_schema import StoreError as StoreError
+from clinsim.environments.store_schema import migrate as migrate_schema
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario
 
 RUN_STORE_FILE = "run.duckdb"
-STORE_FORMAT = 2
-"""The format this clinsim writes; it reads every format up to this one."""
 LOCK_WAIT_S = 30.0
-
-
-class StoreError(Exception):
-    """A run store that cannot be read or written; the message names the run directory."""
 
 
 class EpisodeRecord(BaseModel):
@@ -113,70 +116,14 @@ class RunInfo(BaseModel):
     skipped: list[SkippedRecord] = Field(default_factory=list)
 
 
-_SQL_TYPES = {str: "VARCHAR", int: "BIGINT", bool: "BOOLEAN", float: "DOUBLE"}
-
-
-def _sql_type(annotation: Any) -> str:
-    if isinstance(annotation, UnionType):  # `str | None`: the column allows NULL anyway
-        annotation = next(a for a in get_args(annotation) if a is not type(None))
-    return _SQL_TYPES[annotation]
-
-
 EPISODE_FIELDS = tuple(EpisodeRecord.model_fields)
-EPISODE_TYPES = {
-    name: _sql_type(info.annotation) for name, info in EpisodeRecord.model_fields.items()
-}
-_EPISODE_COLUMNS = ", ".join(f"{name} {kind}" for name, kind in EPISODE_TYPES.items())
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS runs (
-    run_id VARCHAR PRIMARY KEY, created TIMESTAMP, config JSON, version VARCHAR,
-    store_format INTEGER, skipped JSON);
-CREATE TABLE IF NOT EXISTS episodes (
-    run_id VARCHAR, {_EPISODE_COLUMNS}, PRIMARY KEY (run_id, episode_id));
-CREATE TABLE IF NOT EXISTS events (
-    run_id VARCHAR, episode_id VARCHAR, seq INTEGER, kind VARCHAR, turn INTEGER, payload JSON);
-CREATE TABLE IF NOT EXISTS pending_calls (
-    run_id VARCHAR, episode_id VARCHAR, role VARCHAR, idx INTEGER, payload JSON);
-"""
-_RUNS_ADDED = {"store_format": "INTEGER", "skipped": "JSON"}
-
-
-def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    rows = con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
-        [table],
-    ).fetchall()
-    return [str(row[0]) for row in rows]
-
-
-def _format_of(con: duckdb.DuckDBPyConnection, where: Path) -> int:
-    """The store's format; a format newer than this clinsim knows is refused."""
-    if "store_format" not in columns(con, "runs"):
-        return 1
-    row = con.execute("SELECT max(store_format) FROM runs").fetchone()
-    found = int(row[0]) if row and row[0] is not None else 1
-    if found > STORE_FORMAT:
-        raise StoreError(
-            f"{where} was written by a newer clinsim (run store format {found}; this clinsim "
-            f"{__version__} reads formats 1 to {STORE_FORMAT}): upgrade clinsim to read it"
-        )
-    return found
+EPISODE_TYPES = sql_columns(EpisodeRecord)
+_SCHEMA = schema(EPISODE_TYPES)
 
 
 def migrate(con: duckdb.DuckDBPyConnection, where: Path) -> None:
-    """Bring a store of an older format (or with fewer episode columns) up to this one, in
-    place: missing tables and columns are added; what is stored is not rewritten."""
-    _format_of(con, where)
-    con.execute(_SCHEMA)
-    present = set(columns(con, "runs"))
-    for name, kind in _RUNS_ADDED.items():
-        if name not in present:
-            con.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-    present = set(columns(con, "episodes"))
-    for name, kind in EPISODE_TYPES.items():
-        if name not in present:
-            con.execute(f"ALTER TABLE episodes ADD COLUMN {name} {kind}")
-    con.execute("UPDATE runs SET store_format = ?", [STORE_FORMAT])
+    """Bring a store of an older format up to this one, in place (see `store_schema`)."""
+    migrate_schema(con, where, EPISODE_TYPES)
 
 
 def summarise(
@@ -268,7 +215,7 @@ class RunStore:
         if self.path.stat().st_size == 0:
             return False
         with self._reading() as con:
-            if "runs" not in _tables(con):
+            if "runs" not in tables(con):
                 return False
             row = con.execute("SELECT count(*) FROM runs").fetchone()
         return bool(row and row[0])
@@ -284,8 +231,8 @@ class RunStore:
         with reading(self.run_dir):
             con = connect(self.path, read_only=True)
             try:
-                if "runs" in _tables(con):
-                    _format_of(con, self.run_dir)
+                if "runs" in tables(con):
+                    format_of(con, self.run_dir)
                 yield con
             except duckdb.Error as exc:
                 raise StoreError(f"{self.path}: {exc}") from None
@@ -431,7 +378,7 @@ class RunStore:
 def read_pending(con: duckdb.DuckDBPyConnection) -> dict[str, list[ModelCalled]]:
     """`pending_calls` as events; a role's calls after a gap in its numbering are left out
     (they were stored against a call that is missing)."""
-    if "pending_calls" not in _tables(con):
+    if "pending_calls" not in tables(con):
         return {}
     rows = con.execute(
         "SELECT episode_id, idx, payload FROM pending_calls ORDER BY episode_id, role, idx"
@@ -448,10 +395,6 @@ def read_pending(con: duckdb.DuckDBPyConnection) -> dict[str, list[ModelCalled]]
         last[key] = idx
         found.setdefault(episode_id, []).append(call)
     return found
-
-
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {str(row[0]) for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
 
 
 def _by_episode(rows: list[tuple[Any, ...]]) -> dict[str, list[Event]]:

@@ -21,11 +21,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from clinsim.environments.store_schema import StoreError
+
 RUN_LOCK_FILE = "run.lock"
 READ_LOCK_FILE = "read.lock"
 
 
-class RunLocked(Exception):
+class RunLocked(StoreError):
     """Another process is writing to the run directory."""
 
 

@@ -108,6 +108,7 @@ class StoreWriter:
         self._gate: ReaderGate | None = None
         self._failure: Exception | None = None
         self._closing = threading.Lock()
+        self._migrated = False
 
     # ------------------------------------------------------------------ the driver's side
 
@@ -233,13 +234,17 @@ class StoreWriter:
         return self._stopping.is_set() and time.monotonic() > self._deadline
 
     def _connect(self, wait_s: float | None = RETRY_S) -> None:
-        if self._con is None:
-            self._con = connect(self.store.path, read_only=False, wait_s=wait_s)
-            try:
-                migrate(self._con, self.store.run_dir)
-            except BaseException:
-                self._disconnect()
-                raise
+        if self._con is not None:
+            return
+        self._con = connect(self.store.path, read_only=False, wait_s=wait_s)
+        if self._migrated:
+            return
+        try:
+            migrate(self._con, self.store.run_dir)
+        except BaseException:
+            self._disconnect()
+            raise
+        self._migrated = True
 
     def _disconnect(self) -> None:
         if self._con is not None:

@@ -335,5 +335,8 @@ def _run_with_progress(
         except StoreError as exc:  # the store cannot be written: found before anything played
             fail(str(exc))
         except KeyboardInterrupt:
-            console.print("[yellow]interrupted: finished episodes are stored (use --resume)[/]")
+            console.print(
+                "[yellow]interrupted: finished episodes and the model calls of the others are "
+                "stored (--resume completes the run without repeating them)[/]"
+            )
             raise typer.Exit(130) from None

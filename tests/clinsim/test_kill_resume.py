@@ -18,8 +18,7 @@ EPISODES = 4
 def _events(run_dir: Path) -> dict[str, list[dict[str, object]]]:
     store = RunStore(run_dir)
     return {
-        r.episode_id: [comparable(e) for e in store.events(r.episode_id)]
-        for r in store.episodes()
+        r.episode_id: [comparable(e) for e in store.events(r.episode_id)] for r in store.episodes()
     }
 
 
@@ -36,6 +35,7 @@ def test_a_run_killed_mid_episode_twice_repeats_no_paid_call(tmp_path: Path) -> 
             first = len(server.requests)
             proc = start(args if number == 0 else [*args, "--resume"])
             killed = kill_when(proc, clinic, answered, settle_s=0.3)
+            assert killed is not None, "the run finished before the kill"
             attempts.append(attempt(clinic, server.requests[first:], killed))
             assert RunStore(tmp_path / "r").pending_calls(), "the kill landed between episodes"
             assert len(RunStore(tmp_path / "r").episodes()) < EPISODES

@@ -205,7 +205,10 @@ def test_a_store_of_a_newer_format_is_refused_by_name(tmp_path: Path) -> None:
     assert cli.invoke(app, ["run", "demo", "--limit", "1", "--out", str(out)]).exit_code == 0
     with duckdb.connect(str(out / "run.duckdb")) as con:
         con.execute("UPDATE runs SET store_format = 7")
-    for args in (["show", str(out)], ["run", "demo", "--limit", "2", "--resume", "--out", str(out)]):
+    for args in (
+        ["show", str(out)],
+        ["run", "demo", "--limit", "2", "--resume", "--out", str(out)],
+    ):
         refused = cli.invoke(app, args)
         assert refused.exit_code == 2, refused.output
         assert "newer clinsim (run store format 7" in refused.output

@@ -39,9 +39,7 @@ for n in range(10_000):
 def test_a_store_killed_while_being_created_is_never_half_made(tmp_path: Path) -> None:
     for attempt in range(6):
         root = tmp_path / f"k{attempt}"
-        proc = subprocess.Popen(
-            [sys.executable, "-c", CREATING, str(root)], stdout=subprocess.PIPE
-        )
+        proc = subprocess.Popen([sys.executable, "-c", CREATING, str(root)], stdout=subprocess.PIPE)
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
         time.sleep(0.05 + 0.07 * attempt)
         proc.send_signal(signal.SIGKILL)
@@ -104,7 +102,17 @@ def test_two_runs_into_one_directory_never_mix(tmp_path: Path) -> None:
     out = str(tmp_path / "r")
     runs = [
         subprocess.Popen(
-            [CLINSIM, "run", "agentclinic-medqa", "--limit", "20", "--doctor", doctor, "--out", out],
+            [
+                CLINSIM,
+                "run",
+                "agentclinic-medqa",
+                "--limit",
+                "20",
+                "--doctor",
+                doctor,
+                "--out",
+                out,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )

@@ -35,12 +35,19 @@ def request_key(body: dict[str, Any]) -> str:
     return json.dumps([body.get("model"), body.get("messages")], sort_keys=True)
 
 
+def conversation_key(model: str, messages: list[dict[str, Any]]) -> str:
+    """The same for a request on the wire and the `ModelCalled` event that recorded it."""
+    return json.dumps([model, [(m.get("role"), m.get("content")) for m in messages]])
+
+
 @dataclass
 class Clinic:
     """The loopback server's responder (see the module's notes)."""
 
     answered: list[tuple[float, str]] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
+    replied_at: dict[str, float] = field(default_factory=dict)
+    """Conversation (`conversation_key`) -> wall-clock time its reply was made."""
     _open: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -60,6 +67,7 @@ class Clinic:
             reply = SCRIPT[min(turn, len(SCRIPT) - 1)]
         with self._lock:
             self.answered.append((time.monotonic(), key))
+            self.replied_at[conversation_key(body["model"], messages)] = time.time()
         return {"content": reply}
 
     def hold(self) -> None:
@@ -97,17 +105,27 @@ def start(args: list[str]) -> subprocess.Popen[bytes]:
 
 
 def kill_when(
-    proc: subprocess.Popen[bytes], clinic: Clinic, answered: int, settle_s: float | None
-) -> float:
-    """SIGKILL `proc` once the server has answered `answered` calls. With `settle_s`, the server
-    stops answering first and the kill waits that long (answered calls reach the store);
-    without, it lands at once. Returns the kill's time (monotonic)."""
+    proc: subprocess.Popen[bytes],
+    clinic: Clinic,
+    answered: int,
+    settle_s: float | None,
+    then_s: float = 0.0,
+) -> float | None:
+    """SIGKILL `proc` once the server has answered `answered` calls (and `then_s` seconds more
+    have passed). With `settle_s`, the server stops answering first and the kill waits that long
+    (answered calls reach the store); without, it lands at once. Returns the kill's time
+    (monotonic), or None when the run finished (successfully) first."""
     started = time.monotonic()
     deadline = started + 120
     while clinic.count(since=started) < answered:
+        if proc.poll() == 0:
+            return None
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"the run ended before {answered} answers: {_output(proc)}")
         time.sleep(0.002)
+    time.sleep(then_s)
+    if proc.poll() == 0:
+        return None
     if settle_s is not None:
         clinic.hold()
         time.sleep(settle_s)
@@ -115,7 +133,6 @@ def kill_when(
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     clinic.release()
-    time.sleep(0.3)  # requests held at the kill are answered now, to nobody
     return killed
 
 
@@ -145,6 +162,9 @@ def attempt(clinic: Clinic, requests: list[dict[str, Any]], killed: float | None
     """Close an attempt: what `clinic` answered before `killed` and what reached the server
     (`requests`: the server's request log of this attempt). Resets the clinic."""
     end = float("inf") if killed is None else killed
+    deadline = time.monotonic() + 30
+    while clinic.count() < len(requests) and time.monotonic() < deadline:
+        time.sleep(0.01)  # requests caught by the kill are answered (to nobody) before the next
     paid = {key: at for at, key in clinic.answered if at <= end}
     clinic.reset()
     return Attempt(paid, [request_key(body) for body in requests], end)
