@@ -119,8 +119,8 @@ class _Discard:
     def recorded_calls(self, episode_id: str) -> list[Any]:
         return []
 
-    def close(self, wait_s: float | None = None) -> list[str]:
-        return []
+    def close(self, wait_s: float | None = None) -> dict[str, str]:
+        return {}
 
 
 class _DiscardingStore(RunStore):

@@ -203,12 +203,7 @@ class Runner:
         writer = self.writer or StoreWriter(self.store, self.run_id).open()
         semaphore = asyncio.Semaphore(self.config.max_concurrency)
         records: list[EpisodeRecord] = []
-        ids = episode_ids(scenarios)
-        todo = [
-            (i, s, eid)
-            for i, (s, eid) in enumerate(zip(scenarios, ids, strict=True))
-            if eid not in (skip or set())
-        ]
+        todo = _todo(scenarios, skip or set())
         left = len(todo)
         all_played = asyncio.Event()
 
@@ -222,14 +217,10 @@ class Runner:
             left -= 1
             if not left:
                 all_played.set()
-            try:
-                await asyncio.wrap_future(writer.episode_finished(record, events))
-            except StoreError as exc:  # a value the store cannot hold, or a store held too long
-                self._not_stored(episode_id, exc)
-                return
-            records.append(record)
-            if on_done is not None:
-                on_done(record)
+            if await self._stored(writer, record, events):
+                records.append(record)
+                if on_done is not None:
+                    on_done(record)
 
         async def finish_writing() -> None:
             """Once every episode is played, give the writer its last chance and stop it."""
@@ -243,12 +234,25 @@ class Runner:
         finally:
             await self.pool.aclose()
             if self.writer is None:
-                for problem in await asyncio.to_thread(writer.close):
-                    self._not_stored(problem.split(":", 1)[0], problem.split(":", 1)[-1])
+                for episode_id, problem in (await asyncio.to_thread(writer.close)).items():
+                    self._not_stored(episode_id, problem)
         return sorted(records, key=lambda r: r.position)
 
-    def _not_stored(self, episode_id: str, problem: object) -> None:
-        text = _first_line(problem) if isinstance(problem, BaseException) else str(problem)
-        text = text.strip().removeprefix(f"{episode_id}: ")
+    async def _stored(self, writer: RunWriter, record: EpisodeRecord, events: list[Event]) -> bool:
+        try:
+            await asyncio.wrap_future(writer.episode_finished(record, events))
+        except StoreError as exc:  # a value the store cannot hold, or a store held too long
+            self._not_stored(record.episode_id, _first_line(exc))
+            return False
+        return True
+
+    def _not_stored(self, episode_id: str, problem: str) -> None:
+        text = problem.strip().removeprefix(f"{episode_id}: ")
         if not any(line.startswith(f"{episode_id}: ") for line in self.write_errors):
             self.write_errors.append(f"{episode_id}: {text}")
+
+
+def _todo(scenarios: list[Scenario], skip: set[str]) -> list[tuple[int, Scenario, str]]:
+    """(position, scenario, episode id) of every episode to play."""
+    pairs = enumerate(zip(scenarios, episode_ids(scenarios), strict=True))
+    return [(i, scenario, eid) for i, (scenario, eid) in pairs if eid not in skip]

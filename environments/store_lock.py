@@ -88,10 +88,11 @@ def _same_file(fd: int, path: Path) -> bool:
 
 @contextlib.contextmanager
 def reading(run_dir: Path) -> Iterator[None]:
-    """Tell a writer of the run that a reader is waiting, for as long as the block runs.
-    A directory the reader cannot write to has no writer to tell: the block just runs."""
+    """Tell a writer of the run that a reader is waiting, for as long as the block runs. A
+    directory no writer of this kind has opened (no `read.lock`), or that the reader cannot
+    write to, has no writer to tell: the block just runs."""
     try:
-        fd = os.open(run_dir / READ_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(run_dir / READ_LOCK_FILE, os.O_RDWR)
     except OSError:
         yield
         return

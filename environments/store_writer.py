@@ -71,7 +71,7 @@ class RunWriter(Protocol):
 
     def recorded_calls(self, episode_id: str) -> list[ModelCalled]: ...
 
-    def close(self, wait_s: float | None = None) -> list[str]: ...
+    def close(self, wait_s: float | None = None) -> dict[str, str]: ...
 
 
 @dataclass
@@ -170,30 +170,31 @@ class StoreWriter:
             self._queue.put(message)
         return message.done
 
-    def close(self, wait_s: float | None = None) -> list[str]:
+    def close(self, wait_s: float | None = None) -> dict[str, str]:
         """Write what is queued (waiting up to `wait_s`, default LOCK_WAIT_S, for a store
-        another program holds) and stop. Returns what could not be stored, one line each."""
+        another program holds) and stop. Returns the episodes that could not be stored, each
+        with the reason."""
         with self._closing:
             return self._close(wait_s)
 
-    def _close(self, wait_s: float | None) -> list[str]:
+    def _close(self, wait_s: float | None) -> dict[str, str]:
         if self._thread is None:
-            return []
+            return {}
         wait = run_store.LOCK_WAIT_S if wait_s is None else wait_s
         self._deadline = time.monotonic() + wait
         self._stopping.set()
         self._thread.join()
         self._thread = None
-        problems = []
+        problems = {}
         while True:
             try:
                 message = self._queue.get_nowait()
             except queue.Empty:
                 break
             if isinstance(message, _Episode):
-                reason = self._failure or StoreError("the run store could not be opened in time")
-                message.done.set_exception(StoreError(f"{reason}"))
-                problems.append(f"{message.record.episode_id}: {reason}")
+                reason = str(self._failure or "the run store could not be opened in time")
+                message.done.set_exception(StoreError(reason))
+                problems[message.record.episode_id] = reason
         if self._gate is not None:
             self._gate.close()
         return problems
