@@ -65,7 +65,7 @@ def parse_doctor_input(text: str) -> Action:
 
 class HumanDoctor:
     async def act(self, view: DoctorView) -> Action:
-        last = view.history[-1].observation if view.history else view.objective
+        last = view.history[-1].observation if view.history else view.vignette or view.objective
         prompt: dict[str, Any] = {
             "role": "doctor",
             "episode_id": current_episode().episode_id,

@@ -2,12 +2,14 @@
 
     python bench/bench_judge.py [--no-timing]
 
-Prints, for the held-out set (never used to tune the judge), the development set and the older
-tuning set in tests/agents/data (see the README there for where the pairs come from): pairs,
-agreement, Cohen's kappa, false matches (judge says correct, label says wrong) and missed
-matches, then the held-out agreement by kind of pair and the grade counts. Timing: building
-the ICD-10-CM index from the package (cold, into an empty cache directory), loading it from the
-cache, and judging one pair (mean over the three sets, after a warm-up pass).
+Prints, for the two held-out sets (never used to tune the judge), the development set and the
+older tuning set in tests/agents/data (see the README there for where the pairs come from):
+pairs, agreement, Cohen's kappa, false matches (judge says correct, label says wrong) and
+missed matches, then each held-out set's agreement by kind of pair and its grade counts, and
+what the ICD-10-CM index holds that the grading rules treat specially (titles that list several
+conditions, names that are one code's title and another code's inclusion term, names with a
+'without'). Timing: building the index from the package (cold, into an empty cache directory),
+loading it from the cache, and judging one pair (mean over all sets, after a warm-up pass).
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from typing import Any
 
 from clinsim.agents.judges.lexicon import default_lexicon
 from clinsim.agents.judges.rules import RulesJudge
-from clinsim.agents.judges.terminology import load_terminology
+from clinsim.agents.judges.terminology import NEGATED, Terminology, load_terminology
 from clinsim.judge_pairs import Pair, PairVerdict, summarise
 from clinsim.scenarios.model import AnswerKey
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "agents" / "data"
 SETS = {
+    "held-out 2": DATA / "judge_heldout2.jsonl",
     "held-out": DATA / "judge_heldout.jsonl",
     "development": DATA / "judge_dev.jsonl",
     "tuning (older)": DATA / "judge_pairs.jsonl",
@@ -59,16 +62,45 @@ def report(name: str, rows: list[dict[str, Any]], verdicts: list[PairVerdict]) -
     )
 
 
-def by_kind(rows: list[dict[str, Any]], verdicts: list[PairVerdict]) -> None:
+def by_kind(name: str, rows: list[dict[str, Any]], verdicts: list[PairVerdict]) -> None:
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row, verdict in zip(rows, verdicts, strict=True):
         tally[row.get("kind", "?")][0] += verdict.match == row["label"]
         tally[row.get("kind", "?")][1] += 1
-    print("held-out agreement by kind:")
+    print(f"{name} agreement by kind:")
     for kind, (agreed, n) in sorted(tally.items(), key=lambda kv: -kv[1][1]):
         print(f"  {kind:14} {agreed:3}/{n:<3} {agreed / n:.0%}")
     grades = Counter(v.grade for v in verdicts)
-    print("held-out grades:", ", ".join(f"{g} {n}" for g, n in grades.most_common()))
+    print(f"{name} grades:", ", ".join(f"{g} {n}" for g, n in grades.most_common()))
+
+
+def index_counts(terminology: Terminology) -> None:
+    """What the grading rules treat specially, counted over the whole index."""
+    listing_codes, members, named, scoped = set(), 0, 0, 0
+    for key, entries in terminology.index.items():
+        scoped += NEGATED in key
+        for code, kind, _ in entries:
+            if kind == "member":
+                listing_codes.add(code)
+                members += 1
+        titles = [
+            c for c, kind, _ in entries if kind == "title" and not terminology.is_catch_all_title(c)
+        ]
+        named += any(
+            kind != "title" and not any(t == c or _lineage(terminology, t, c) for t in titles)
+            for c, kind, _ in entries
+            if titles
+        )
+    print(
+        f"ICD-10-CM index: {len(terminology.index)} names of {len(terminology.inclusions)} codes; "
+        f"{len(listing_codes)} codes list several conditions ({members} member names); "
+        f"{named} names are one code's title and another code's inclusion term, member or NOS "
+        f"term; {scoped} names carry what a 'without' negates"
+    )
+
+
+def _lineage(terminology: Terminology, a: str, b: str) -> bool:
+    return terminology.is_ancestor(a, b) or terminology.is_ancestor(b, a)
 
 
 def timing(all_rows: list[dict[str, Any]]) -> None:
@@ -99,14 +131,17 @@ def main() -> None:
     args = parser.parse_args()
     judge = RulesJudge()
     every: list[dict[str, Any]] = []
+    held: list[tuple[str, list[dict[str, Any]], list[PairVerdict]]] = []
     for name, path in SETS.items():
         rows = load(path)
         verdicts = judge_rows(judge, rows)
         report(name, rows, verdicts)
         every += rows
-        if name == "held-out":
-            held = (rows, verdicts)
-    by_kind(*held)
+        if name.startswith("held-out"):
+            held.append((name, rows, verdicts))
+    for name, rows, verdicts in held:
+        by_kind(name, rows, verdicts)
+    index_counts(judge.grader.terminology)
     if not args.no_timing:
         timing(every)
 

@@ -8,8 +8,12 @@ network blocked) REPEAT times, each in a fresh page. Prints: statistics and rend
 size, and in the browser: time to the load event and to the report being ready (table built,
 filters wired), opening one transcript, side by side, and a filter over all rows.
 
+With --from RUN_OR_EXPERIMENT..., the report is built from stored runs instead, as
+`clinsim report` builds it (transcripts from the stored events, images from the scenarios).
+
 Usage: python bench/bench_report.py [--episodes 1000] [--trials 1] [--repeat 5] [--all-llm]
                                     [--screenshot docs/images/report.png]
+       python bench/bench_report.py --from experiments/NAME [--repeat 5]
 """
 
 from __future__ import annotations
@@ -37,6 +41,23 @@ def build(episodes: int, trials: int, runs: dict[str, float]) -> tuple[str, floa
     scenarios = episodes // (len(runs) * trials)
     start = time.perf_counter()
     data = synthetic_report(runs, scenarios=scenarios, trials=trials)
+    assembled = time.perf_counter()
+    html = render_report(data)
+    rendered = time.perf_counter()
+    return html, assembled - start, rendered - assembled, len(data.outcomes)
+
+
+def build_from(sources: list[str]) -> tuple[str, float, float, int]:
+    """The report of stored runs, through the code `clinsim report` runs."""
+    from clinsim.cli.reporting import _gather, _title
+    from clinsim.environments.run_store import RunStore
+    from clinsim.report.from_store import report_from_runs
+
+    start = time.perf_counter()
+    names: list[str] = []
+    runs = _gather(sources, names)
+    events = [RunStore(r.run_dir).all_events() for r in runs]
+    data = report_from_runs(runs, events, _title(runs, names, len(sources)))
     assembled = time.perf_counter()
     html = render_report(data)
     rendered = time.perf_counter()
@@ -112,16 +133,22 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--screenshot", type=Path, default=None)
+    parser.add_argument("--from", dest="sources", nargs="+", default=None, metavar="RUN")
     parser.add_argument(
         "--all-llm", action="store_true", help="Both runs with LLM doctor and patient (heavier)."
     )
     args = parser.parse_args()
 
     runs = LLM_RUNS if args.all_llm else RUNS
-    html, stats_s, render_s, n = build(args.episodes, args.trials, runs)
+    if args.sources:
+        html, stats_s, render_s, n = build_from(args.sources)
+        print(f"episodes: {n} (stored: {', '.join(args.sources)})")
+        print(f"read and statistics {stats_s:.2f} s; render {render_s:.2f} s")
+    else:
+        html, stats_s, render_s, n = build(args.episodes, args.trials, runs)
+        print(f"episodes: {n} (runs {', '.join(runs)}; {args.trials} trial(s))")
+        print(f"statistics {stats_s:.2f} s; render {render_s:.2f} s")
     size = len(html.encode())
-    print(f"episodes: {n} (runs {', '.join(runs)}; {args.trials} trial(s))")
-    print(f"statistics {stats_s:.2f} s; render {render_s:.2f} s")
     print(f"file size: {size / 1e6:.2f} MB ({size / n / 1000:.1f} kB per episode)")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "report.html"

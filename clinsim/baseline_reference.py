@@ -19,8 +19,9 @@ BASELINE_TOP1: dict[str, tuple[int, int]] = {
 """Bundled set -> (right, episodes) for `clinsim run SET --doctor baseline`."""
 
 
-def baseline_note(sources: Sequence[str]) -> str:
-    """What the baseline doctor is, and the accuracy to expect from it on these sets."""
+def baseline_note(sources: Sequence[str], figures: bool = True) -> str:
+    """What the baseline doctor is, and (with `figures`: the run's settings are those they were
+    measured with) the accuracy to expect from it on these sets."""
     text = (
         "The baseline doctor is clinsim's non-LLM reference policy: it asks a fixed set of "
         "questions, orders a standard panel and names the diagnosis of the most similar case it "
@@ -28,9 +29,9 @@ def baseline_note(sources: Sequence[str]) -> str:
         "the floor a model doctor should beat."
     )
     known = [s for s in sources if s in BASELINE_TOP1]
-    if known:
-        figures = ", ".join(
+    if known and figures:
+        expected = ", ".join(
             f"{s} {right / n:.1%} ({right}/{n})" for s in known for right, n in [BASELINE_TOP1[s]]
         )
-        text += f" Expected accuracy (20 turns, rules judge): {figures}; see docs/benchmarks.md."
+        text += f" Expected accuracy (20 turns, rules judge): {expected}; see docs/benchmarks.md."
     return text

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from clinsim.environments.encounter import DEFAULT_MAX_TURNS
+from clinsim.environments.encounter import DEFAULT_MAX_TURNS, Presentation
 from clinsim.tools.base import builtin_tools
 
 Options = dict[str, JsonValue]
@@ -39,6 +39,9 @@ class RunConfig(BaseModel):
     """The tools a doctor may be offered (each decides per episode whether it is)."""
     max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1)
     seed: int = 0
+    trials: int = Field(default=1, ge=1, le=1000)
+    """Each scenario is played this many times, each trial with its own seed."""
+    presentation: Presentation = "dialogue"
     limit: int | None = Field(default=None, ge=1)
     budget: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     max_concurrency: int = Field(default=1, ge=1)

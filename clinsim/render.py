@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -12,7 +11,6 @@ from rich.table import Table
 from rich.text import Text
 
 from clinsim.environments.events import (
-    GRADES,
     DiagnosisJudged,
     DiagnosisSubmitted,
     DoctorReplyRejected,
@@ -165,30 +163,15 @@ def episodes_table(
     return table
 
 
-def summary_table(
-    records: list[EpisodeRecord],
-    title: str = "Summary",
-    faults: dict[str, FaultSummary] | None = None,
-    grades: Counter[str] | None = None,
+def faults_table(
+    records: list[EpisodeRecord], faults: dict[str, FaultSummary], title: str = "Simulator"
 ) -> Table:
-    table = Table(title=title)
+    """Wrong episodes split into the doctor's and the simulator's, and each fault's rate."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("measure")
     table.add_column("value", justify="right")
-    n = len(records)
-    correct = sum(r.correct for r in records)
-    table.add_row("episodes", str(n))
-    table.add_row("accuracy", f"{correct / n:.1%} ({correct}/{n})" if n else "-")
-    if n:
-        table.add_row("mean turns", f"{sum(r.turns for r in records) / n:.1f}")
-        table.add_row("mean tests", f"{sum(r.tests for r in records) / n:.1f}")
-        table.add_row("mean cost (USD)", f"{sum(r.cost for r in records) / n:,.0f}")
-        for reason, count in sorted(Counter(r.termination for r in records).items()):
-            table.add_row(f"ended: {reason}", str(count))
-    if n and faults is not None:
+    if records:
         _fault_rows(table, records, faults)
-    if grades:
-        order = [g for g in GRADES if g in grades]
-        table.add_row("judge grades", ", ".join(f"{g} {grades[g]}" for g in order))
     return table
 
 

@@ -118,6 +118,7 @@ class Stored:
     scenario: Scenario
     events: list[Event]
     fork: Fork | None
+    trial: int = 0
 
 
 def load_stored(run_dir: Path) -> StoredRun:
@@ -141,7 +142,9 @@ def _load(run_dir: Path, episode_id: str) -> Stored:
     if started is None:
         raise StoreError(f"episode {episode_id!r} has no start event")
     scenario = _scenario(stored.run, started.scenario_id)
-    return Stored(stored.run, scenario, original, stored.fork)
+    records = [r for r in RunStore(run_dir).episodes() if r.episode_id == episode_id]
+    trial = records[0].trial if records else 0
+    return Stored(stored.run, scenario, original, stored.fork, trial)
 
 
 def _prepare(
@@ -216,7 +219,7 @@ async def fork_episode(
         with runner.store.lock():  # one writer per run directory
             runner.store.create(out.name, plan.stored(fork).model_dump(mode="json"))
             events = await runner.play_parts(parts)
-            record = summarise(episode_id, 0, stored.scenario, events, 0.0)
+            record = summarise(episode_id, 0, stored.scenario, events, 0.0, stored.trial)
             runner.store.write_episode(out.name, record, events)
     finally:
         await runner.pool.aclose()

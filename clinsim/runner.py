@@ -50,9 +50,15 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def episode_seed(run_seed: int, scenario_id: str) -> int:
-    """A stable per-episode seed: same run seed and scenario, same episode."""
-    digest = hashlib.sha256(f"{run_seed}:{scenario_id}".encode()).hexdigest()
+TRIAL_MARK = "@"
+"""Episode ids of repeated trials: `demo/0001` is trial 0, `demo/0001@2` trial 2."""
+
+
+def episode_seed(run_seed: int, scenario_id: str, trial: int = 0) -> int:
+    """A stable per-episode seed: same run seed, scenario and trial, same episode. Trial 0 keeps
+    the seed runs had before trials existed."""
+    key = f"{run_seed}:{scenario_id}" + (f":{trial}" if trial else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return int(digest[:8], 16)
 
 
@@ -91,6 +97,33 @@ def with_recorded_calls(events: list[Event], recorded: list[ModelCalled]) -> lis
             event = old.model_copy(update={"seq": event.seq})
         out.append(event)
     return out
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    """One episode to play: a scenario, which trial of it, its id and its place in the run."""
+
+    position: int
+    scenario: Scenario
+    trial: int
+    episode_id: str
+
+
+def episode_jobs(scenarios: list[Scenario], trials: int = 1) -> list[EpisodeJob]:
+    """Every scenario `trials` times: all first trials, then all second trials, ... (an
+    interrupted run has whole rounds); positions order the run by scenario, then trial."""
+    return [
+        EpisodeJob(
+            position=index * trials + trial,
+            scenario=scenario,
+            trial=trial,
+            episode_id=base if trial == 0 else f"{base}{TRIAL_MARK}{trial}",
+        )
+        for trial in range(trials)
+        for index, (scenario, base) in enumerate(
+            zip(scenarios, episode_ids(scenarios), strict=True)
+        )
+    ]
 
 
 def _withheld(scenario: Scenario) -> frozenset[str]:
@@ -141,7 +174,7 @@ class Runner:
             tools=ToolBox(ctx, self.tools),
             cost_of=self.cost_of,
             seed=seed,
-            settings=EncounterSettings(c.max_turns, c.budget, c.images_upfront),
+            settings=EncounterSettings(c.max_turns, c.budget, c.images_upfront, c.presentation),
             agents={
                 "doctor": c.doctor,
                 "patient": c.patient,
@@ -152,11 +185,15 @@ class Runner:
         )
 
     async def play(
-        self, scenario: Scenario, episode_id: str, writer: RunWriter | None = None
+        self,
+        scenario: Scenario,
+        episode_id: str,
+        trial: int = 0,
+        writer: RunWriter | None = None,
     ) -> list[Event]:
         """Play one episode; with `writer`, journal its model calls and answer those an earlier
         attempt recorded from the recording."""
-        seed = episode_seed(self.config.seed, scenario.id)
+        seed = episode_seed(self.config.seed, scenario.id, trial)
         recorded = writer.recorded_calls(episode_id) if writer is not None else []
         pool = ResumedPool(self.pool, recorded) if recorded else self.pool
         try:
@@ -203,17 +240,21 @@ class Runner:
         writer = self.writer or StoreWriter(self.store, self.run_id).open()
         semaphore = asyncio.Semaphore(self.config.max_concurrency)
         records: list[EpisodeRecord] = []
-        todo = _todo(scenarios, skip or set())
+        todo = [
+            j
+            for j in episode_jobs(scenarios, self.config.trials)
+            if j.episode_id not in (skip or set())
+        ]
         left = len(todo)
         all_played = asyncio.Event()
 
-        async def one(position: int, scenario: Scenario, episode_id: str) -> None:
+        async def one(job: EpisodeJob) -> None:
             nonlocal left
             async with semaphore:
                 started = time.perf_counter()
-                events = await self.play(scenario, episode_id, writer)
+                events = await self.play(job.scenario, job.episode_id, job.trial, writer)
                 wall = time.perf_counter() - started
-            record = summarise(episode_id, position, scenario, events, wall)
+            record = summarise(job.episode_id, job.position, job.scenario, events, wall, job.trial)
             left -= 1
             if not left:
                 all_played.set()
@@ -230,7 +271,7 @@ class Runner:
                 await asyncio.to_thread(writer.close)
 
         try:
-            await asyncio.gather(*(one(*job) for job in todo), finish_writing())
+            await asyncio.gather(*(one(job) for job in todo), finish_writing())
         finally:
             await self.pool.aclose()
             if self.writer is None:
@@ -250,9 +291,3 @@ class Runner:
         text = problem.strip().removeprefix(f"{episode_id}: ")
         if not any(line.startswith(f"{episode_id}: ") for line in self.write_errors):
             self.write_errors.append(f"{episode_id}: {text}")
-
-
-def _todo(scenarios: list[Scenario], skip: set[str]) -> list[tuple[int, Scenario, str]]:
-    """(position, scenario, episode id) of every episode to play."""
-    pairs = enumerate(zip(scenarios, episode_ids(scenarios), strict=True))
-    return [(i, scenario, eid) for i, (scenario, eid) in pairs if eid not in skip]

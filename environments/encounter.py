@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from clinsim.environments.actions import (
     CORE_ACTIONS,
+    SUBMIT_DIAGNOSIS,
     Action,
     AskPatient,
     CallTool,
@@ -51,6 +52,9 @@ from clinsim.scenarios.model import AnswerKey, Case, ImageRef
 
 DEFAULT_MAX_TURNS = 20
 NO_DIAGNOSIS = "no diagnosis submitted"
+Presentation = Literal["dialogue", "vignette"]
+"""How the case reaches the doctor: a conversation (questions, tests, tools, turn by turn) or
+the whole case at once, to be diagnosed in one turn (CRAFT-MD's vignette)."""
 
 
 class Outcome(TypedDict):
@@ -74,6 +78,14 @@ class EncounterSettings:
     """Stop with BUDGET_EXHAUSTED once test costs exceed this (USD); None: no limit."""
     images_upfront: bool = False
     """Show every image at the start (AgentClinic's default) instead of only on request."""
+    presentation: Presentation = "dialogue"
+    """`vignette`: the doctor is shown the whole case and every image at the start, offered
+    nothing but `submit_diagnosis`, and has one turn."""
+
+    def __post_init__(self) -> None:
+        if self.presentation == "vignette":
+            self.max_turns = 1
+            self.images_upfront = True
 
 
 @dataclass
@@ -116,6 +128,11 @@ class Encounter:
             for image in parts.case.images
             if image.shown_upfront or parts.settings.images_upfront
         )
+        self.vignette: str | None = None
+        if parts.settings.presentation == "vignette":
+            from clinsim.scenarios.vignette import case_vignette
+
+            self.vignette = case_vignette(parts.case)
 
     # ------------------------------------------------------------------ nodes
 
@@ -141,10 +158,11 @@ class Encounter:
             objective=p.case.objective,
             turn=state["turn"],
             max_turns=p.settings.max_turns,
-            tools=(*CORE_ACTIONS, *p.tools.specs()),
+            tools=(SUBMIT_DIAGNOSIS,) if self.vignette else (*CORE_ACTIONS, *p.tools.specs()),
             history=tuple(state.get("history", [])),
             images=self.upfront,
             seed=p.seed,
+            vignette=self.vignette,
         )
 
     async def doctor(self, state: EncounterState) -> dict[str, Any]:
@@ -157,6 +175,10 @@ class Encounter:
                 action = await self.parts.doctor.act(self.view(state))
             except RoleFailure as exc:
                 return {**_fail(exc, events), "turn": turn + 1}
+        if self.vignette and not isinstance(action, SubmitDiagnosis):
+            detail = f"vignette: the one turn was {action.kind}, not a diagnosis"
+            outcome = Outcome(reason=TerminationReason.TURN_LIMIT, detail=detail)
+            return {"events": events, "outcome": outcome, "turn": turn + 1}
         return {"events": events, "pending": action, "turn": turn + 1}
 
     async def patient(self, state: EncounterState) -> dict[str, Any]:

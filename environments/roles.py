@@ -44,6 +44,9 @@ class DoctorView:
     images: tuple[ImageRef, ...] = ()
     """Images shown up front (their ids appear in `history` when shown on request)."""
     seed: int = 0
+    vignette: str | None = None
+    """The whole case as text when it is presented as a vignette (one turn, diagnose now);
+    None in a dialogue. Built from the case, never the answer key."""
 
     @property
     def turns_left(self) -> int:

@@ -37,9 +37,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from clinsim import __version__
@@ -70,6 +71,8 @@ from clinsim.scenarios.model import Scenario
 
 RUN_STORE_FILE = "run.duckdb"
 LOCK_WAIT_S = 30.0
+ExportFormat = Literal["parquet", "jsonl", "csv"]
+_COPY_FORMATS: dict[str, str] = {"parquet": "parquet", "jsonl": "json", "csv": "csv"}
 
 
 class EpisodeRecord(BaseModel):
@@ -93,6 +96,10 @@ class EpisodeRecord(BaseModel):
     cost: float
     wall_s: float
     seed: int
+    trial: int = 0
+    """Which repeat of the scenario (0 = the first); a run with `trials = K` plays 0..K-1."""
+    scenario_set: str = ""
+    """The set (or file) the scenario came from; empty in stores written before it was kept."""
 
 
 class SkippedRecord(BaseModel):
@@ -127,7 +134,12 @@ def migrate(con: duckdb.DuckDBPyConnection, where: Path) -> None:
 
 
 def summarise(
-    episode_id: str, position: int, scenario: Scenario, events: list[Event], wall_s: float
+    episode_id: str,
+    position: int,
+    scenario: Scenario,
+    events: list[Event],
+    wall_s: float,
+    trial: int = 0,
 ) -> EpisodeRecord:
     """The episode's summary row; the first judge's verdict is the one counted as correct."""
     ended = next((e for e in reversed(events) if isinstance(e, EpisodeEnded)), None)
@@ -152,6 +164,8 @@ def summarise(
         cost=sum(e.cost for e in orders),
         wall_s=wall_s,
         seed=started.seed if started else 0,
+        trial=trial,
+        scenario_set=scenario.provenance.source,
     )
 
 
@@ -351,6 +365,35 @@ class RunStore:
             ).fetchall()
         return _by_episode(rows)
 
+    def all_events(self) -> dict[str, list[Event]]:
+        """Every episode's events, in order (episode id -> events)."""
+        with self._reading() as con:
+            rows = con.execute(
+                "SELECT episode_id, kind, payload FROM events ORDER BY episode_id, seq"
+            ).fetchall()
+        return _by_episode(rows)
+
+    def export(self, out_dir: Path, fmt: ExportFormat) -> list[Path]:
+        """Write the `episodes` and `events` tables to `out_dir` (DuckDB COPY), one file each;
+        each event's payload is written whole (model calls with their full requests)."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with self._reading() as con:
+            episodes = con.sql("SELECT * FROM episodes ORDER BY position").to_arrow_table()
+            rows = con.execute(
+                "SELECT run_id, episode_id, seq, kind, turn, payload FROM events "
+                "ORDER BY episode_id, seq"
+            ).fetchall()
+        events = _whole_events(rows)
+        written = []
+        with duckdb.connect() as out:
+            for name, table in (("episodes", episodes), ("events", events)):
+                target = out_dir / f"{name}.{fmt}"
+                quoted = str(target).replace("'", "''")
+                out.register(name, table)
+                out.execute(f"COPY {name} TO '{quoted}' (FORMAT {_COPY_FORMATS[fmt]})")
+                written.append(target)
+        return written
+
     def model_calls(self) -> list[tuple[str, ModelCalled]]:
         """Every recorded model call as (episode id, event), in episode and event order."""
         with self._reading() as con:
@@ -404,6 +447,22 @@ def _by_episode(rows: list[tuple[Any, ...]]) -> dict[str, list[Event]]:
         rebuild = rebuilders.setdefault(episode_id, CallRebuilder())
         found.setdefault(episode_id, []).append(rebuild.event(kind, payload))
     return found
+
+
+def _whole_events(rows: list[tuple[Any, ...]]) -> pa.Table:
+    """Stored event rows with every payload rebuilt whole, as a table of the same columns."""
+    rebuilders: dict[str, CallRebuilder] = {}
+    payloads = [
+        rebuilders.setdefault(episode_id, CallRebuilder()).event(kind, payload).model_dump_json()
+        for _, episode_id, _, kind, _, payload in rows
+    ]
+    types = {"run_id": pa.string(), "episode_id": pa.string(), "seq": pa.int32()}
+    types |= {"kind": pa.string(), "turn": pa.int32()}
+    table = {
+        name: pa.array([row[i] for row in rows], kind)
+        for i, (name, kind) in enumerate(types.items())
+    }
+    return pa.table({**table, "payload": pa.array(payloads, pa.string())})
 
 
 def resolve_run_dir(run: str, runs_root: str | Path = "runs") -> Path:

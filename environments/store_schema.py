@@ -35,8 +35,21 @@ def _sql_type(annotation: Any) -> str:
 
 
 def sql_columns(model: type[BaseModel]) -> dict[str, str]:
-    """Column name -> SQL type, one per field of `model`."""
-    return {name: _sql_type(info.annotation) for name, info in model.model_fields.items()}
+    """Column name -> SQL type, one per field of `model`; a field with a default gives its
+    column that default, so the rows of an older store take it when the column is added."""
+    return {
+        name: _sql_type(info.annotation)
+        + ("" if info.is_required() else f" DEFAULT {_sql_literal(info.default)}")
+        for name, info in model.model_fields.items()
+    }
+
+
+def _sql_literal(value: object) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if value is None:
+        return "NULL"
+    return repr(value)
 
 
 def schema(episode_columns: dict[str, str]) -> str:

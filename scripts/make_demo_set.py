@@ -332,7 +332,25 @@ def numbered(cases: list[Scenario]) -> list[Scenario]:
     return out
 
 
-ORDERED = numbered([CASES[0], TORSION, CASES[1], ASTHMA, *CASES[2:]])
+SPECIALTIES = {
+    "Community-acquired pneumonia": "pulmonology",
+    "Testicular torsion": "urology",
+    "Acute appendicitis": "general surgery",
+    "Asthma": "pulmonology",
+    "Diabetic ketoacidosis": "endocrinology",
+    "Pulmonary embolism": "pulmonology",
+    "Hashimoto thyroiditis": "endocrinology",
+    "Iron deficiency anemia": "hematology",
+}
+"""`specialty:NAME` tags: `clinsim show` and reports break results down by them."""
+
+
+def tagged(scenario: Scenario) -> Scenario:
+    tags = [f"specialty:{SPECIALTIES[scenario.answer.diagnosis]}"]
+    return scenario.model_copy(update={"case": scenario.case.model_copy(update={"tags": tags})})
+
+
+ORDERED = [tagged(s) for s in numbered([CASES[0], TORSION, CASES[1], ASTHMA, *CASES[2:]])]
 
 
 if __name__ == "__main__":

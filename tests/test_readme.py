@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shlex
+import shutil
 import sys
 import types
 from importlib.metadata import version
@@ -63,7 +64,8 @@ def test_the_plugin_recipes_show_the_example_plugins_own_code() -> None:
     sources["pyproject.toml"] = (PLUGIN / "pyproject.toml").read_text()
     shown = [b for b in python_blocks() if "clinsim_example" in b or "example-vitals" in b]
     shown += [b for b in python_blocks() if "canned_backend" in b or "vitals_doctor" in b]
-    shown += re.findall(r"```toml\n(.*?)```", README, flags=re.S)
+    plugin = README[README.index("### Write a plugin") : README.index("### Add a scenario set")]
+    shown += re.findall(r"```toml\n(.*?)```", plugin, flags=re.S)
     assert len(shown) >= 4
     for block in shown:
         assert any(block in source for source in sources.values()), block[:80]
@@ -111,3 +113,56 @@ def test_the_resume_commands_run_as_written(
         result = CliRunner().invoke(app, words[1:])
         assert result.exit_code == 0, f"{command}\n{result.output}"
     assert len(RunStore(tmp_path / "runs" / "medqa").episodes()) == 20
+
+
+EXPERIMENTS = ROOT / "examples" / "experiments"
+
+
+def test_the_research_workflow_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recipe from an experiment file to a report: its file is the example's, each command
+    runs as written, and what it says it finds is what the runs hold."""
+    section = README[README.index("### From an experiment file to a report") :]
+    section = section[: section.index("### Statistics and a report")]
+    (toml,) = re.findall(r"```toml\n(.*?)```", section, flags=re.S)
+    assert toml in (EXPERIMENTS / "presentation-budget.toml").read_text()
+    (tmp_path / "examples").mkdir()
+    shutil.copytree(EXPERIMENTS, tmp_path / "examples" / "experiments")
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    outputs = {}
+    for command in [line for block in blocks for line in block.strip().splitlines()]:
+        words = shlex.split(command)
+        assert words[0] == "clinsim"
+        result = CliRunner().invoke(app, words[1:], env={"COLUMNS": "120"})
+        assert result.exit_code == 0, f"{command}\n{result.output}"
+        outputs[" ".join(words[1:3])] = result.output
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Accuracy against mean cost" in html  # budgets vary: the frontier is drawn
+    assert sorted(p.name for p in (tmp_path / "exports" / "demo-dialogue").iterdir()) == [
+        "episodes.parquet",
+        "events.parquet",
+    ]
+    assert "McNemar p (exact)" in outputs["compare runs/demo-dialogue"]
+    assert "pass^3" in outputs["show runs/demo-dialogue"]
+    query = outputs["experiment query"]
+    rows = [
+        line.split() for line in query.splitlines() if line.strip().startswith(("dialo", "vign"))
+    ]
+    assert rows == [
+        ["dialogue", "300", "24", "0.0", "426.7"],
+        ["dialogue", "none", "24", "0.583", "948.8"],
+        ["vignette", "300", "24", "0.583", "0.0"],
+        ["vignette", "none", "24", "0.583", "0.0"],
+    ]
+    said = " ".join(section.split())
+    assert "58.3% (14 of 24 episodes)" in said and "$948.75 of tests an episode" in said
+    dialogue = RunStore(
+        tmp_path
+        / "experiments"
+        / "presentation-budget"
+        / "cells"
+        / "presentation=dialogue,budget=none"
+    )
+    assert sum(r.cost for r in dialogue.episodes()) / 24 == 948.75

@@ -91,8 +91,9 @@ def image_ids(view: DoctorView) -> list[str]:
 
 
 def transcript(view: DoctorView) -> str:
-    """Everything observed so far: the objective, answers, results and tool outputs."""
-    return "\n".join([view.objective, *(x.observation for x in view.history)])
+    """Everything observed so far: the objective (the whole case, when it is presented as a
+    vignette), answers, results and tool outputs."""
+    return "\n".join([view.vignette or view.objective, *(x.observation for x in view.history)])
 
 
 class BaselineDoctor:

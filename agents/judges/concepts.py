@@ -22,7 +22,7 @@ from rapidfuzz.distance import Levenshtein
 
 from clinsim.agents.judges.lexicon import Lexicon, Terms
 from clinsim.agents.judges.matching import forms
-from clinsim.agents.judges.terminology import BAG_FILLER, Concept, Terminology, bag
+from clinsim.agents.judges.terminology import BAG_FILLER, NEGATED, Concept, Terminology, bag
 
 MAX_PARTIAL_WORDS = 8
 _WORD = re.compile(r"[A-Za-z]{8,}")
@@ -33,6 +33,9 @@ class Mapping:
     concept: Concept
     residual: Terms = ()
     via: str = ""
+    named_by: str = ""
+    """The code whose own title the name is, when this concept is only another code's reading of
+    the same words (see `ConceptMapper.mark_named`); empty otherwise."""
 
     @property
     def full(self) -> bool:
@@ -79,8 +82,32 @@ class ConceptMapper:
             found = self.terminology.lookup(bag(words))
             if found:
                 via = "; ".join(x for x in (note, how) if x)
-                return [Mapping(concept, (), via) for concept in found]
+                return self.mark_named([Mapping(concept, (), via) for concept in found])
         return []
+
+    def mark_named(self, found: list[Mapping]) -> list[Mapping]:
+        """A name that is the title of a code names that code's condition. The same words found
+        as an inclusion term, a member or an 'NOS' term of another code ('aortic stenosis', the
+        title of I35.0, reads as Q25.1's inclusion term 'Stenosis of aorta') are that other
+        code's reading of them, not another name of its title: marked with the naming code.
+        Titles of catch-all codes ('Other hypertension') name nothing of their own."""
+        term = self.terminology
+        titles = [
+            m.concept.code
+            for m in found
+            if m.concept.kind == "title" and not term.is_catch_all_title(m.concept.code)
+        ]
+        if not titles:
+            return found
+        out = []
+        for m in found:
+            code = m.concept.code
+            if m.concept.kind != "title" and not any(
+                t == code or term.is_ancestor(t, code) or term.is_ancestor(code, t) for t in titles
+            ):
+                m = Mapping(m.concept, m.residual, m.via, titles[0])
+            out.append(m)
+        return out
 
     def _partial(self, name: Terms) -> list[Mapping]:
         """The largest known sub-bag of `name` (at least one word that is neither generic nor
@@ -120,7 +147,7 @@ class Speller:
 
     def __init__(self, lexicon: Lexicon, terminology: Terminology):
         self.lexicon = lexicon
-        known = {w for key in terminology.index for w in key.split()}
+        known = {w.lstrip(NEGATED) for key in terminology.index for w in key.split()}
         known |= {w for names in lexicon.members for name in names for w in name}
         known |= {
             w for names in lexicon.abbreviations.values() for n in names for w in lexicon.canon(n)

@@ -5,11 +5,15 @@ Three readings are combined and the best grade wins:
 1. **Names** (`matching`): the same name after normalisation is `exact`; spelling, order,
    abbreviation, the override vocabulary's synonym groups and harmless qualifiers give `synonym`;
    an answer that adds only qualifiers to the reference is `more_specific`.
-2. **Concepts** (`concepts`, ICD-10-CM): two names of one code are `synonym`; a descendant code
-   is `more_specific`, an ancestor `less_specific`; a name read as "X NOS" is less specific than
-   the code's other names; the members listed under a catch-all code ("Other ...", or more than
-   four inclusion terms) are kinds of its title, not names of each other (`related`). A code in
-   the same block is `related`.
+2. **Concepts** (`concepts`, ICD-10-CM; relations in `codes`): two names of one code are
+   `synonym`; a descendant code is `more_specific`, an ancestor `less_specific`; a name read as
+   "X NOS" is less specific than the code's other names; the members listed under a catch-all
+   code ("Other ...", or more than four inclusion terms) are kinds of its title, not names of
+   each other (`related`); so are the members of a title that lists several conditions
+   ("Syringomyelia and syringobulbia"), each a kind of the whole listing. A name that is the
+   title of its own code is that condition: another code's inclusion term with the same words
+   ("Stenosis of aorta" under "Coarctation of aorta" for "aortic stenosis") only relates it. A
+   code in the same block is `related`.
 3. **Containment**: an answer holding every word of the reference plus words that specialise it
    ("Acute sigmoid diverticulitis" for "Diverticulitis", "X due to Y" for "X") is
    `more_specific`, unless an extra word changes the entity ("pseudo", "non", "like", "old",
@@ -26,14 +30,20 @@ import re
 from dataclasses import dataclass
 from itertools import combinations, product
 
+from clinsim.agents.judges.codes import GENERIC_EXTRA, CodeComparer
 from clinsim.agents.judges.concepts import ConceptMapper, Mapping, Speller
 from clinsim.agents.judges.lexicon import Lexicon, Terms
 from clinsim.agents.judges.matching import forms, match_name
-from clinsim.agents.judges.terminology import BAG_FILLER, Concept, Terminology, bag, plain_names
+from clinsim.agents.judges.terminology import (
+    BAG_FILLER,
+    Concept,
+    Terminology,
+    bag,
+    plain_names,
+)
 from clinsim.environments.events import GRADES, ConceptRef, Grade, MatchEvidence
 
 CORRECT: frozenset[Grade] = frozenset({"exact", "synonym", "more_specific"})
-CATCH_ALL_INCLUSIONS = 4
 MAX_EXTRA_WORDS = 8
 CAUSE = re.compile(
     r"\b(?:due\s+to|secondary\s+to|caused\s+by|because\s+of|from|after|following)\s|"
@@ -43,8 +53,6 @@ CAUSE = re.compile(
 """A cause named in the answer: the words it adds specialise ('X due to Y', 'Y-related X')."""
 LISTING = re.compile(r"\s(?:and|plus|&)\s|[,;+]", re.I)
 """Names listed together ('X with Y and Z'): an added word may be another condition."""
-GENERIC_EXTRA = frozenset({"infection", "condition", "vitamin"})
-"""Words whose presence alone does not make a name more specific ('Listeria infection')."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,7 @@ class Grader:
         self.terminology = terminology
         self.mapper = ConceptMapper(lexicon, terminology)
         self.speller = Speller(lexicon, terminology)
+        self.codes = CodeComparer(lexicon, terminology)
 
     # ------------------------------------------------------------ entry point
 
@@ -158,13 +167,18 @@ class Grader:
 
     def _by_concept(self, answer: str, reference: str, clash: str | None) -> Graded | None:
         best: Graded | None = None
-        for ma, mr in product(self.mapper.map(answer), self.mapper.map(reference)):
-            found = self._compare(ma, mr)
+        maps_a, maps_r = self.mapper.map(answer), self.mapper.map(reference)
+        alike = _full_codes(maps_a) == _full_codes(maps_r)
+        for ma, mr in product(maps_a, maps_r):
+            found = self.codes.compare(ma, mr)
             if found is None:
                 continue
             grade, how = found
+            named = "" if alike else self._named_elsewhere(ma, mr)
             if clash:
                 grade, how = "related", f"{how}, but {clash}"
+            elif named and grade != "related":
+                grade, how = "related", f"{how}, but {named}"
             elif grade in ("more_specific", "less_specific") and self._changes_entity(
                 answer, reference
             ):
@@ -172,138 +186,16 @@ class Grader:
             best = better(best, Graded(grade, how, answer, reference, ma.concept, mr.concept))
         return best
 
-    def _relation(self, a: str, r: str, a_nos: bool = False, r_nos: bool = False) -> str | None:
-        term = self.terminology
-        a, r = self._effective(a, a_nos), self._effective(r, r_nos)
-        if a == r:
-            return "same"
-        if term.is_ancestor(r, a):
-            return "block" if self._loose_path(a, r) else "narrower"
-        if term.is_ancestor(a, r):
-            return "block" if self._loose_path(r, a) else "broader"
-        block = term.block(a)
-        return "block" if block is not None and block == term.block(r) else None
-
-    def _loose_path(self, code: str, ancestor: str) -> bool:
-        """Whether `code` sits under `ancestor` only as a coding default or in a catch-all: it
-        is, or is below, an 'unspecified' or 'Other ...' code, and its name does not contain
-        the ancestor's ('Schizophreniform disorder' is filed under 'Other schizophrenia' but
-        is not a kind of schizophrenia; 'Lobar pneumonia, unspecified organism' is a
-        pneumonia)."""
-        path = [code, *self.terminology.ancestors(code)]
-        between = path[: path.index(ancestor)] if ancestor in path else path
-        if not any(self._unspecified(c) or self._other(c) for c in between):
-            return False
-        return not set(self._title_bag(ancestor).split()) <= set(self._title_bag(code).split())
-
-    def _other(self, code: str) -> bool:
-        title = self.terminology.titles.get(code, "").lower()
-        return title.startswith("other") or " other " in title
-
-    def _unspecified(self, code: str) -> bool:
-        return "unspecified" in self.terminology.titles.get(code, "").lower()
-
-    def _title_bag(self, code: str) -> str:
-        names = plain_names(self.terminology.titles.get(code, ""))
-        return bag(self.lexicon.canon(names[0])) if names else ""
-
-    def _effective(self, code: str, nos: bool = False) -> str:
-        """An 'X, unspecified' code stands for its parent X; so does an 'Other X' code for an
-        'NOS' name ('Silicosis NOS' sits in J62.8 'Pneumoconiosis due to other dust containing
-        silica'): up while the title, 'other' and 'unspecified' aside, is the parent's."""
-        parent = self.terminology.parents.get(code, "")
-        while parent and "-" not in parent:
-            if not (self._unspecified(code) or (nos and self._other(code))):
-                break
-            if self._title_bag(code) != self._title_bag(parent):
-                break
-            code, parent = parent, self.terminology.parents.get(parent, "")
-        return code
-
-    def _term_words(self, term: str) -> set[str]:
-        names = plain_names(term)
-        return {w for w in self.lexicon.canon(names[0]) if w not in BAG_FILLER} if names else set()
-
-    def _catch_all(self, code: str) -> bool:
-        many = self.terminology.inclusions.get(code, 0) > CATCH_ALL_INCLUSIONS
-        return many or self._other(code)
-
-    def _compare(self, ma: Mapping, mr: Mapping) -> tuple[Grade, str] | None:
-        a, r = ma.concept, mr.concept
-        names = f"{self.terminology.describe(a.code)} / {self.terminology.describe(r.code)}"
-        if ma.full and mr.full:
-            found = self._compare_full(a, r)
-            return None if found is None else (found[0], f"{found[1]}: {names}")
-        relation = self._relation(a.code, r.code)
-        if a.term != r.term and not (self._whole(a) and self._whole(r)):
-            # 'eosinophilic pneumonia NOS' sits in J82.81 'Chronic eosinophilic pneumonia':
-            # words added to an NOS name or a catch-all entry do not narrow the code
-            return ("related", f"related concepts: {names}") if relation else None
-        generic = self.lexicon.generic_suffixes | GENERIC_EXTRA
-        extra = set(ma.residual) - set(mr.residual) - generic
-        missing = set(mr.residual) - set(ma.residual) - generic
-        if relation in ("same", "narrower") and not missing:
-            if not extra and relation == "same":
-                return "synonym", f"same concept, same extra words: {names}"
-            if self._specialises(extra):
-                return "more_specific", f"narrower ({' '.join(sorted(extra))}): {names}"
-        if relation in ("same", "broader") and not extra and self._specialises(missing):
-            return "less_specific", f"broader (lacks {' '.join(sorted(missing))}): {names}"
-        return ("related", f"related concepts: {names}") if relation else None
-
-    def _whole(self, concept: Concept) -> bool:
-        """The name stands for its whole code: a title, or an inclusion term of a code that
-        lists other names rather than kinds."""
-        if concept.kind == "title":
-            return True
-        return concept.kind == "inclusion" and not self._catch_all(concept.code)
-
-    def _compare_full(self, a: Concept, r: Concept) -> tuple[Grade, str] | None:
-        relation = self._relation(a.code, r.code, a.kind == "nos", r.kind == "nos")
-        if relation == "narrower" and self._whole(r):
-            return "more_specific", "narrower concept"
-        if relation == "broader" and self._whole(a):
-            return "less_specific", "broader concept"
-        if relation != "same":
-            return None if relation is None else ("related", f"{relation} concept")
-        if a.term == r.term:
-            return "synonym", "same concept"
-        if "nos" in (a.kind, r.kind):
-            words_a, words_r = self._term_words(a.term), self._term_words(r.term)
-            if words_r < words_a:
-                return "more_specific", "'NOS' name of a broader reading"
-            if words_a < words_r:
-                return "less_specific", "'NOS' name of a broader reading"
-            if a.kind == r.kind or a.code != r.code:
-                return "synonym", "same concept ('NOS' name)"
-            return ("less_specific" if a.kind == "nos" else "more_specific"), "'NOS' name"
-        if a.code == r.code and self._catch_all(a.code):
-            if a.kind == r.kind:
-                return "related", "two entries of one catch-all code"
-            grade: Grade = "more_specific" if r.kind == "title" else "less_specific"
-            return grade, "entry of a catch-all code"
-        return "synonym", "same concept"
+    def _named_elsewhere(self, ma: Mapping, mr: Mapping) -> str:
+        """Why a match through another code's reading of a name is no match: the name is the
+        title of its own code, a different named condition (empty when neither side is)."""
+        for side, m in (("answer", ma), ("reference", mr)):
+            if m.named_by:
+                own = self.terminology.describe(m.named_by)
+                return f"the {side} is the title of {own}, another named condition"
+        return ""
 
     # ------------------------------------------------------------ 3. containment
-
-    def _specialises(
-        self, extra: set[str], longer: Terms | None = None, shorter: set[str] | None = None
-    ) -> bool:
-        """Whether extra words narrow a name rather than change the entity. A negation
-        ('non', 'pseudo') changes it when it negates a word of the shorter name ('Non-Hodgkin
-        lymphoma'), or when the word order is unknown; not when it negates an extra word
-        ('febrile non-hemolytic transfusion reaction')."""
-        lex = self.lexicon
-        if not extra or extra & lex.not_specialising:
-            return False
-        if not extra & lex.negating:
-            return True
-        if longer is None or shorter is None:
-            return False
-        for word, following in zip(longer, (*longer[1:], ""), strict=True):
-            if word in lex.negating and (not following or following in shorter):
-                return False
-        return True
 
     def _word_sets(self, name: str) -> list[set[str]]:
         """The words of each form of a name (its main text, alias, abbreviation expansions)."""
@@ -323,7 +215,8 @@ class Grader:
         out = [f.terms for f in forms(name, self.lexicon)]
         if with_concepts:
             for m in self.mapper.map(name):
-                if m.full and m.concept.kind != "nos":
+                # a member or another code's reading of the name is not a kind of that title
+                if m.full and m.concept.kind not in ("nos", "member") and not m.named_by:
                     titles = plain_names(m.concept.title)
                     out += [self.lexicon.canon(titles[0])] if titles else []
         return out
@@ -337,6 +230,15 @@ class Grader:
             if not self.lexicon.conflict(ta, tr):
                 best = better(best, self._contained(ta, tr, answer, reference))
         return best
+
+    def _lists(self, longer: str, shorter: str) -> bool:
+        """Whether `longer` is the title of a code that lists `shorter` as one of its members
+        ('Syringomyelia and syringobulbia' / 'Syringomyelia'): not a kind of it."""
+        titles = {m.concept.code for m in self.mapper.map(longer) if m.concept.kind == "title"}
+        return any(
+            m.concept.kind == "member" and m.concept.code in titles
+            for m in self.mapper.map(shorter)
+        )
 
     def _contained(self, ta: Terms, tr: Terms, answer: str, reference: str) -> Graded | None:
         lex = self.lexicon
@@ -358,11 +260,15 @@ class Grader:
             )
         if lex.integral(longer) and extra & lex.droppable:
             return None  # 'chronic granulomatous disease' is not a chronic granulomatous disease
-        if not self._specialises(extra, longer, shorter) or self._coded_apart(answer, reference):
+        if not self.codes.specialises(extra, longer, shorter) or self._coded_apart(
+            answer, reference
+        ):
             return None
         longer_name, shorter_name = (
             (answer, reference) if grade == "more_specific" else (reference, answer)
         )
+        if self._lists(longer_name, shorter_name):
+            return None
         listed = LISTING.search(longer_name) and not CAUSE.search(longer_name)
         if listed and self._adds_condition(extra, shorter_name):
             return None
@@ -388,6 +294,11 @@ class Grader:
         if not full_a or not full_r:
             return False
         return all(
-            self._relation(ma.concept.code, mr.concept.code) is None
+            self.codes.relation(ma.concept.code, mr.concept.code) is None
             for ma, mr in product(full_a, full_r)
         )
+
+
+def _full_codes(maps: tuple[Mapping, ...]) -> frozenset[str]:
+    """The codes a name fully maps to (empty when it maps to none fully)."""
+    return frozenset(m.concept.code for m in maps if m.full)

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 from clinsim.agents.judges.lexicon import Lexicon, Terms
+from clinsim.agents.judges.terminology import negated
 from clinsim.scenarios.text import split_parentheses, words
 
 _PREAMBLE = re.compile(
@@ -102,7 +103,8 @@ def compare(answer: Form, reference: Form, lex: Lexicon) -> tuple[int, str] | No
     if "".join(a) == "".join(b):
         return 2, "same words apart from spacing or hyphens"
     clash = lex.conflict(a, b)
-    if clash is None and sorted(a) == sorted(b) and lex.reorder_safe(a):
+    same_negation = negated(a) == negated(b)
+    if clash is None and sorted(a) == sorted(b) and lex.reorder_safe(a) and same_negation:
         return 3, "same words in a different order"
     direct_a, direct_b = lex.groups.get(a), lex.groups.get(b)
     if direct_a is not None and direct_a == direct_b:
@@ -111,7 +113,9 @@ def compare(answer: Form, reference: Form, lex: Lexicon) -> tuple[int, str] | No
         return None
     core_a, dropped_a = lex.core(a)
     core_b, dropped_b = lex.core(b)
-    same_core = core_a == core_b or (sorted(core_a) == sorted(core_b) and lex.reorder_safe(core_a))
+    same_core = core_a == core_b or (
+        sorted(core_a) == sorted(core_b) and lex.reorder_safe(core_a) and same_negation
+    )
     if same_core:
         dropped = sorted(set(dropped_a) ^ set(dropped_b)) or sorted(set(dropped_a + dropped_b))
         return 5, f"equal apart from {_quoted(dropped)}"

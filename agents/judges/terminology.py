@@ -25,10 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-FORMAT = 5
+FORMAT = 7
 SOURCE = "ICD-10-CM April 2026 (simple-icd-10-cm)"
-TermKind = Literal["title", "inclusion", "nos"]
-_KIND_ORDER: dict[str, int] = {"title": 0, "inclusion": 1, "nos": 2}
+TermKind = Literal["title", "inclusion", "member", "nos"]
+"""How a name belongs to its code: the code's title, one of its inclusion terms, one member of a
+title or inclusion term that lists several ('Syringomyelia and syringobulbia' has the members
+'syringomyelia' and 'syringobulbia'), or an 'NOS' term."""
+_KIND_ORDER: dict[str, int] = {"title": 0, "inclusion": 1, "member": 2, "nos": 3}
 _SKIPPED_CHAPTERS = ("V", "W", "X", "Y", "Z", "U")
 _NOS = re.compile(r",?\s*\bNOS\b\.?", re.I)
 _BOILERPLATE = re.compile(
@@ -66,9 +69,30 @@ class Concept:
     kind: TermKind
 
 
+NEGATED = "-"
+"""Marks a word a preceding 'without' negates in a bag key."""
+
+
+def negated(words: Iterable[str]) -> frozenset[str]:
+    """The words a 'without' negates: those after it up to the next 'with' ('Calculus of
+    gallbladder with cholecystitis without obstruction': obstruction)."""
+    out: set[str] = set()
+    inside = False
+    for word in words:
+        if word in ("without", "with"):
+            inside = word == "without"
+        elif inside and word not in BAG_FILLER:
+            out.add(word)
+    return frozenset(out)
+
+
 def bag(words: Iterable[str]) -> str:
-    """The index key of a name: its canonical terms, connectives dropped, sorted, unique."""
-    return " ".join(sorted({w for w in words if w not in BAG_FILLER}))
+    """The index key of a name: its canonical terms, connectives dropped, sorted, unique; a
+    negated word is marked, so 'vomiting without nausea' is not 'nausea without vomiting'."""
+    words = list(words)
+    off = negated(words)
+    kept = {NEGATED + w if w in off else w for w in words if w not in BAG_FILLER}
+    return " ".join(sorted(kept))
 
 
 class Terminology:
@@ -104,6 +128,12 @@ class Terminology:
     def block(self, code: str) -> str | None:
         """The block ('D55-D59') a category or subcategory belongs to."""
         return next((a for a in self.ancestors(code) if "-" in a), None)
+
+    def is_catch_all_title(self, code: str) -> bool:
+        """Whether the code's title names a remainder ('Other hypertension', 'Other and
+        unspecified syphilis') rather than a condition."""
+        title = self.titles.get(code, "").lower()
+        return title.startswith("other") or " other " in title
 
     def describe(self, code: str) -> str:
         return f"{code} {self.titles.get(code, '')}".strip()
@@ -146,38 +176,74 @@ def _paren_variants(text: str) -> list[str]:
     return out
 
 
-def _and_or_variants(text: str) -> list[str]:
-    """'Malignant neoplasm of bronchus and lung' -> also '... of bronchus', '... of lung'."""
+def _listed_parts(text: str) -> list[tuple[str, bool]]:
+    """A name that lists several ('Malignant neoplasm of bronchus and lung', 'Syringomyelia and
+    syringobulbia', 'X with or without Y') names a category holding each: the whole name, then
+    each member (True). 'Y' of 'X and Y' takes the words of X before its last one."""
+    optional = re.search(r"^(.*\S)\s+with or without\s+(\S.*)$", text)
+    if optional is not None:
+        whole, extra = optional.group(1), optional.group(2)
+        return [(whole, False), (f"{whole} with {extra}", True), (f"{whole} without {extra}", True)]
     hit = re.search(r"^(.*\S)\s+(?:and|or)\s+(\w+)\s*$", text)
     if hit is None:
-        return [text]
+        return [(text, False)]
     left, right = hit.group(1), hit.group(2)
     stem = left.rsplit(" ", 1)[0] if " " in left else ""
-    return [text, left, f"{stem} {right}".strip()]
+    return [(text, False), (left, True), (f"{stem} {right}".strip(), True)]
 
 
-def plain_names(raw: str) -> list[str]:
-    """The names a title or inclusion term stands for, boilerplate removed."""
+def named_parts(raw: str) -> list[tuple[str, bool]]:
+    """The names a title or inclusion term stands for, boilerplate removed, each with whether
+    it is one member of a listing rather than the whole term."""
     text = _NOS.sub("", raw).rstrip(". ")
     segments = [s for s in text.split(",") if s.strip()]
     kept = [segments[0], *[s for s in segments[1:] if not _DROPPED_SEGMENT.match(s)]]
     text = _BOILERPLATE.sub(" ", ",".join(kept))
-    names: list[str] = []
+    names: dict[str, bool] = {}
     plain = _DEFAULT_QUALIFIER.sub(" ", text)
     for bracketed in _bracket_variants(text) + (_bracket_variants(plain) if plain != text else []):
         for optional in _paren_variants(bracketed):
-            names += _and_or_variants(" ".join(optional.replace(",", " ").split()))
-    return list(dict.fromkeys(n for n in names if n))
+            for name, member in _listed_parts(" ".join(optional.replace(",", " ").split())):
+                if name:
+                    names[name] = names.get(name, True) and member
+    return list(names.items())
+
+
+def plain_names(raw: str) -> list[str]:
+    """The names a title or inclusion term stands for (the whole term first), members included."""
+    return [name for name, _ in named_parts(raw)]
 
 
 # ---------------------------------------------------------------- building
 
 
-def _codes(cm: Any) -> Iterator[str]:
+@dataclass(frozen=True)
+class Entry:
+    """One code of a tabular list: its title, its parent, and its inclusion terms (None for a
+    chapter or block, which names no diagnosis of its own)."""
+
+    code: str
+    title: str
+    parent: str | None = None
+    included: tuple[str, ...] | None = ()
+
+
+def _entries(cm: Any) -> Iterator[Entry]:
+    listed: set[str] = set()
+    parents: set[str] = set()
     for code in cm.get_all_codes(True):
         if code[0] in _SKIPPED_CHAPTERS or cm.is_extended_subcategory(code):
             continue
-        yield code
+        parent = cm.get_parent(code)
+        parent = parent if parent and parent != code else None  # a block may share its name
+        included = None
+        if not cm.is_chapter_or_block(code):
+            included = (*cm.get_inclusion_term(code), *cm.get_includes(code))
+        listed.add(code)
+        parents.add(parent or "")
+        yield Entry(code, cm.get_description(code), parent, included)
+    for parent in sorted(parents - listed - {""}):
+        yield Entry(parent, cm.get_description(parent), None, None)
 
 
 def build(canon: Canon) -> dict[str, Any]:
@@ -186,6 +252,12 @@ def build(canon: Canon) -> dict[str, Any]:
         warnings.simplefilter("ignore", DeprecationWarning)
         import simple_icd_10_cm as cm
 
+        return index_entries(_entries(cm), canon)
+
+
+def index_entries(entries: Iterable[Entry], canon: Canon) -> dict[str, Any]:
+    """The index of a tabular list: every name of every code by its bag key, with the
+    hierarchy. `Terminology(index_entries(...))` also serves a small made-up list in tests."""
     titles: dict[str, str] = {}
     parents: dict[str, str] = {}
     inclusions: dict[str, int] = {}
@@ -195,30 +267,30 @@ def build(canon: Canon) -> dict[str, Any]:
     def add(code: str, raw: str, kind: TermKind) -> None:
         kind = "nos" if _NOS.search(raw) else kind
         terms.append(raw)
-        for name in plain_names(raw):
+        whole = len(terms) - 1
+        for name, member in named_parts(raw):
             key = bag(canon(name))
             if not key:
                 continue
+            if member:  # a member keeps its own name, so two members of one code differ
+                terms.append(name)
+            found_kind: TermKind = "member" if member else kind
+            entry = (found_kind, len(terms) - 1 if member else whole)
             codes = found.setdefault(key, {})
             old = codes.get(code)
-            if old is None or _KIND_ORDER[kind] < _KIND_ORDER[old[0]]:
-                codes[code] = (kind, len(terms) - 1)
+            if old is None or _KIND_ORDER[found_kind] < _KIND_ORDER[old[0]]:
+                codes[code] = entry
 
-    for code in _codes(cm):
-        titles[code] = cm.get_description(code)
-        parent = cm.get_parent(code)
-        if parent and parent != code:  # a block may share its name with its one category
-            parents[code] = parent
-        if cm.is_chapter_or_block(code):
+    for entry in entries:
+        titles[entry.code] = entry.title
+        if entry.parent:
+            parents[entry.code] = entry.parent
+        if entry.included is None:
             continue
-        included = [*cm.get_inclusion_term(code), *cm.get_includes(code)]
-        inclusions[code] = len(included)
-        add(code, titles[code], "title")
-        for term in included:
-            add(code, term, "inclusion")
-    for parent in list(parents.values()):
-        if parent not in titles and parent:
-            titles[parent] = cm.get_description(parent)
+        inclusions[entry.code] = len(entry.included)
+        add(entry.code, entry.title, "title")
+        for term in entry.included:
+            add(entry.code, term, "inclusion")
     index = {key: _resolve(codes, parents) for key, codes in found.items()}
     return {
         "version": SOURCE,

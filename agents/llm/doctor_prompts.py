@@ -38,6 +38,14 @@ _AGENTCLINIC_FORMAT = (
     'here]". Anything else you write is said to the patient.'
 )
 
+_VIGNETTE_FORMAT: dict[Protocol, str] = {
+    "json": 'Reply with exactly one JSON object and nothing else: {"action": "submit_diagnosis", '
+    '"diagnosis": "<most likely diagnosis>", "differential": ["<next most likely>", "..."]}',
+    "tools": "Reply with one call of submit_diagnosis (with an optional differential, most "
+    "likely first).",
+    "agentclinic": 'Reply with "DIAGNOSIS READY: [diagnosis here]".',
+}
+
 REPAIR_FORMAT: dict[Protocol, str] = {
     "json": _JSON_FORMAT,
     "tools": _TOOLS_FORMAT,
@@ -70,6 +78,13 @@ def _json_prompt(view: DoctorView) -> str:
 
 def system_prompt(view: DoctorView, protocol: Protocol, bias: str | None) -> str:
     bias_text = f"\n\n{bias}" if bias else ""
+    if view.vignette is not None:
+        return (
+            "You are a physician. You are given a complete clinical case: the history, the "
+            "examination and the test results. You cannot ask questions or order tests: give "
+            f"the most likely diagnosis now, in one reply.\n\n{_VIGNETTE_FORMAT[protocol]}"
+            f"{bias_text}"
+        )
     if protocol == "agentclinic":
         images = (
             ' You may also request medical images of the case with "REQUEST IMAGES".'
@@ -142,6 +157,8 @@ def _turn_note(view: DoctorView, protocol: Protocol) -> str:
 
 def _opening(view: DoctorView, attached: Mapping[str, str]) -> ChatMessage:
     text = "A patient has come to see you. Begin the consultation."
+    if view.vignette is not None:
+        text = view.vignette
     if view.images:
         listed = ", ".join(f"{i.id} ({i.modality or 'image'})" for i in view.images)
         text += f"\nImages of the case: {listed}."

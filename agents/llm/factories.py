@@ -49,6 +49,11 @@ class LLMJudgeConfig(LLMConfig):
     retries: int = Field(
         default=2, ge=0, description="Retries of a reply that is neither yes nor no."
     )
+    graded: bool = Field(
+        default=False,
+        description="Ask for one of the rules judge's grades (exact, synonym, more specific, "
+        "less specific, related, wrong) instead of AgentClinic's yes/no.",
+    )
 
 
 @doctor("llm", config=LLMDoctorConfig)
@@ -107,4 +112,5 @@ def llm_judge(request: AgentRequest, config: LLMJudgeConfig) -> LLMJudge:
         max_tokens=config.max_tokens,
         seed=request.seed,
         retries=config.retries,
+        graded=config.graded,
     )

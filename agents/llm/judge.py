@@ -1,17 +1,24 @@
 """The LLM judge: AgentClinic's moderator. Given the correct diagnosis and the doctor's, it
 answers whether they are the same disease (Yes/No plus a short reason). Replies are parsed
 robustly ("Yes.", "**Yes**", "yes, because ...", "No - ...", `{"match": true}`); a reply that
-is neither is asked again (bounded), then the judge fails with `MODEL_ERROR`."""
+is neither is asked again (bounded), then the judge fails with `MODEL_ERROR`.
+
+Graded (`graded=True`, `--agent-option judge.graded=true`), it is asked instead for one of the
+rules judge's grades, defined the same way (exact, synonym, more specific, less specific,
+related, wrong), and the verdict is a match when the grade is a correct one; a reply with a
+clear yes or no but no grade still counts, without a grade."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from clinsim.agents.judges.grading import CORRECT
 from clinsim.agents.llm.parsing import json_objects
 from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
 from clinsim.environments.actions import SubmitDiagnosis
+from clinsim.environments.events import GRADES, Grade
 from clinsim.environments.roles import RoleFailure, Verdict
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import AnswerKey
@@ -22,6 +29,22 @@ JUDGE_SYSTEM = (
     "are the same disease. Answer Yes or No first, then give a one-sentence reason."
 )
 _RETRY = "Answer with Yes or No first, then a one-sentence reason."
+GRADED_SYSTEM = (
+    "You grade a doctor's diagnosis against the correct diagnosis. Reply with one grade first, "
+    "then a one-sentence reason. The grades: exact (the same name); synonym (another name of "
+    "the same disease); more_specific (a subtype or a more detailed form of the correct "
+    "diagnosis, such as the disease with its cause or site); less_specific (a broader "
+    "category that contains the correct diagnosis); related (a different disease of the same "
+    "family, such as a sibling condition or the opposite form: hypo/hyper, type 1/type 2, "
+    "acute/chronic, left/right); wrong (anything else)."
+)
+_GRADED_RETRY = (
+    "Answer with one grade first (exact, synonym, more_specific, less_specific, related or "
+    "wrong), then a one-sentence reason."
+)
+_GRADE_WORD = r"(exact|synonym|more[\s_-]specific|less[\s_-]specific|related|wrong)"
+_GRADE_LEAD = re.compile(rf"^(?:grade|answer|verdict)?\s*[:\-]?\s*{_GRADE_WORD}\b", re.I)
+_GRADE_ANY = re.compile(rf"\b{_GRADE_WORD}\b", re.I)
 _MATCH_KEYS = ("match", "same", "answer", "verdict", "correct")
 _REASON_KEYS = ("reason", "explanation", "rationale")
 _WORD = re.compile(r"\b(yes|no)\b", re.I)
@@ -75,6 +98,33 @@ def parse_verdict(text: str) -> tuple[bool, str]:
     raise VerdictParseError(f"neither a clear yes nor no: {text[:200]!r}")
 
 
+def _grade_of(word: Any) -> Grade | None:
+    folded = re.sub(r"[\s-]+", "_", str(word).strip().lower()) if word is not None else ""
+    return next((g for g in GRADES if g == folded), None)
+
+
+def parse_grade(text: str) -> tuple[Grade | None, bool, str]:
+    """A graded reply -> (grade, match, reason). A reply without a grade but with a clear yes
+    or no gives (None, match, reason); neither raises `VerdictParseError`."""
+    for obj in json_objects(text):
+        grade = _grade_of(obj.get("grade"))
+        if grade is not None:
+            reason = next((str(obj[k]) for k in _REASON_KEYS if obj.get(k)), "")
+            return grade, grade in CORRECT, reason
+    plain = re.sub(r"[*`#>\"']", "", text).strip()  # "_" joins grade words
+    lead = _GRADE_LEAD.match(plain)
+    named = {_grade_of(w) for w in _GRADE_ANY.findall(plain)}
+    grade = _grade_of(lead.group(1)) if lead else (named.pop() if len(named) == 1 else None)
+    if grade is not None:
+        reason = _tidy_reason(plain[lead.end() :]) if lead else plain
+        return grade, grade in CORRECT, reason or plain
+    try:
+        match, reason = parse_verdict(text)
+    except VerdictParseError:
+        raise VerdictParseError(f"no grade, nor a clear yes or no: {text[:200]!r}") from None
+    return None, match, reason
+
+
 def judge_prompt(submission: SubmitDiagnosis, key: AnswerKey) -> str:
     correct = key.diagnosis
     if key.synonyms:
@@ -97,9 +147,11 @@ class LLMJudge:
         max_tokens: int = 128,
         seed: int | None = None,
         retries: int = 2,
+        graded: bool = False,
     ):
         self.model = RecordedModel(model, ROLE)
         self.name = f"llm:{model.address}"
+        self.graded = graded
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.seed = seed
@@ -107,7 +159,7 @@ class LLMJudge:
 
     async def judge(self, submission: SubmitDiagnosis, key: AnswerKey) -> Verdict:
         messages = [
-            ChatMessage(role="system", content=JUDGE_SYSTEM),
+            ChatMessage(role="system", content=GRADED_SYSTEM if self.graded else JUDGE_SYSTEM),
             ChatMessage(role="user", content=judge_prompt(submission, key)),
         ]
         error = ""
@@ -120,15 +172,21 @@ class LLMJudge:
             )
             response = await self.model.chat(request)
             try:
-                match, reason = parse_verdict(response.text)
+                grade, match, reason = self._read(response.text)
             except VerdictParseError as exc:
                 error = str(exc)
                 messages = [
                     *messages,
                     ChatMessage(role="assistant", content=response.text),
-                    ChatMessage(role="user", content=_RETRY),
+                    ChatMessage(role="user", content=_GRADED_RETRY if self.graded else _RETRY),
                 ]
                 continue
-            return Verdict(match=match, reason=reason, rank=1 if match else None)
+            return Verdict(match=match, reason=reason, rank=1 if match else None, grade=grade)
         detail = f"judge {self.model.address} gave no verdict after {self.retries} retries: {error}"
         raise RoleFailure(TerminationReason.MODEL_ERROR, detail)
+
+    def _read(self, text: str) -> tuple[Grade | None, bool, str]:
+        if self.graded:
+            return parse_grade(text)
+        match, reason = parse_verdict(text)
+        return None, match, reason

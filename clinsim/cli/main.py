@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from clinsim.cli import runs
+from clinsim.cli import research, runs
 from clinsim.cli.plugins import plugins
 from clinsim.cli.run import run
 
@@ -18,7 +18,12 @@ app = typer.Typer(
 app.command()(run)
 app.command()(runs.show)
 app.command()(runs.replay)
+app.command()(research.compare)
+app.command()(research.report)
+app.command()(research.export)
+app.command()(research.runs)
 app.command()(plugins)
+app.add_typer(research.experiment_app, name="experiment")
 
 
 def _mount() -> None:

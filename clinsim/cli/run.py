@@ -23,6 +23,7 @@ from clinsim.cli.options import folder, number
 from clinsim.cli.terminal import terminal_responder
 from clinsim.components import Plan, resolve
 from clinsim.config import RunConfig
+from clinsim.environments.encounter import Presentation
 from clinsim.environments.events import Event, PatientLeakBlocked
 from clinsim.plugins import PluginError
 from clinsim.scenarios.errors import RecordError, ScenarioLoadError, UnknownScenarioSet
@@ -60,6 +61,8 @@ class RunFlags:
     ehr: Path | None
     image_model: str | None
     image_cache: Path | None
+    trials: int = 1
+    presentation: Presentation = "dialogue"
     tool_option: list[str] = field(default_factory=list)
     models: ModelFlags = field(default_factory=ModelFlags)
 
@@ -84,6 +87,8 @@ class RunFlags:
             tools=list(dict.fromkeys([*builtin_tools(), *self.tools])),
             max_turns=self.max_turns,
             seed=self.seed,
+            trials=self.trials,
+            presentation=self.presentation,
             limit=self.limit,
             budget=self.budget,
             max_concurrency=self.max_concurrency,
@@ -114,6 +119,13 @@ def run(
     limit: Annotated[int | None, Opt(min=1, help="Run only the first N scenarios.")] = None,
     max_turns: Annotated[int, Opt(min=1, help="Doctor turn budget.")] = 20,
     seed: Annotated[int, Opt(help="Run seed (episode seeds derive from it).")] = 0,
+    trials: Annotated[
+        int, Opt(min=1, max=1000, help="Play every scenario this many times (own seeds).")
+    ] = 1,
+    presentation: Annotated[
+        Presentation,
+        Opt(help="dialogue, or vignette: the whole case at once, diagnosed in one turn."),
+    ] = "dialogue",
     out: Annotated[
         Path | None, Opt(parser=folder, help="Run directory (default runs/<run-id>).")
     ] = None,
@@ -172,6 +184,8 @@ def run(
         ehr=ehr,
         image_model=image_model,
         image_cache=image_cache,
+        trials=trials,
+        presentation=presentation,
         tool_option=tool_option or [],
         models=models,
     )
@@ -236,7 +250,7 @@ def _execute(
         except (StoreError, OSError) as exc:
             fail(str(exc))
         played = _run_with_progress(console, runner, scenarios, skip, stream)
-    _summarise(console, plan, store, run_id, runner.write_errors)
+    _summarise(console, plan, store, scenarios, run_id, runner.write_errors)
     _fail_if_all_model_errors(played)
     problem = directory.final_problems(skipped, runner.write_errors, store.run_dir)
     if problem is not None:
@@ -266,20 +280,45 @@ def _runner(
 
 
 def _summarise(
-    console: Console, plan: Plan, store: RunStore, run_id: str, not_stored: list[str]
+    console: Console,
+    plan: Plan,
+    store: RunStore,
+    scenarios: list[Scenario],
+    run_id: str,
+    not_stored: list[str],
 ) -> None:
-    from clinsim.render import episodes_table, summary_table
+    from clinsim.render import episodes_table
 
     for problem in not_stored:
         console.print(Text(f"not stored: {problem}", style="red"), soft_wrap=True)
     records = store.episodes()
     if len(records) <= 40:
         console.print(episodes_table(records, width=console.width))
-    console.print(summary_table(records, title=f"Run {run_id}"))
-    if plan.config.doctor == "baseline":
-        console.print(Text(baseline_note(plan.config.sources), style="dim"))
+    _print_summary(console, records, scenarios, f"Run {run_id}")
+    c = plan.config
+    if c.doctor == "baseline":
+        measured = c.max_turns == 20 and c.presentation == "dialogue" and c.budget is None
+        console.print(Text(baseline_note(c.sources, figures=measured), style="dim"))
     console.print(Text(f"Run store: {store.path}"), soft_wrap=True)
     console.print(Text(f"Show it again: clinsim show {store.run_dir}"), soft_wrap=True)
+
+
+def _print_summary(
+    console: Console, records: list[EpisodeRecord], scenarios: list[Scenario], title: str
+) -> None:
+    """The run's figures with their intervals, and how its episodes ended."""
+    from clinsim.render_stats import breakdown_tables, summary_figures
+    from clinsim.results import outcomes_of
+    from clinsim.stats import summarize
+
+    if not records:
+        console.print("no episode was stored")
+        return
+    by_id = {scenario.id: scenario for scenario in scenarios}
+    summary = summarize(outcomes_of(title, records, by_id, {}))
+    console.print(summary_figures(summary, title=title))
+    for table in breakdown_tables(summary, only=["termination"]):
+        console.print(table)
 
 
 def _validate_addresses(runner: Runner, scenarios: list[Scenario]) -> None:
@@ -311,7 +350,7 @@ def _run_with_progress(
     stream: bool,
 ) -> list[EpisodeRecord]:
     from clinsim.environments.run_store import StoreError
-    from clinsim.runner import episode_ids
+    from clinsim.runner import episode_jobs
 
     columns = (
         TextColumn("{task.description}"),
@@ -321,7 +360,8 @@ def _run_with_progress(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, disable=stream) as progress:
-        todo = sum(eid not in skip for eid in episode_ids(scenarios))
+        jobs = episode_jobs(scenarios, runner.config.trials)
+        todo = sum(job.episode_id not in skip for job in jobs)
         task = progress.add_task("episodes", total=todo, correct=0)
         correct = 0
 

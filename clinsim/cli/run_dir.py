@@ -7,17 +7,15 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
 from clinsim.cli.errors import fail
 from clinsim.config import StoredRun
-from clinsim.environments.run_store import RunStore, SkippedRecord, StoreError
+from clinsim.environments.run_store import RunStore, SkippedRecord
 from clinsim.environments.store_lock import READ_LOCK_FILE, RunLocked
+from clinsim.run_dirs import episodes_to_skip
 from clinsim.scenarios.errors import RecordError
-
-RESUME_MAY_CHANGE = {"limit", "max_concurrency", "sources"}
 
 
 @contextlib.contextmanager
@@ -64,27 +62,7 @@ def prepare(store: RunStore, now: StoredRun, resume: bool) -> tuple[bool, set[st
     already holds a run is refused unless resuming it with the same settings."""
     if not store.has_run():
         return True, set()
-    if not resume:
-        raise StoreError(
-            f"{store.run_dir} already holds a run: use --resume to complete it, "
-            "or choose another --out"
-        )
-    try:
-        stored = StoredRun.model_validate(store.run_info().config)
-    except ValidationError:
-        raise StoreError(
-            f"{store.run_dir} was stored by another version of clinsim; it cannot be resumed"
-        ) from None
-    old, new = stored.run.model_dump(mode="json"), now.run.model_dump(mode="json")
-    changed = [k for k in new if k not in RESUME_MAY_CHANGE and old.get(k) != new[k]]
-    if not changed and stored.components != now.components:
-        changed = ["components' settings"]
-    if changed:
-        raise StoreError(
-            f"{store.run_dir} was run with other settings ({', '.join(changed)}); "
-            "resume it with the same options"
-        )
-    return False, store.finished_ids()
+    return False, episodes_to_skip(store, now, resume)
 
 
 def report_skipped(console: Console, skipped: list[SkippedRecord]) -> None:

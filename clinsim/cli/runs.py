@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from clinsim.agents.models.base import ModelError
 from clinsim.cli import flags
@@ -29,10 +30,12 @@ from clinsim.environments.events import (
 )
 from clinsim.environments.faults import FaultSummary, spoiled, summarise_faults
 from clinsim.plugins import PluginError
-from clinsim.render import episodes_table, render_event, render_transcript, summary_table
+from clinsim.render import episodes_table, faults_table, render_event, render_transcript
 
-if TYPE_CHECKING:  # DuckDB and the encounter graph load on first use
-    from clinsim.environments.run_store import RunStore
+if TYPE_CHECKING:  # DuckDB, the statistics and the encounter graph load on first use
+    from clinsim.environments.run_store import RunStore, SkippedRecord
+    from clinsim.results import RunResults
+    from clinsim.stats import RunSummary
 
 Opt = typer.Option
 
@@ -48,26 +51,28 @@ def _store(run: str) -> RunStore:
 
 def show(
     run: Annotated[str, typer.Argument(help="Run directory or run id under runs/.")],
-    as_json: Annotated[bool, Opt("--json", help="One JSON record per episode.")] = False,
+    as_json: Annotated[
+        bool, Opt("--json", help="The run, its figures and its episodes as one JSON object.")
+    ] = False,
 ) -> None:
-    """Summarise a stored run."""
+    """Summarise a stored run: accuracy, pass^k and means with intervals, breakdowns."""
     from clinsim.environments.run_store import StoreError
-    from clinsim.replaying import fork_doctors, load_stored
+    from clinsim.render_stats import breakdown_tables, grades_line, summary_figures
+    from clinsim.replaying import fork_doctors
+    from clinsim.results import load_results
+    from clinsim.stats import summarize
 
     store = _store(run)
     try:
-        info = store.run_info()
-        records = store.episodes()
-        stored = load_stored(store.run_dir)
+        results = load_results(store.run_dir)
         faults = _faults(store)
         grades = _grades(store)
     except StoreError as exc:
         fail(str(exc))
+    info, records, stored = results.info, results.records, results.stored
+    summary = summarize(results.outcomes) if results.outcomes else None
     if as_json:
-        for record in records:
-            found = faults.get(record.episode_id, FaultSummary())
-            extra = {"faults": dict(found.faults), "spoiled": spoiled(record.correct, found)}
-            typer.echo(json.dumps({"run_id": info.run_id, **record.model_dump(), **extra}))
+        typer.echo(json.dumps(_shown(results, summary, faults, grades), ensure_ascii=False))
         return
     console = Console()
     config = stored.run
@@ -75,18 +80,57 @@ def show(
     console.print(
         f"Run {info.run_id}  created {info.created:%Y-%m-%d %H:%M}  "
         f"doctor={doctor} patient={config.patient} judges={','.join(config.judges)} "
-        f"sources={','.join(config.sources)}",
+        f"sources={','.join(config.sources)} presentation={config.presentation}",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
     console.print(episodes_table(records, width=console.width, faults=faults))
-    console.print(summary_table(records, faults=faults, grades=grades))
-    if info.skipped:
-        plural = "s" if len(info.skipped) > 1 else ""
+    _print_skipped(console, info.skipped)
+    if summary is None:
+        console.print("no episode stored yet")
+        return
+    console.print(summary_figures(summary))
+    if grades:
+        console.print(grades_line(grades))
+    for table in breakdown_tables(summary):
+        console.print(table)
+    console.print(faults_table(records, faults))
+    for note in results.notes:
+        console.print(Text(f"note: {note}", style="dim"))
+
+
+def _shown(
+    results: RunResults,
+    summary: RunSummary | None,
+    faults: dict[str, FaultSummary],
+    grades: Counter[str],
+) -> dict[str, object]:
+    """`clinsim show --json`: the run, its figures (those the tables show) and its episodes."""
+    episodes = []
+    for record in results.records:
+        found = faults.get(record.episode_id, FaultSummary())
+        extra = {"faults": dict(found.faults), "spoiled": spoiled(record.correct, found)}
+        episodes.append({**record.model_dump(), **extra})
+    return {
+        "run_id": results.info.run_id,
+        "created": results.info.created.isoformat(),
+        "config": results.stored.model_dump(mode="json"),
+        "summary": summary.model_dump(mode="json") if summary else None,
+        "grades": dict(grades),
+        "spoiled": sum(e["spoiled"] is True for e in episodes),
+        "notes": results.notes,
+        "skipped": [record.model_dump() for record in results.info.skipped],
+        "episodes": episodes,
+    }
+
+
+def _print_skipped(console: Console, skipped: list[SkippedRecord]) -> None:
+    if skipped:
+        plural = "s" if len(skipped) > 1 else ""
         console.print(
-            f"{len(info.skipped)} scenario record{plural} skipped (unreadable; not counted): "
-            + "; ".join(f"{s.file}:{s.line}: {s.message}" for s in info.skipped),
+            f"{len(skipped)} scenario record{plural} skipped (unreadable; not counted): "
+            + "; ".join(f"{s.file}:{s.line}: {s.message}" for s in skipped),
             markup=False,
             highlight=False,
             soft_wrap=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -15,6 +16,18 @@ from clinsim.stats import (
     compare_runs,
     summarize_runs,
 )
+
+
+def varying_settings(runs: Sequence[RunInfo]) -> list[str]:
+    """Settings whose values differ between runs (a setting one run lacks counts as None)."""
+    keys: list[str] = []
+    for run in runs:
+        keys += [key for key in run.config if key not in keys]
+    return [
+        key
+        for key in keys
+        if len({json.dumps(run.config.get(key), sort_keys=True) for run in runs}) > 1
+    ]
 
 
 def assemble_report(
@@ -51,6 +64,7 @@ def assemble_report(
         summaries=summaries,
         comparison=comparison,
         frontier=accuracy_cost_frontier(summaries) if len(summaries) >= 2 else [],
+        varying=varying_settings(runs),
         outcomes=list(outcomes),
         transcripts=list(transcripts),
         images=dict(images or {}),

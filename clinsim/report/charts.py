@@ -91,9 +91,9 @@ def accuracy_chart(summaries: Sequence[RunSummary]) -> Spec:
 
 
 def frontier_chart(data: ReportData) -> Spec | None:
-    """Only when there are several runs and their mean costs differ (a budget grid)."""
+    """Only when the runs' budgets differ (a budget grid): SDBench's accuracy-cost view."""
     points = data.frontier
-    if len(points) < 2 or len({round(p.cost, 6) for p in points}) < 2:
+    if len(points) < 2 or "budget" not in data.varying:
         return None
     intervals = {s.run: s.accuracy for s in data.summaries}
     rows = [

@@ -85,6 +85,11 @@ class ReportData(BaseModel):
     summaries: list[RunSummary]
     comparison: Comparison | None = None
     frontier: list[FrontierPoint] = Field(default_factory=list)
+    varying: list[str] = Field(
+        default_factory=list,
+        description="Settings whose values differ between the runs (the frontier is drawn "
+        "when `budget` is one of them).",
+    )
     outcomes: list[Outcome]
     transcripts: list[EpisodeTranscript] = Field(default_factory=list)
     images: dict[str, ImageAsset] = Field(default_factory=dict)

@@ -118,6 +118,30 @@ def test_rules_and_an_llm_judge_against_the_loopback_server(tmp_path: Path) -> N
     assert "openai/judge-model" in table.stdout and "kappa" in table.stdout
 
 
+def _graded_llm_judge(body: dict[str, Any]) -> dict[str, Any]:
+    """A deterministic grading model: 'synonym' when the names share a word, else 'wrong';
+    it answers yes/no unless the system prompt asks for grades."""
+    if "grades:" not in body["messages"][0]["content"].lower():
+        return {"content": "Yes."}
+    shared = _llm_judge(body)["content"].startswith("Yes")
+    return {"content": "synonym: shares a word." if shared else "wrong: nothing in common."}
+
+
+def test_a_graded_llm_judge_against_the_loopback_server(tmp_path: Path) -> None:
+    pairs = _pairs(tmp_path)
+    with LoopbackServer.in_thread(responder=_graded_llm_judge) as server:
+        args = ["judge", str(pairs), "--judge", "rules", "--judge", "openai/grader", "--json"]
+        args += ["--base-url", server.base_url, "--agent-option", "judge.graded=true"]
+        result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = _records(result.stdout)
+    llm = [r["verdicts"]["openai/grader"] for r in records[:5]]
+    assert [v["grade"] for v in llm] == ["wrong", "synonym", "wrong", "wrong", "synonym"]
+    assert [v["match"] for v in llm] == [False, True, False, False, True]
+    summaries = {r["judge"]: r for r in records if "judge" in r}
+    assert summaries["openai/grader"]["grades"] == {"wrong": 3, "synonym": 2}
+
+
 def test_a_dead_judge_server_loses_only_that_judge(tmp_path: Path) -> None:
     pairs = _pairs(tmp_path)
     with LoopbackServer.in_thread(faults=["500"] * 40, responder=_llm_judge) as server:

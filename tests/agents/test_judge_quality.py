@@ -1,7 +1,9 @@
 """Quality gate on fixed data: the rules judge's agreement with the labelled pairs in
-tests/agents/data (sources in the README there). The held-out set was never used to tune the
-judge; these floors are the measured figures (docs/benchmarks.md), so a change that loses
-agreement or adds false matches fails here."""
+tests/agents/data (sources in the README there). The two held-out sets were never used to tune
+the judge; these floors are the measured figures (docs/benchmarks.md), so a change that loses
+agreement or adds false matches fails here. The target, 90% agreement with at most 1% false
+matches on pairs the judge was not tuned on, is met on the first held-out set; on the second
+the false-match target is met and the agreement target is not (measured 73.7%)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ def _figures(name: str) -> tuple[int, float, float]:
 @pytest.mark.parametrize(
     ("name", "size", "agreement", "false_matches"),
     [
-        ("judge_heldout.jsonl", 363, 0.895, 0.01),
+        ("judge_heldout2.jsonl", 335, 0.737, 0.01),
+        ("judge_heldout.jsonl", 363, 0.90, 0.0),
         ("judge_dev.jsonl", 368, 0.87, 0.0),
         ("judge_pairs.jsonl", 109, 0.98, 0.0),
     ],
@@ -39,11 +42,12 @@ def test_agreement_and_false_matches_hold(
     assert false <= false_matches
 
 
-def test_the_sets_name_their_sources_and_half_the_held_out_set_is_hard_negatives() -> None:
-    held_out = [
-        json.loads(line) for line in (DATA / "judge_heldout.jsonl").read_text().splitlines()
-    ]
+@pytest.mark.parametrize("name", ["judge_heldout.jsonl", "judge_heldout2.jsonl"])
+def test_the_sets_name_their_sources_and_half_of_each_held_out_set_is_hard_negatives(
+    name: str,
+) -> None:
+    held_out = [json.loads(line) for line in (DATA / name).read_text().splitlines()]
     assert sum(not r["label"] for r in held_out) * 2 >= len(held_out) >= 200
-    for name in ("judge_heldout.jsonl", "judge_dev.jsonl"):
-        rows = [json.loads(line) for line in (DATA / name).read_text().splitlines()]
+    for labelled in (name, "judge_dev.jsonl"):
+        rows = [json.loads(line) for line in (DATA / labelled).read_text().splitlines()]
         assert all(r["reference_source"] and r["answer_source"] and r["kind"] for r in rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clinsim.agents.llm.judge import VerdictParseError, judge_prompt, parse_verdict
+from clinsim.agents.llm.judge import VerdictParseError, judge_prompt, parse_grade, parse_verdict
 from clinsim.environments.actions import SubmitDiagnosis
 from clinsim.scenarios.model import AnswerKey
 
@@ -67,3 +67,49 @@ def test_judge_prompt_follows_agentclinic_and_lists_synonyms() -> None:
     assert "(also called: MI)" in prompt
     assert "Here was the doctor's diagnosis: Heart attack" in prompt
     assert prompt.endswith("Are these the same?")
+
+
+@pytest.mark.parametrize(
+    ("reply", "grade", "match", "reason"),
+    [
+        (
+            "synonym - another name of the same disease",
+            "synonym",
+            True,
+            "another name of the same disease",
+        ),
+        ("**More specific**: a subtype of it.", "more_specific", True, "a subtype of it."),
+        (
+            "Grade: less_specific. A broader category.",
+            "less_specific",
+            False,
+            "A broader category.",
+        ),
+        (
+            "related, the opposite form (hypo vs hyper).",
+            "related",
+            False,
+            "the opposite form (hypo vs hyper).",
+        ),
+        ("The doctor's answer is exact.", "exact", True, "The doctors answer is exact."),
+        (
+            '{"grade": "more-specific", "reason": "adds the cause"}',
+            "more_specific",
+            True,
+            "adds the cause",
+        ),
+        ('{"grade": "wrong"}', "wrong", False, ""),
+        # a clear yes or no without a grade still counts, without a grade
+        ("Yes, the same disease.", None, True, "the same disease."),
+    ],
+)
+def test_graded_replies_give_the_grade_and_the_match_it_implies(
+    reply: str, grade: str | None, match: bool, reason: str
+) -> None:
+    assert parse_grade(reply) == (grade, match, reason)
+
+
+@pytest.mark.parametrize("reply", ["Hard to say.", "It is related, or maybe wrong.", ""])
+def test_a_reply_with_neither_grade_nor_yes_no_is_refused(reply: str) -> None:
+    with pytest.raises(VerdictParseError, match="no grade"):
+        parse_grade(reply)

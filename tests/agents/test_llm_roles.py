@@ -275,6 +275,27 @@ async def test_judge_asks_again_when_the_reply_is_unclear() -> None:
     assert [m.role for m in retry[-2:]] == ["assistant", "user"]
 
 
+async def test_a_graded_judge_asks_for_a_grade_and_reports_it() -> None:
+    model = FakeModel("Maybe.", "More specific: the disease with its cause.")
+    judge = make(llm_judge, "judge", model, graded=True)
+    with in_episode():
+        verdict = await judge.judge(
+            SubmitDiagnosis(diagnosis="Alcoholic cirrhosis"), AnswerKey(diagnosis="Cirrhosis")
+        )
+    assert (verdict.match, verdict.grade, verdict.rank) == (True, "more_specific", 1)
+    assert verdict.reason == "the disease with its cause."
+    first, retry = model.requests
+    assert "more_specific (a subtype" in first.messages[0].content
+    assert "one grade first" in retry.messages[-1].content
+    model = FakeModel("Related - type 1 against type 2.")
+    judge = make(llm_judge, "judge", model, graded=True)
+    with in_episode():
+        verdict = await judge.judge(
+            SubmitDiagnosis(diagnosis="Type 1 diabetes"), AnswerKey(diagnosis="Type 2 diabetes")
+        )
+    assert (verdict.match, verdict.grade, verdict.rank) == (False, "related", None)
+
+
 async def test_judge_gives_up_with_a_model_error_after_bounded_retries() -> None:
     model = FakeModel("Hmm.", "Perhaps.", "Unclear.")
     judge = LLMJudge(model, retries=2)

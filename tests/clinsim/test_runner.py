@@ -70,9 +70,10 @@ def test_default_run_finishes_offline_and_show_reads_it(tmp_path: Path) -> None:
     )
     counted = next(line for line in shown.splitlines() if "judge grades" in line)
     assert grades and all(f"{grade} {n}" in counted for grade, n in grades.items())
-    lines = run_cli("show", str(tmp_path / "r"), "--json").strip().splitlines()
-    records = [json.loads(line) for line in lines]
+    shown_json = json.loads(run_cli("show", str(tmp_path / "r"), "--json"))
+    records = shown_json["episodes"]
     assert len(records) == 5
+    assert shown_json["summary"]["episodes"] == 5
     assert {"episode_id", "scenario_id", "termination", "correct", "turns", "tests", "cost"} <= set(
         records[0]
     )

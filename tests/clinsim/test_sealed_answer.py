@@ -21,6 +21,7 @@ from clinsim.agents.llm.doctor_prompts import doctor_messages
 from clinsim.components import resolve
 from clinsim.config import RunConfig
 from clinsim.environments.actions import Action, AskPatient, CallTool, OrderTest, SubmitDiagnosis
+from clinsim.environments.encounter import Presentation
 from clinsim.environments.graph import run_encounter
 from clinsim.environments.roles import DoctorView
 from clinsim.environments.run_store import RunStore
@@ -109,11 +110,17 @@ def sources() -> list[str]:
     return [s.name for s in bundled_sets()] + [str(FIXTURE)]
 
 
+@pytest.mark.parametrize("presentation", ["dialogue", "vignette"])
 @pytest.mark.parametrize("source", sources())
-def test_no_doctor_visible_text_names_the_diagnosis(source: str, tmp_path: Path) -> None:
+def test_no_doctor_visible_text_names_the_diagnosis(
+    source: str, presentation: Presentation, tmp_path: Path
+) -> None:
+    """In a dialogue the probe sees everything it can ask for; as a vignette, the whole case
+    at once (the prompts of every protocol carry it)."""
     scenarios = [s for s in load_report(source).scenarios if not audit_scenario(s)]
     assert scenarios
-    runner = Runner(resolve(RunConfig(max_turns=60)), RunStore(tmp_path), "leak")
+    config = RunConfig(max_turns=60, presentation=presentation)
+    runner = Runner(resolve(config), RunStore(tmp_path), "leak")
     failures = []
     for scenario in scenarios:
         doctor = ProbeDoctor(scenario)
@@ -122,6 +129,8 @@ def test_no_doctor_visible_text_names_the_diagnosis(source: str, tmp_path: Path)
         events = asyncio.run(run_encounter(parts))
         assert events[-1].kind == "episode_ended"
         assert events[-1].reason == "diagnosed", (scenario.id, events[-1].detail)
+        if presentation == "vignette":
+            assert len(doctor.views) == 1 and doctor.views[0].vignette
         found = leaks(scenario, visible_texts(doctor, events))
         if found:
             failures.append((scenario.id, scenario.answer.diagnosis, found[0][:200]))

@@ -78,7 +78,7 @@ def test_simulator_faults_are_shown_by_show_and_replay(tmp_path: Path) -> None:
     ]:
         assert f"fault: {kind}" in text and rate in text, (kind, text)
 
-    record = json.loads(runner.invoke(app, ["show", str(out), "--json"]).output.splitlines()[0])
+    record = json.loads(runner.invoke(app, ["show", str(out), "--json"]).output)["episodes"][0]
     assert record["spoiled"] is True and record["correct"] is False
     assert record["faults"] == {
         "unknown_despite_fact": 1,
