@@ -7,7 +7,8 @@ write  Real offline episodes (baseline doctor on agentclinic-medqa-ext, seed 0) 
        median and p90 milliseconds per episode, overall and for episodes of 40-46 events.
 run    An offline run of EPISODES episodes (every bundled set, repeated until there are enough)
        played by `Runner` twice per repetition, interleaved: once writing the store, once with
-       writes discarded. Prints both wall times and the share writing adds.
+       writes discarded. Prints both wall times and process CPU times (every thread; the
+       steadier figure on a shared machine) and the share writing adds to each.
 size   An LLM doctor (JSON protocol, against the loopback server, never diagnosing) with the fact
        patient for 5, 20 and 80 turns; prints the stored payload bytes per episode and the
        80-turn / 20-turn ratio.
@@ -128,7 +129,8 @@ class _DiscardingStore(RunStore):
         return None
 
 
-def _offline_run(episodes: int, run_dir: Path, write: bool) -> float:
+def _offline_run(episodes: int, run_dir: Path, write: bool) -> tuple[float, float]:
+    """Wall and CPU seconds (every thread of the process) of one offline run."""
     config = RunConfig(sources=SETS, doctor="baseline", seed=0)
     base = load_scenarios(SETS)
     scenarios = (base * (episodes // len(base) + 1))[:episodes]
@@ -139,26 +141,32 @@ def _offline_run(episodes: int, run_dir: Path, write: bool) -> float:
     runner = Runner(plan, store, "bench")
     if api is not None and not write:
         runner.writer = _Discard()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     records = asyncio.run(runner.run(scenarios))
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     stored = len(store.episodes())
     assert stored == (episodes if write else 0), (stored, len(records))
-    return wall
+    return wall, cpu
 
 
 def part_run(episodes: int, reps: int) -> None:
-    with_store: list[float] = []
-    without: list[float] = []
+    with_store: list[tuple[float, float]] = []
+    without: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(reps):
             for write, walls in ((False, without), (True, with_store)):
                 walls.append(_offline_run(episodes, Path(tmp) / f"{rep}-{write}", write))
-    a, b = statistics.median(with_store), statistics.median(without)
     print(f"offline run, {episodes} episodes, baseline doctor, every bundled set:")
-    print(f"  writes discarded: {', '.join(f'{w:.1f}' for w in without)} s (median {b:.1f})")
-    print(f"  writing the store: {', '.join(f'{w:.1f}' for w in with_store)} s (median {a:.1f})")
-    print(f"  writing adds {100 * (a - b) / b:+.1f}% to the wall time")
+    for name, index in (("wall", 0), ("CPU", 1)):
+        a = statistics.median(w[index] for w in with_store)
+        b = statistics.median(w[index] for w in without)
+        print(f"  {name} time, writes discarded: {_seconds(without, index)} (median {b:.1f})")
+        print(f"  {name} time, writing the store: {_seconds(with_store, index)} (median {a:.1f})")
+        print(f"  writing adds {100 * (a - b) / b:+.1f}% to the {name} time")
+
+
+def _seconds(runs: list[tuple[float, float]], index: int) -> str:
+    return ", ".join(f"{run[index]:.1f}" for run in runs) + " s"
 
 
 def _asking_doctor(body: dict[str, Any]) -> dict[str, Any]:

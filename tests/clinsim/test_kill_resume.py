@@ -4,6 +4,7 @@ same events as a run that was never interrupted."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from kill_harness import Clinic, attempt, finish, kill_when, repeats, run_args, start
@@ -48,3 +49,46 @@ def test_a_run_killed_mid_episode_twice_repeats_no_paid_call(tmp_path: Path) -> 
         assert counted.repeated == 0, f"kill {number + 1}: {counted}"
     assert _events(tmp_path / "r") == _events(tmp_path / "clean")  # nothing lost or changed
     assert RunStore(tmp_path / "r").pending_calls() == {}
+
+
+def _paid(clinic: Clinic, requests: list[dict[str, object]], killed: float) -> int:
+    """How many calls the server answered before `killed` (its identical requests counted one
+    by one); resets the clinic."""
+    deadline = time.monotonic() + 30
+    while clinic.count() < len(requests) and time.monotonic() < deadline:
+        time.sleep(0.01)  # requests caught by the kill are answered (to nobody) first
+    count = sum(at <= killed for at, _key in clinic.answered)
+    clinic.reset()
+    return count
+
+
+def test_a_killed_run_of_repeated_trials_resumes_each_trial_from_its_own_calls(
+    tmp_path: Path,
+) -> None:
+    """Trials of one scenario ask the server the same questions; each resumed trial is answered
+    from the calls it recorded itself, so the server answers exactly as many calls as a clean
+    run needs, and every trial ends as it would have."""
+    clinic = Clinic()
+    with LoopbackServer.in_thread(responder=clinic, latency_s=0.05) as server:
+        clean_args = [*run_args(server.base_url, tmp_path / "clean", 2, 4), "--trials", "2"]
+        clean = finish(clean_args)
+        assert clean.returncode == 0, clean.stdout.decode()
+        per_run = clinic.count()
+        clinic.reset()
+        args = [*run_args(server.base_url, tmp_path / "r", 2, 4), "--trials", "2"]
+        first = len(server.requests)
+        proc = start(args)
+        killed = kill_when(proc, clinic, per_run // 3, settle_s=0.3)
+        assert killed is not None, "the run finished before the kill"
+        paid = [_paid(clinic, server.requests[first:], killed)]
+        pending = RunStore(tmp_path / "r").pending_calls()
+        assert any("@1" in episode for episode in pending), "no second trial was in flight"
+        first = len(server.requests)
+        done = finish([*args, "--resume"])
+        assert done.returncode == 0, done.stdout.decode()
+        paid.append(_paid(clinic, server.requests[first:], float("inf")))
+    assert sum(paid) == per_run  # no call paid for twice, none skipped
+    stored = _events(tmp_path / "r")
+    assert sorted(stored) == sorted(_events(tmp_path / "clean"))
+    assert any(episode.endswith("@1") for episode in stored)
+    assert stored == _events(tmp_path / "clean")
