@@ -377,22 +377,20 @@ class RunStore:
         """Write the `episodes` and `events` tables to `out_dir` (DuckDB COPY), one file each;
         each event's payload is written whole (model calls with their full requests)."""
         out_dir.mkdir(parents=True, exist_ok=True)
+        copy = f"(FORMAT {_COPY_FORMATS[fmt]})"
+        episodes, events = out_dir / f"episodes.{fmt}", out_dir / f"events.{fmt}"
         with self._reading() as con:
-            episodes = con.sql("SELECT * FROM episodes ORDER BY position").to_arrow_table()
+            con.execute(
+                f"COPY (SELECT * FROM episodes ORDER BY position) TO {_quoted(episodes)} {copy}"
+            )
             rows = con.execute(
                 "SELECT run_id, episode_id, seq, kind, turn, payload FROM events "
                 "ORDER BY episode_id, seq"
             ).fetchall()
-        events = _whole_events(rows)
-        written = []
         with duckdb.connect() as out:
-            for name, table in (("episodes", episodes), ("events", events)):
-                target = out_dir / f"{name}.{fmt}"
-                quoted = str(target).replace("'", "''")
-                out.register(name, table)
-                out.execute(f"COPY {name} TO '{quoted}' (FORMAT {_COPY_FORMATS[fmt]})")
-                written.append(target)
-        return written
+            out.register("whole_events", _whole_events(rows))
+            out.execute(f"COPY whole_events TO {_quoted(events)} {copy}")
+        return [episodes, events]
 
     def model_calls(self) -> list[tuple[str, ModelCalled]]:
         """Every recorded model call as (episode id, event), in episode and event order."""
@@ -447,6 +445,10 @@ def _by_episode(rows: list[tuple[Any, ...]]) -> dict[str, list[Event]]:
         rebuild = rebuilders.setdefault(episode_id, CallRebuilder())
         found.setdefault(episode_id, []).append(rebuild.event(kind, payload))
     return found
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _whole_events(rows: list[tuple[Any, ...]]) -> pa.Table:

@@ -213,3 +213,19 @@ def test_a_store_of_a_newer_format_is_refused_by_name(tmp_path: Path) -> None:
         assert refused.exit_code == 2, refused.output
         assert "newer clinsim (run store format 7" in refused.output
         assert "reads formats 1 to 2" in refused.output
+
+
+def test_export_writes_every_model_call_whole(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "r")
+    store.create("r", {})
+    events = _growing_episode(6)
+    store.write_episode("r", record(), events)
+    (written,) = [p for p in store.export(tmp_path / "out", "jsonl") if p.stem == "events"]
+    rows = [json.loads(line) for line in written.read_text().splitlines()]
+    payloads = [
+        r["payload"] if isinstance(r["payload"], dict) else json.loads(r["payload"]) for r in rows
+    ]
+    assert [p.get("messages") for p in payloads] == [
+        e.messages for e in events if isinstance(e, ModelCalled)
+    ]
+    assert all("messages_prefix" not in p for p in payloads)
