@@ -66,8 +66,8 @@ def test_a_killed_run_of_repeated_trials_resumes_each_trial_from_its_own_calls(
     tmp_path: Path,
 ) -> None:
     """Trials of one scenario ask the server the same questions; each resumed trial is answered
-    from the calls it recorded itself, so the server answers exactly as many calls as a clean
-    run needs, and every trial ends as it would have."""
+    from the calls it recorded itself, so the server answers only what a clean run needs and
+    the store did not hold, and every trial ends as it would have."""
     clinic = Clinic()
     with LoopbackServer.in_thread(responder=clinic, latency_s=0.05) as server:
         clean_args = [*run_args(server.base_url, tmp_path / "clean", 2, 4), "--trials", "2"]
@@ -78,16 +78,20 @@ def test_a_killed_run_of_repeated_trials_resumes_each_trial_from_its_own_calls(
         args = [*run_args(server.base_url, tmp_path / "r", 2, 4), "--trials", "2"]
         first = len(server.requests)
         proc = start(args)
-        killed = kill_when(proc, clinic, per_run // 3, settle_s=0.3)
+        killed = kill_when(proc, clinic, per_run // 3, settle_s=0.5)
         assert killed is not None, "the run finished before the kill"
         paid = [_paid(clinic, server.requests[first:], killed)]
-        pending = RunStore(tmp_path / "r").pending_calls()
+        store = RunStore(tmp_path / "r")
+        pending = store.pending_calls()
         assert any("@1" in episode for episode in pending), "no second trial was in flight"
+        recorded = sum(map(len, pending.values())) + len(store.model_calls())
         first = len(server.requests)
         done = finish([*args, "--resume"])
         assert done.returncode == 0, done.stdout.decode()
         paid.append(_paid(clinic, server.requests[first:], float("inf")))
-    assert sum(paid) == per_run  # no call paid for twice, none skipped
+    # every recorded call is answered from the store, none from another trial's recording, and
+    # nothing else is asked twice (a reply still on its way to the store under a heavy load is)
+    assert sum(paid) == per_run + paid[0] - recorded
     stored = _events(tmp_path / "r")
     assert sorted(stored) == sorted(_events(tmp_path / "clean"))
     assert any(episode.endswith("@1") for episode in stored)
