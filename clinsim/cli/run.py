@@ -65,6 +65,7 @@ class RunFlags:
     presentation: Presentation = "dialogue"
     tool_option: list[str] = field(default_factory=list)
     models: ModelFlags = field(default_factory=ModelFlags)
+    prompt: list[str] = field(default_factory=list)
 
     def config(self) -> RunConfig:
         agent = self.models.agent_options(
@@ -98,6 +99,7 @@ class RunFlags:
             agent_options=agent,
             model_options=self.models.model_options(),
             tool_options={**key_values(self.tool_option, "--tool-option"), **flags.given(tools)},
+            prompts=flags.prompt_flags(self.prompt),
         )
 
 
@@ -159,6 +161,7 @@ def run(
     tool_option: Annotated[
         list[str] | None, Opt(help="Tool setting KEY=VALUE or TOOL.KEY=VALUE.")
     ] = None,
+    prompt: flags.PromptFile = None,
 ) -> None:
     """Run scenarios (default: the bundled demo set with the offline agents)."""
     models = ModelFlags(
@@ -188,6 +191,7 @@ def run(
         presentation=presentation,
         tool_option=tool_option or [],
         models=models,
+        prompt=prompt or [],
     )
     console = Console()
     try:
