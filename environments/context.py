@@ -8,6 +8,9 @@ rejected replies, withheld answers) and return only their answer; every recorded
 stamped once, as it is recorded, with the step's turn and its place in the episode (`seq`), and
 the encounter appends the step's events to the episode's events.
 
+Whoever plays the episode may watch what is recorded as it is recorded (`Episode.observer`): the
+runner journals each model call that way, the moment it returns.
+
 Model calls are numbered per (episode, role): 0, 1, ... across every agent playing that role in
 the episode (two model judges, the two doctors of a fork), so a recorded call can be found again
 by its `ModelCall` (episode, role, index) when the episode is replayed.
@@ -15,7 +18,7 @@ by its `ModelCall` (episode, role, index) when the episode is replayed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -41,6 +44,8 @@ class ModelCall:
 class Episode:
     episode_id: str
     turn: int = 0
+    observer: Callable[[Event], None] | None = field(default=None, repr=False)
+    """Sees every event as it is recorded (stamped with its turn)."""
     _recorded: list[Event] = field(default_factory=list, repr=False)
     _first_seq: int = field(default=0, repr=False)
     _calls: dict[str, int] = field(default_factory=dict, repr=False)
@@ -51,6 +56,8 @@ class Episode:
         if event.turn != self.turn or event.seq != seq:
             event = event.model_copy(update={"turn": self.turn, "seq": seq})
         self._recorded.append(event)
+        if self.observer is not None:
+            self.observer(event)
 
     def next_call(self, role: str) -> ModelCall:
         index = self._calls.get(role, 0)
