@@ -88,7 +88,7 @@ def main() -> None:
             first = len(server.requests)
             proc = start(command if kill == 0 else [*command, "--resume"])
             at = kill_when(proc, clinic, 5, settle_s=None, then_s=rng.uniform(0, 1.0))
-            attempts.append(attempt(clinic, server.requests[first:], at))
+            attempts.append(attempt(clinic, server.requests, first, at))
             if at is None:  # the run finished before this kill
                 break
         else:
@@ -96,7 +96,7 @@ def main() -> None:
             done = finish([*command, "--resume"])
             if done.returncode != 0:
                 raise SystemExit(done.stdout.decode()[-2000:])
-            attempts.append(attempt(clinic, server.requests[first:], None))
+            attempts.append(attempt(clinic, server.requests, first, None))
         final, reference = _events(root / "r"), _events(root / "clean")
     counted = repeats(attempts)
     paid = sum(c.paid for c in counted)

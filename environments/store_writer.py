@@ -7,9 +7,12 @@ and everything that happens in the run reaches the store through it, as two kind
     episode_finished(record, events)      a finished episode: its summary row and every event
 
 The writer is a thread with one DuckDB connection, open for the whole run. It takes messages from
-a queue and writes them in arrival order: each finished episode in its own transaction (its row,
-its events, and the removal of its journaled calls), the calls of unfinished episodes
-(`pending_calls`) as soon as they arrive, several in one transaction when they queue up. Neither
+a queue and writes them: each finished episode in its own transaction (its row, its events, and
+the removal of its journaled calls), the calls of unfinished episodes (`pending_calls`) as soon as
+they arrive, several in one transaction when they queue up. Calls go ahead of finished episodes
+still queued (each episode's own messages keep their order), so a call is committed within one
+episode write of its return even when many episodes finish at once: a run killed at any moment
+loses only the calls of that last instant. Neither
 method blocks: `episode_finished` returns a `concurrent.futures.Future` that is done once the
 episode is stored (or holds the `StoreError` that kept it out). Where episodes are played does
 not matter: an executor that plays them in other processes or on other machines sends the same
@@ -131,6 +134,7 @@ class StoreWriter:
             where = self.store.run_dir
             raise StoreError(f"{where}: the run store cannot be written: {exc}") from None
         self._load_journal()
+        _event_table(self.run_id, "", [])  # pyarrow's first table loads pandas (up to a second)
         self._thread = threading.Thread(target=self._serve, name="run-store-writer", daemon=True)
         self._thread.start()
         return self
@@ -205,31 +209,30 @@ class StoreWriter:
         held: list[_Message] = []
         while True:
             stopping = self._stopping.is_set()  # before taking: all sent before close are taken
-            held += self._take()
+            held += self._take(wait=not held)
             if self._con is not None and self._gate is not None and self._gate.readers_waiting():
                 self._disconnect()
                 self._gate.wait_for_readers(self._give_up)
+            blocked = False
             if held:
-                held = self._write(held)
+                held, blocked = self._write_next(held)
             if stopping and (not held or self._give_up()):
                 break
-            if held:
+            if blocked:
                 time.sleep(RETRY_S)
         for message in held:
             self._queue.put(message)  # reported by close()
         self._disconnect()
 
-    def _take(self) -> list[_Message]:
+    def _take(self, wait: bool) -> list[_Message]:
+        """What is queued; with `wait`, waiting up to POLL_S for the first message."""
+        taken: list[_Message] = []
         try:
-            first = self._queue.get(timeout=POLL_S)
-        except queue.Empty:
-            return []
-        taken = [first]
-        while True:
-            try:
+            taken.append(self._queue.get(timeout=POLL_S) if wait else self._queue.get_nowait())
+            while True:
                 taken.append(self._queue.get_nowait())
-            except queue.Empty:
-                return taken
+        except queue.Empty:
+            return taken
 
     def _give_up(self) -> bool:
         return self._stopping.is_set() and time.monotonic() > self._deadline
@@ -252,28 +255,29 @@ class StoreWriter:
             self._con.close()
             self._con = None
 
-    def _write(self, messages: list[_Message]) -> list[_Message]:
-        """Write messages in order; returns those left for later (the store could not be
-        opened). An episode that cannot be written is failed, and the others still go in."""
+    def _write_next(self, messages: list[_Message]) -> tuple[list[_Message], bool]:
+        """Write the queued calls, then the first finished episode; returns the messages left
+        for the next round and whether the store could not be opened (all are left then).
+
+        Calls go first, ahead of episodes queued before them: a call is committed within one
+        episode write of its arrival, however many episodes finish at once. Only a call of an
+        episode whose own finish is queued before it waits for that episode's write, so each
+        episode's messages keep their order."""
         try:
             self._connect()
         except StoreError as exc:
             self._failure = exc
-            return messages
+            return messages, True
         assert self._con is not None
         self._failure = None
-        calls: list[_Call] = []
-        for message in messages:
-            if isinstance(message, _Call):
-                calls.append(message)
-                continue
-            if calls:
-                self._write_calls(self._con, calls)
-                calls = []
-            self._write_episode(self._con, message)
+        calls, rest = _calls_first(messages)
         if calls:
             self._write_calls(self._con, calls)
-        return []
+        if rest:
+            first = rest.pop(0)
+            assert isinstance(first, _Episode)
+            self._write_episode(self._con, first)
+        return rest, False
 
     def _write_calls(self, con: duckdb.DuckDBPyConnection, calls: list[_Call]) -> None:
         try:
@@ -333,6 +337,23 @@ class StoreWriter:
         for episode_id, calls in read_pending(self._con).items():
             self._calls[episode_id] = {(c.role, call_index(c)): c for c in calls}
             self._journaled.add(episode_id)
+
+
+def _calls_first(messages: list[_Message]) -> tuple[list[_Call], list[_Message]]:
+    """The calls that may be written before every queued episode, and the other messages in
+    their order (the first of them, if any, a finished episode)."""
+    finishing: set[str] = set()
+    calls: list[_Call] = []
+    rest: list[_Message] = []
+    for message in messages:
+        if isinstance(message, _Episode):
+            finishing.add(message.record.episode_id)
+            rest.append(message)
+        elif message.episode_id in finishing:
+            rest.append(message)
+        else:
+            calls.append(message)
+    return calls, rest
 
 
 def _event_table(run_id: str, episode_id: str, events: list[Event]) -> pa.Table:

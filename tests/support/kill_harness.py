@@ -31,6 +31,10 @@ SCRIPT = [
 ]
 
 
+QUIET_S = 0.4
+"""How long the server must have received nothing before an attempt's requests are counted."""
+
+
 def request_key(body: dict[str, Any]) -> str:
     return json.dumps([body.get("model"), body.get("messages")], sort_keys=True)
 
@@ -148,6 +152,23 @@ def finish(args: list[str], timeout_s: float = 300) -> subprocess.CompletedProce
     return subprocess.run(args, capture_output=True, env=env, timeout=timeout_s, check=False)
 
 
+def settled(clinic: Clinic, requests: list[dict[str, Any]], first: int) -> list[dict[str, Any]]:
+    """The requests the server received from position `first` of its log (`requests`) on, once
+    it has answered them all and none has come for a while. A killed run's last requests can
+    reach the server after the kill (a held server reads them only once released); they are
+    answered, to nobody, and counted with the attempt that sent them, not the next one."""
+    deadline = time.monotonic() + 30
+    seen, quiet_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = len(requests) - first
+        if count != seen:
+            seen, quiet_since = count, time.monotonic()
+        elif clinic.count() >= count and time.monotonic() - quiet_since >= QUIET_S:
+            break
+        time.sleep(0.01)
+    return requests[first:]
+
+
 @dataclass
 class Attempt:
     """One run until its kill (or its end): the calls answered before the kill (key -> when),
@@ -158,16 +179,17 @@ class Attempt:
     killed: float
 
 
-def attempt(clinic: Clinic, requests: list[dict[str, Any]], killed: float | None) -> Attempt:
+def attempt(
+    clinic: Clinic, requests: list[dict[str, Any]], first: int, killed: float | None
+) -> Attempt:
     """Close an attempt: what `clinic` answered before `killed` and what reached the server
-    (`requests`: the server's request log of this attempt). Resets the clinic."""
+    (`requests`: the server's request log, this attempt's from position `first`). Resets the
+    clinic."""
     end = float("inf") if killed is None else killed
-    deadline = time.monotonic() + 30
-    while clinic.count() < len(requests) and time.monotonic() < deadline:
-        time.sleep(0.01)  # requests caught by the kill are answered (to nobody) before the next
+    mine = settled(clinic, requests, first)  # requests caught by the kill: answered to nobody
     paid = {key: at for at, key in clinic.answered if at <= end}
     clinic.reset()
-    return Attempt(paid, [request_key(body) for body in requests], end)
+    return Attempt(paid, [request_key(body) for body in mine], end)
 
 
 @dataclass
