@@ -1,0 +1,1 @@
+"""Playing runs on a Ray cluster."""
