@@ -363,6 +363,9 @@ def _run_elsewhere(
             console.print("[yellow]interrupted: finished episodes are stored (use --resume)[/]")
             raise typer.Exit(130) from None
     write_errors.extend(result.write_errors)
+    if result.replayed:
+        lost = f"{result.replayed} episode attempts lost with their worker, played again"
+        console.print(Text(lost, style="yellow"))
     return sorted(played, key=lambda r: r.position)
 
 

@@ -121,6 +121,7 @@ class CellRun:
     replicas: list[Any] = field(default_factory=list)
     busy: list[int] = field(default_factory=list)
     played: int = 0
+    replayed: int = 0
     write_errors: list[str] = field(default_factory=list)
 
     async def run(self) -> CellResult:
@@ -141,7 +142,7 @@ class CellRun:
             self._stop()
             for episode_id, problem in writer.close().items():
                 self._not_stored(episode_id, problem)
-        return CellResult(self.played, self.write_errors)
+        return CellResult(self.played, self.write_errors, self.replayed)
 
     # ------------------------------------------------------------------ actors
 
@@ -152,10 +153,11 @@ class CellRun:
         if needs_demo_ehr(task.scenarios, task.plan.config.tool_options):
             path, data = await asyncio.to_thread(demo_ehr_file)
             shipment = Shipment({path: ray.put(data)})
-        setup = PlayerSetup(
-            task.plan.config, api_key_of(task.plan), replicas, images, os.getcwd(), shipment
-        )
         scenarios = ray.put(task.scenarios)
+        key = api_key_of(task.plan)
+        setup = PlayerSetup(
+            task.plan.config, key, scenarios, replicas, images, os.getcwd(), shipment
+        )
         cpus = int(ray.cluster_resources().get("CPU", 1))
         actor = ray.remote(EpisodePlayer).options(
             num_cpus=1 if cpus else 0,
@@ -164,7 +166,7 @@ class CellRun:
             max_task_retries=0,
             max_concurrency=in_flight + 1,
         )
-        self.players = [actor.remote(setup, scenarios) for _ in range(max(1, min(cpus, in_flight)))]
+        self.players = [actor.remote(setup) for _ in range(max(1, min(cpus, in_flight)))]
         self.busy = [0] * len(self.players)
         try:
             await asyncio.gather(*(player.pid.remote() for player in self.players))
@@ -238,6 +240,7 @@ class CellRun:
                 return await self._attempt(self.players[index], order, writer)
             except lost as exc:  # the player's process or node died: play it elsewhere
                 avoid, problem = index, _first(exc)
+                self.replayed += 1
             except Exception as exc:  # a failure inside the player itself
                 self._not_stored(order.episode_id, f"not played: {_first(exc)}")
                 return None

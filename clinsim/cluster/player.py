@@ -65,6 +65,8 @@ class PlayerSetup:
 
     config: RunConfig
     api_key: str | None
+    scenarios: Any
+    """A reference to the run's scenarios in the object store (fetched by each player)."""
     replicas: dict[ModelKey, list[Any]] = field(default_factory=dict)
     images: dict[ModelKey, bool | None] = field(default_factory=dict)
     workdir: str = ""
@@ -74,13 +76,13 @@ class PlayerSetup:
 class EpisodePlayer:
     """Plays episodes of one run (a Ray actor; see `clinsim.cluster.executor`)."""
 
-    def __init__(self, setup: PlayerSetup, scenarios: list[Scenario]):
+    def __init__(self, setup: PlayerSetup):
         import ray
 
         if setup.workdir and Path(setup.workdir).is_dir():
             os.chdir(setup.workdir)  # relative paths in the settings mean what they meant there
         setup.shipment.unpack(ray.get)
-        self.scenarios = scenarios
+        self.scenarios: list[Scenario] = ray.get(setup.scenarios)
         self.queues: dict[str, asyncio.Queue[ModelCalled]] = {}
         scratch = Path(tempfile.gettempdir()) / "clinsim-player-unused"
         self.runner = Runner(

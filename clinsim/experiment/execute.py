@@ -85,6 +85,8 @@ class RunTask:
 class CellResult:
     played: int
     write_errors: list[str] = field(default_factory=list)
+    replayed: int = 0
+    """Episodes played again elsewhere after the worker playing them was lost."""
 
 
 OnEpisode = Callable[[EpisodeRecord], None]
