@@ -119,7 +119,9 @@ def _run_cell(console: Console, prepared: Prepared, index: int, executor: Execut
     for problem in result.write_errors:
         console.print(Text(f"not stored: {problem}", style="red"))
     if result.replayed:
-        lost = f"{position}: {result.replayed} episode attempts lost with their worker, played again"
+        lost = (
+            f"{position}: {result.replayed} episode attempts lost with their worker, played again"
+        )
         console.print(Text(lost, style="yellow"), soft_wrap=True)
     console.print(Text(f"{position}: played {counts[0]}, correct {counts[1]}"), soft_wrap=True)
 

@@ -27,6 +27,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pydantic import SecretStr
@@ -64,7 +65,7 @@ __all__ = ["MAX_ATTEMPTS", "ClusterError", "RayExecutor"]
 MAX_ATTEMPTS = 3
 """Players an episode may lose before it is given up (and left for `--resume`)."""
 PLAYER_RESTARTS = 8
-"""How often Ray restarts a player or replica whose process died, per run."""
+"""How many lost players are replaced, and replicas restarted, per run."""
 
 
 class RayExecutor:
@@ -122,6 +123,8 @@ class CellRun:
     busy: list[int] = field(default_factory=list)
     played: int = 0
     replayed: int = 0
+    replacements: int = 0
+    _new_player: Callable[[], Any] = field(default=lambda: None)
     write_errors: list[str] = field(default_factory=list)
 
     async def run(self) -> CellResult:
@@ -162,11 +165,12 @@ class CellRun:
         actor = ray.remote(EpisodePlayer).options(
             num_cpus=1 if cpus else 0,
             scheduling_strategy="SPREAD",
-            max_restarts=PLAYER_RESTARTS,
+            max_restarts=0,  # the driver replaces a lost player itself (`_replace`)
             max_task_retries=0,
             max_concurrency=in_flight + 1,
         )
-        self.players = [actor.remote(setup) for _ in range(max(1, min(cpus, in_flight)))]
+        self._new_player = partial(actor.remote, setup)
+        self.players = [self._new_player() for _ in range(max(1, min(cpus, in_flight)))]
         self.busy = [0] * len(self.players)
         try:
             await asyncio.gather(*(player.pid.remote() for player in self.players))
@@ -197,6 +201,15 @@ class CellRun:
             except Exception as exc:
                 raise ClusterError(f"{spec.address} could not be loaded: {_first(exc)}") from None
         return replicas, images
+
+    def _replace(self, index: int, lost: Any) -> None:
+        """A new player in place of a lost one (once, however many episodes it was playing)."""
+        if self.players[index] is not lost or self.replacements >= PLAYER_RESTARTS:
+            return
+        with contextlib.suppress(Exception):
+            self.ray.kill(lost)
+        self.players[index] = self._new_player()
+        self.replacements += 1
 
     def _stop(self) -> None:
         for actor in [*self.players, *self.replicas]:
@@ -235,12 +248,14 @@ class CellRun:
         problem = ""
         for _ in range(MAX_ATTEMPTS):
             index = self._choose(avoid)
+            player = self.players[index]
             self.busy[index] += 1
             try:
-                return await self._attempt(self.players[index], order, writer)
+                return await self._attempt(player, order, writer)
             except lost as exc:  # the player's process or node died: play it elsewhere
                 avoid, problem = index, _first(exc)
                 self.replayed += 1
+                self._replace(index, player)
             except Exception as exc:  # a failure inside the player itself
                 self._not_stored(order.episode_id, f"not played: {_first(exc)}")
                 return None

@@ -137,7 +137,7 @@ class RayCluster:
         return found
 
     def stop(self) -> None:
-        for signum, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        for signum, wait_s in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
             alive = _alive(set(self.started) | set(self.processes()))
             for pid in alive:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
