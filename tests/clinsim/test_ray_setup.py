@@ -77,6 +77,11 @@ def test_replicas_one_per_gpu_group_and_one_on_cpu() -> None:
     assert replica_count(spec, gpus=0, models=1) == 1  # CPU only: one replica, no GPU
     assert replica_count(spec, gpus=8, models=1) == 8
     assert replica_count(spec, gpus=8, models=2) == 4  # two models share the GPUs
+    wide = resolve(RunConfig(doctor="hf/org/model", model_options={"tensor_parallel": 2}))
+    assert wide.doctor.backend is not None
+    pair = ModelSpec("hf/org/model", wide.doctor.backend.config)
+    assert pair.gpus == 2 and replica_count(pair, gpus=8, models=1) == 4
+    assert replica_count(pair, gpus=0, models=1) == 1
 
 
 def test_in_process_models_are_found_once_and_routed_to_replicas() -> None:
