@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from clinsim.agents.models.base import ChatModel
 from clinsim.agents.models.registry import BACKENDS, ModelPool, is_model_address
+from clinsim.agents.prompts.library import RolePrompts
 from clinsim.environments.factories import ROLE_GROUPS, Role, RoleRequest, split_address
 from clinsim.environments.roles import Doctor, Judge, Measurement, Patient
 from clinsim.plugins import Factory, PluginError, Registry, factory_of
@@ -34,6 +35,9 @@ class AgentRequest(RoleRequest):
     models: ModelPool
     backend: BaseModel | None = None
     """The validated configuration of this role's model backend (model addresses only)."""
+    prompts: RolePrompts | None = None
+    """The role's prompt templates for this run (components played from prompts); None: the
+    bundled ones."""
 
     def model(self) -> ChatModel:
         """The model of this role's address, configured for this run, shared within the run."""

@@ -8,8 +8,8 @@ a component refuses, is an error naming the components and the key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, JsonValue
@@ -24,10 +24,12 @@ from clinsim.agents.factories import (
 )
 from clinsim.agents.models.base import ChatModel
 from clinsim.agents.models.registry import BACKENDS, ModelPool, is_model_address
+from clinsim.agents.prompts import RolePrompts
 from clinsim.config import Fork, Options, RunConfig, StoredRun
 from clinsim.environments.factories import Role, split_address
 from clinsim.environments.roles import Doctor, Judge, Measurement, Patient
 from clinsim.plugins import Factory, PluginError, Registry
+from clinsim.prompting import PlayedRole, Recorded, plan_prompts, stored_prompts
 from clinsim.scenarios.model import Scenario
 from clinsim.tools.base import TOOLS, BaseTool
 
@@ -82,17 +84,28 @@ class Configured(Generic[In, T]):
 
 @dataclass(frozen=True)
 class Player(Generic[T]):
-    """Who plays a role: the address, its factory and, for a model address, its backend."""
+    """Who plays a role: the address, its factory and, for a model address, its backend and
+    the role's prompt templates."""
 
     role: Role
     address: str
     agent: Configured[AgentRequest, T]
     backend: Configured[str, ChatModel] | None
+    prompts: RolePrompts | None = None
 
     def build(self, scenario: Scenario, seed: int, models: ModelPool) -> T:
         backend = self.backend.config if self.backend is not None else None
-        request = AgentRequest(self.role, self.address, scenario, seed, models, backend)
+        request = AgentRequest(
+            self.role, self.address, scenario, seed, models, backend, self.prompts
+        )
         return self.agent.factory.build(request, self.agent.config)
+
+    @property
+    def played(self) -> PlayedRole:
+        return PlayedRole(self.role, self.address, self.agent.config)
+
+    def with_prompts(self, planned: Mapping[str, RolePrompts]) -> Player[T]:
+        return replace(self, prompts=planned.get(self.role))
 
     def describe(self) -> dict[str, JsonValue]:
         described = {"address": self.address, **self.agent.describe()}
@@ -111,13 +124,27 @@ class Plan:
     measurement: Player[Measurement]
     judges: list[Player[Judge]]
     tools: list[Configured[None, BaseTool]]
+    prompts: dict[str, RolePrompts] = field(default_factory=dict)
+    """The templates of every role played from prompts, by role."""
 
     def build_tools(self) -> list[BaseTool]:
         return [tool.factory.build(None, tool.config) for tool in self.tools]
 
-    def stored(self, fork: Fork | None = None) -> StoredRun:
-        """What the run store keeps: the config, the components' validated settings, the fork."""
-        return StoredRun(run=self.config, components=self.describe(), fork=fork)
+    def stored(
+        self, fork: Fork | None = None, fork_doctor: Player[Doctor] | None = None
+    ) -> StoredRun:
+        """What the run store keeps: the config, the components' validated settings, every
+        prompt template used, the fork and its new doctor's templates."""
+        fork_prompts = {}
+        if fork_doctor is not None and fork_doctor.prompts is not None:
+            fork_prompts = stored_prompts({"doctor": fork_doctor.prompts})
+        return StoredRun(
+            run=self.config,
+            components=self.describe(),
+            prompts=stored_prompts(self.prompts),
+            fork=fork,
+            fork_prompts=fork_prompts,
+        )
 
     def describe(self) -> dict[str, JsonValue]:
         """The validated configuration of every component, as stored with the run."""
@@ -189,8 +216,12 @@ def _configure(
     _secret(api_key, backends)
 
 
-def resolve(config: RunConfig, api_key: str | None = None) -> Plan:
-    """Every component of the run, configured; `PluginError` says what does not fit."""
+def resolve(
+    config: RunConfig, api_key: str | None = None, recorded: Recorded | None = None
+) -> Plan:
+    """Every component of the run, configured, with its prompt templates checked;
+    `PluginError` or `PromptError` says what does not fit. `recorded`: the templates of a
+    stored run, played in place of the files and the bundled ones (replays)."""
     doctor = _Role("doctor", config.doctor, DOCTORS)
     patient = _Role("patient", config.patient, PATIENTS)
     measurement = _Role("measurement", config.measurement, MEASUREMENTS)
@@ -199,23 +230,29 @@ def resolve(config: RunConfig, api_key: str | None = None) -> Plan:
     _configure(roles, config.agent_options, config.model_options, api_key)
     tools = [_Pending(name, TOOLS.get(name), TOOLS) for name in config.tools]
     _assign(config.tool_options, tools, "tool option")
+    players = (doctor.player(), patient.player(), measurement.player())
+    judged = [judge.player() for judge in judges]
+    played = [p.played for p in players] + [judge.played for judge in judged]
+    planned = plan_prompts(config.prompts, played, recorded)
     return Plan(
         config=config,
-        doctor=doctor.player(),
-        patient=patient.player(),
-        measurement=measurement.player(),
-        judges=[judge.player() for judge in judges],
+        doctor=players[0].with_prompts(planned),
+        patient=players[1].with_prompts(planned),
+        measurement=players[2].with_prompts(planned),
+        judges=[judge.with_prompts(planned) for judge in judged],
         tools=[tool.configured() for tool in tools],
+        prompts=planned,
     )
 
 
 def resolve_doctor(
-    address: str, agent_options: Options, model_options: Options, api_key: str | None = None
+    fork: Fork, api_key: str | None = None, recorded: Recorded | None = None
 ) -> Player[Doctor]:
-    """One doctor, configured by options that target only it (a fork's new doctor)."""
-    doctor = _Role("doctor", address, DOCTORS)
-    _configure([doctor], agent_options, model_options, api_key)
-    return doctor.player()
+    """A fork's new doctor, configured by options that target only it, with its templates."""
+    doctor = _Role("doctor", fork.doctor, DOCTORS)
+    _configure([doctor], fork.agent_options, fork.model_options, api_key)
+    player = doctor.player()
+    return player.with_prompts(plan_prompts(fork.prompts, [player.played], recorded))
 
 
 def resolve_judges(

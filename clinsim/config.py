@@ -9,6 +9,10 @@ or `TARGET.KEY` (one role, or one tool):
     model_options  the role's model backend {"base_urls": ["http://127.0.0.1:8000/v1"]}
     tool_options   the tools                {"ehr_db": "ehr.duckdb", "read_image.image_model": ...}
 
+`prompts` replaces prompt templates of the roles played by a model: `ROLE.PART` (or `ROLE`, its
+system prompt) -> a template file, e.g. {"doctor.system": "prompts/doctor.j2"}
+(`clinsim.agents.prompts`). The run stores every template it used, text and sha256.
+
 `clinsim.components.resolve` checks all of it against the components' configuration models
 before anything runs.
 """
@@ -19,6 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from clinsim.agents.prompts.parts import part_key
 from clinsim.environments.encounter import DEFAULT_MAX_TURNS, Presentation
 from clinsim.tools.base import builtin_tools
 
@@ -51,11 +56,29 @@ class RunConfig(BaseModel):
     agent_options: Options = Field(default_factory=dict)
     model_options: Options = Field(default_factory=dict)
     tool_options: Options = Field(default_factory=dict)
+    prompts: dict[str, str] = Field(default_factory=dict)
+    """`ROLE.PART` -> template file, in place of the bundled template."""
 
     @field_validator("model_options")
     @classmethod
     def _no_secrets(cls, options: Options) -> Options:
         return no_secrets(options)
+
+    @field_validator("prompts")
+    @classmethod
+    def _prompt_keys(cls, prompts: dict[str, str]) -> dict[str, str]:
+        return prompt_files(prompts)
+
+
+def prompt_files(prompts: dict[str, str]) -> dict[str, str]:
+    """Prompt files by full `ROLE.PART` key; a key naming no part is an error listing them."""
+    files: dict[str, str] = {}
+    for key, path in prompts.items():
+        full = part_key(key)
+        if full in files:
+            raise ValueError(f"prompt {full} is given twice")
+        files[full] = path
+    return files
 
 
 def no_secrets(options: Options) -> Options:
@@ -79,19 +102,41 @@ class Fork(BaseModel):
     episode: str = ""
     agent_options: Options = Field(default_factory=dict)
     model_options: Options = Field(default_factory=dict)
+    prompts: dict[str, str] = Field(default_factory=dict)
+    """The new doctor's prompt files (`doctor.PART` -> file)."""
 
     @field_validator("model_options")
     @classmethod
     def _no_secrets(cls, options: Options) -> Options:
         return no_secrets(options)
 
+    @field_validator("prompts")
+    @classmethod
+    def _prompt_keys(cls, prompts: dict[str, str]) -> dict[str, str]:
+        return prompt_files(prompts)
+
+
+class StoredPrompt(BaseModel):
+    """A prompt template a run used: where it came from, its sha256 and its text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    """The file as given, or `bundled:NAME` for a template shipped with clinsim."""
+    sha256: str
+    text: str
+
 
 class StoredRun(BaseModel):
     """What the run store keeps as a run's configuration: the plain-data config, every selected
-    component with its validated settings (secrets left out), and the fork, if the run is one."""
+    component with its validated settings (secrets left out), every prompt template the roles
+    played by a model used (by `ROLE.PART`), and the fork, if the run is one (with the new
+    doctor's templates)."""
 
     model_config = ConfigDict(extra="forbid")
 
     run: RunConfig
     components: dict[str, JsonValue]
+    prompts: dict[str, StoredPrompt] = Field(default_factory=dict)
     fork: Fork | None = None
+    fork_prompts: dict[str, StoredPrompt] = Field(default_factory=dict)

@@ -13,7 +13,7 @@ comparison says so or shows where it does not.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,8 @@ from pydantic import BaseModel, ValidationError
 from clinsim.agents.models.base import ChatModel, ChatRequest, ChatResponse
 from clinsim.agents.models.registry import ModelPool, config_key, is_model_address
 from clinsim.agents.models.replay import ReplayConfig, ReplayDiverged, ReplayModel
-from clinsim.components import resolve, resolve_doctor
-from clinsim.config import Fork, RunConfig, StoredRun
+from clinsim.components import Player, resolve, resolve_doctor
+from clinsim.config import Fork, RunConfig, StoredPrompt, StoredRun
 from clinsim.environments.actions import Action
 from clinsim.environments.encounter import EncounterParts
 from clinsim.environments.events import EpisodeStarted, Event, ModelCalled, comparable
@@ -136,6 +136,8 @@ class Stored:
     scenario: Scenario
     events: list[Event]
     fork: Fork | None
+    prompts: dict[str, StoredPrompt] = field(default_factory=dict)
+    fork_prompts: dict[str, StoredPrompt] = field(default_factory=dict)
     trial: int = 0
 
 
@@ -162,21 +164,22 @@ def _load(run_dir: Path, episode_id: str) -> Stored:
     scenario = _scenario(stored.run, started.scenario_id)
     records = [r for r in RunStore(run_dir).episodes() if r.episode_id == episode_id]
     trial = records[0].trial if records else 0
-    return Stored(stored.run, scenario, original, stored.fork, trial)
+    return Stored(
+        stored.run, scenario, original, stored.fork, stored.prompts, stored.fork_prompts, trial
+    )
 
 
 def _prepare(
-    runner: Runner, stored: Stored, episode_id: str, fork: Fork | None, api_key: str | None
+    runner: Runner, stored: Stored, episode_id: str, fork: Player[Doctor] | None
 ) -> EncounterParts:
     """The episode's parts, with the doctor handing over at the fork's turn if there is one."""
     events = stored.events
     seed = events[0].seed if events and isinstance(events[0], EpisodeStarted) else 0
     parts = runner.parts(stored.scenario, episode_id, seed)
-    if fork is not None:
-        player = resolve_doctor(fork.doctor, fork.agent_options, fork.model_options, api_key)
-        new = player.build(stored.scenario, seed, runner.pool)
-        parts.doctor = ForkDoctor(parts.doctor, new, fork.turn)
-        parts.agents["doctor"] = fork_doctors(stored.config.doctor, fork)
+    if fork is not None and stored.fork is not None:
+        new = fork.build(stored.scenario, seed, runner.pool)
+        parts.doctor = ForkDoctor(parts.doctor, new, stored.fork.turn)
+        parts.agents["doctor"] = fork_doctors(stored.config.doctor, stored.fork)
     return parts
 
 
@@ -192,9 +195,13 @@ async def rerun_episode(run_dir: Path, episode_id: str) -> ReplayResult:
     stored = _load(run_dir, episode_id)
     addresses = _model_addresses(stored.config, stored.fork)
     pool = RecordedPool(run_dir, episode_id, addresses, live=False)
-    runner = Runner(resolve(stored.config), RunStore(run_dir), "rerun", pool=pool)
+    plan = resolve(stored.config, recorded=stored.prompts)
+    runner = Runner(plan, RunStore(run_dir), "rerun", pool=pool)
     try:
-        parts = _prepare(runner, stored, episode_id, stored.fork, None)
+        fork = None
+        if stored.fork is not None:
+            fork = resolve_doctor(stored.fork, recorded=stored.fork_prompts)
+        parts = _prepare(runner, stored, episode_id, fork)
         events = await runner.play_parts(parts)
     finally:
         await runner.pool.aclose()
@@ -229,12 +236,14 @@ async def fork_episode(
     if stored.fork is not None:
         raise ValueError("this episode is itself a fork: fork the original run instead")
     fork = fork.model_copy(update={"run": str(run_dir), "episode": episode_id})
+    stored.fork = fork
     pool = RecordedPool(run_dir, episode_id, _model_addresses(stored.config), live=True)
-    plan = resolve(stored.config, live.api_key)
+    plan = resolve(stored.config, live.api_key, recorded=stored.prompts)
     runner = Runner(plan, RunStore(out), out.name, live.on_event, live.respond, pool=pool)
     try:
-        parts = _prepare(runner, stored, episode_id, fork, live.api_key)  # a bad doctor fails here
-        runner.store.create(out.name, plan.stored(fork).model_dump(mode="json"))
+        doctor = resolve_doctor(fork, live.api_key)  # a bad doctor or template fails here
+        parts = _prepare(runner, stored, episode_id, doctor)
+        runner.store.create(out.name, plan.stored(fork, doctor).model_dump(mode="json"))
         events = await runner.play_parts(parts)
     finally:
         await runner.pool.aclose()

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from clinsim.config import StoredRun
 from clinsim.environments.run_store import RunStore, StoreError
+from clinsim.prompting import prompt_differences
 
 RESUME_MAY_CHANGE = {"limit", "max_concurrency", "sources"}
 
@@ -38,6 +39,16 @@ def resumable(store: RunStore, now: StoredRun) -> set[str]:
         raise StoreError(
             f"{store.run_dir} was stored by another version of clinsim; it cannot be resumed"
         ) from None
+    # a run stored before templates were recorded was worded as the bundled templates word it
+    recorded = stored.prompts or any(
+        not p.source.startswith("bundled:") for p in now.prompts.values()
+    )
+    prompts = prompt_differences(stored, now, names=("stored", "now")) if recorded else []
+    if prompts:
+        raise StoreError(
+            f"{store.run_dir} was run with other prompt templates ({'; '.join(prompts)}); "
+            "resume it with the same templates"
+        )
     old, new = stored.run.model_dump(mode="json"), now.run.model_dump(mode="json")
     changed = [k for k in new if k not in RESUME_MAY_CHANGE and old.get(k) != new[k]]
     if not changed and stored.components != now.components:

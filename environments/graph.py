@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from clinsim.environments.checkpoint import encounter_checkpointer
 from clinsim.environments.encounter import Encounter, EncounterParts, EncounterState
 from clinsim.environments.events import Event
 
@@ -101,7 +101,7 @@ async def run_encounter(
     if respond is None:
         values = await _drive(encounter_graph(), {}, {"recursion_limit": limit}, parts, on_event)
     else:
-        graph = build_graph(checkpointer=InMemorySaver())
+        graph = build_graph(checkpointer=encounter_checkpointer())
         config: Any = {"recursion_limit": limit, "configurable": {"thread_id": parts.episode_id}}
         graph_input: Any = {}
         while True:

@@ -61,7 +61,8 @@ def test_building_is_quiet_and_the_wheel_holds_the_data(tmp_path: Path) -> None:
     for folder, package in MAPPED.items():
         for path in (ROOT / folder).rglob("*"):
             parts = path.relative_to(ROOT / folder).parts
-            inside = "data" in parts and "source" not in parts  # source/: the notes' build inputs
+            # data/ folders and the bundled prompt templates; source/: the notes' build inputs
+            inside = ("data" in parts or "bundled" in parts) and "source" not in parts
             if path.is_file() and inside and "__pycache__" not in path.parts:
                 relative = path.relative_to(ROOT / folder).as_posix()
                 assert f"{package.replace('.', '/')}/{relative}" in names, relative

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from clinsim.agents.llm.doctor_prompts import (
     IMAGE_TOOL,
+    DoctorPrompts,
     doctor_messages,
     repair_messages,
     tool_names,
@@ -20,6 +21,8 @@ from clinsim.agents.llm.doctor_prompts import (
 from clinsim.agents.llm.parsing import Protocol, ReplyParseError, read_reply
 from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatModel, ChatRequest
+from clinsim.agents.models.text_tools import tool_instructions
+from clinsim.agents.prompts import RolePrompts
 from clinsim.environments.actions import Action, CallTool
 from clinsim.environments.context import record
 from clinsim.environments.events import DoctorReplyRejected, DoctorReplyRepaired
@@ -49,8 +52,9 @@ class LLMDoctor:
     """Implements `clinsim.environments.roles.Doctor` with a chat model.
 
     `images` are the case's images (id -> ref; never the answer key): the ones the doctor is
-    shown are attached as local files when `multimodal` and the file exists. Calls are
-    numbered per episode: `<episode>:doctor:<n>`, n = 0, 1, ... including repairs.
+    shown are attached as local files when `multimodal` and the file exists. `prompts`: the
+    doctor's templates for `protocol` (default: the bundled ones). Calls are numbered per
+    episode: `<episode>:doctor:<n>`, n = 0, 1, ... including repairs.
     """
 
     def __init__(
@@ -64,9 +68,13 @@ class LLMDoctor:
         max_tokens: int = 512,
         seed: int | None = None,
         repair_attempts: int = 2,
+        prompts: RolePrompts | None = None,
     ):
         self.model = RecordedModel(model, ROLE)
         self.protocol: Protocol = protocol
+        self.prompts = (
+            DoctorPrompts(protocol, prompts) if prompts else DoctorPrompts.bundled(protocol)
+        )
         self.bias = bias
         self.images = dict(images or {})
         self.multimodal = multimodal
@@ -87,11 +95,16 @@ class LLMDoctor:
         }
 
     def _request(self, view: DoctorView) -> ChatRequest:
-        messages = doctor_messages(view, self.protocol, self.bias, self.attachable(view))
+        attached = self.attachable(view)
+        messages = doctor_messages(view, self.protocol, self.bias, attached, self.prompts)
         tools = list(view.tools) if self.protocol == "tools" else None
+        instructions = None
+        if tools:
+            instructions = tool_instructions(tools, self.prompts.templates.template("tool_code"))
         return ChatRequest(
             messages=messages,
             tools=tools,
+            tool_instructions=instructions,
             temperature=self.temperature,
             max_tokens=self.max_tokens,
             seed=self.seed,
@@ -112,7 +125,9 @@ class LLMDoctor:
                 error = str(exc)
                 calls = [c.model_dump(mode="json") for c in response.tool_calls]
                 record(DoctorReplyRejected(reply=response.text or json.dumps(calls), error=error))
-                extra = repair_messages(response.text, response.tool_calls, error, self.protocol)
+                extra = repair_messages(
+                    response.text, response.tool_calls, error, view, self.prompts
+                )
                 request = request.model_copy(update={"messages": [*request.messages, *extra]})
                 continue
             if parsed.repairs:

@@ -1,7 +1,9 @@
 """The LLM judge: AgentClinic's moderator. Given the correct diagnosis and the doctor's, it
 answers whether they are the same disease (Yes/No plus a short reason). Replies are parsed
 robustly ("Yes.", "**Yes**", "yes, because ...", "No - ...", `{"match": true}`); a reply that
-is neither is asked again (bounded), then the judge fails with `MODEL_ERROR`.
+is neither is asked again (bounded), then the judge fails with `MODEL_ERROR`. The wording is the
+judge's prompt templates' (`system`, `question`, `retry`; `graded_system` and `graded_retry` in
+graded mode).
 
 Graded (`graded=True`, `--agent-option judge.graded=true`), it is asked instead for one of the
 rules judge's grades, defined the same way (exact, synonym, more specific, less specific,
@@ -17,6 +19,7 @@ from clinsim.agents.judges.grading import CORRECT
 from clinsim.agents.llm.parsing import json_objects
 from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
+from clinsim.agents.prompts import RolePrompts, bundled_prompts
 from clinsim.environments.actions import SubmitDiagnosis
 from clinsim.environments.events import GRADES, Grade
 from clinsim.environments.roles import RoleFailure, Verdict
@@ -24,24 +27,6 @@ from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import AnswerKey
 
 ROLE = "judge"
-JUDGE_SYSTEM = (
-    "You are responsible for determining if the correct diagnosis and the doctor's diagnosis "
-    "are the same disease. Answer Yes or No first, then give a one-sentence reason."
-)
-_RETRY = "Answer with Yes or No first, then a one-sentence reason."
-GRADED_SYSTEM = (
-    "You grade a doctor's diagnosis against the correct diagnosis. Reply with one grade first, "
-    "then a one-sentence reason. The grades: exact (the same name); synonym (another name of "
-    "the same disease); more_specific (a subtype or a more detailed form of the correct "
-    "diagnosis, such as the disease with its cause or site); less_specific (a broader "
-    "category that contains the correct diagnosis); related (a different disease of the same "
-    "family, such as a sibling condition or the opposite form: hypo/hyper, type 1/type 2, "
-    "acute/chronic, left/right); wrong (anything else)."
-)
-_GRADED_RETRY = (
-    "Answer with one grade first (exact, synonym, more_specific, less_specific, related or "
-    "wrong), then a one-sentence reason."
-)
 _GRADE_WORD = r"(exact|synonym|more[\s_-]specific|less[\s_-]specific|related|wrong)"
 _GRADE_LEAD = re.compile(rf"^(?:grade|answer|verdict)?\s*[:\-]?\s*{_GRADE_WORD}\b", re.I)
 _GRADE_ANY = re.compile(rf"\b{_GRADE_WORD}\b", re.I)
@@ -125,14 +110,15 @@ def parse_grade(text: str) -> tuple[Grade | None, bool, str]:
     return None, match, reason
 
 
-def judge_prompt(submission: SubmitDiagnosis, key: AnswerKey) -> str:
-    correct = key.diagnosis
-    if key.synonyms:
-        correct += f" (also called: {', '.join(key.synonyms)})"
-    return (
-        f"Here is the correct diagnosis: {correct}\n"
-        f"Here was the doctor's diagnosis: {submission.diagnosis}\n"
-        "Are these the same?"
+def judge_prompt(
+    submission: SubmitDiagnosis, key: AnswerKey, prompts: RolePrompts | None = None
+) -> str:
+    return (prompts or bundled_prompts(ROLE)).render(
+        "question",
+        reference=key.diagnosis,
+        synonyms=list(key.synonyms),
+        diagnosis=submission.diagnosis,
+        differential=list(submission.differential),
     )
 
 
@@ -148,7 +134,9 @@ class LLMJudge:
         seed: int | None = None,
         retries: int = 2,
         graded: bool = False,
+        prompts: RolePrompts | None = None,
     ):
+        self.prompts = prompts or bundled_prompts(ROLE)
         self.model = RecordedModel(model, ROLE)
         self.name = f"llm:{model.address}"
         self.graded = graded
@@ -159,8 +147,8 @@ class LLMJudge:
 
     async def judge(self, submission: SubmitDiagnosis, key: AnswerKey) -> Verdict:
         messages = [
-            ChatMessage(role="system", content=GRADED_SYSTEM if self.graded else JUDGE_SYSTEM),
-            ChatMessage(role="user", content=judge_prompt(submission, key)),
+            ChatMessage(role="system", content=self.prompts.render(self._part("system"))),
+            ChatMessage(role="user", content=judge_prompt(submission, key, self.prompts)),
         ]
         error = ""
         for _attempt in range(self.retries + 1):
@@ -178,12 +166,15 @@ class LLMJudge:
                 messages = [
                     *messages,
                     ChatMessage(role="assistant", content=response.text),
-                    ChatMessage(role="user", content=_GRADED_RETRY if self.graded else _RETRY),
+                    ChatMessage(role="user", content=self.prompts.render(self._part("retry"))),
                 ]
                 continue
             return Verdict(match=match, reason=reason, rank=1 if match else None, grade=grade)
         detail = f"judge {self.model.address} gave no verdict after {self.retries} retries: {error}"
         raise RoleFailure(TerminationReason.MODEL_ERROR, detail)
+
+    def _part(self, name: str) -> str:
+        return f"graded_{name}" if self.graded else name
 
     def _read(self, text: str) -> tuple[Grade | None, bool, str]:
         if self.graded:

@@ -1,6 +1,7 @@
 """The LLM measurement reader, in AgentClinic's sense: given the case's examination findings
 and test results, it reports the requested test's result, or "NORMAL READINGS" when the case
-does not have it. It sees the case only, never the answer key."""
+does not have it. It sees the case only, never the answer key. The wording is the measurement
+reader's prompt templates' (`system`, `request`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 from clinsim.agents.llm.patient import render_facts
 from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
+from clinsim.agents.prompts import RolePrompts, bundled_prompts
 from clinsim.environments.roles import MeasurementTurn
 from clinsim.scenarios.model import Case
 
@@ -17,16 +19,12 @@ NORMAL_READINGS = "NORMAL READINGS"
 _RESULTS_PREFIX = re.compile(r"^[\s*_`#>]*results?[\s*_`]*:[\s*_`]*", re.I)
 
 
-def measurement_system_prompt(case: Case) -> str:
+def measurement_system_prompt(case: Case, prompts: RolePrompts | None = None) -> str:
+    prompts = prompts or bundled_prompts(ROLE)
     information = render_facts(
         {"Physical examination findings": case.exam, "Test results": case.tests}
     )
-    return (
-        "You are a measurement reader who responds with medical test results. Respond in the "
-        'format "RESULTS: [results here]", giving only the results of the requested test or '
-        f"examination.\n\nBelow is all of the information you have:\n{information}\n\n"
-        f"If the requested results are not in your data, respond with {NORMAL_READINGS}."
-    )
+    return prompts.render("system", information=information, exam=case.exam, tests=case.tests)
 
 
 def read_report(text: str) -> tuple[bool, str]:
@@ -47,9 +45,11 @@ class LLMMeasurement:
         temperature: float = 0.0,
         max_tokens: int = 256,
         seed: int | None = None,
+        prompts: RolePrompts | None = None,
     ):
+        self.prompts = prompts or bundled_prompts(ROLE)
         self.model = RecordedModel(model, ROLE)
-        self.system = measurement_system_prompt(case)
+        self.system = measurement_system_prompt(case, self.prompts)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.seed = seed
@@ -58,7 +58,7 @@ class LLMMeasurement:
         request = ChatRequest(
             messages=[
                 ChatMessage(role="system", content=self.system),
-                ChatMessage(role="user", content=f"The doctor requests: {test}"),
+                ChatMessage(role="user", content=self.prompts.render("request", test=test)),
             ],
             temperature=self.temperature,
             max_tokens=self.max_tokens,

@@ -2,7 +2,8 @@
 the diagnosis. A reply that does is withheld (`PatientLeakBlocked`) and regenerated with a
 stricter instruction and another seed; if every try leaks, the patient says "I'm not sure."
 
-The answer key is used only for that check: it is never put in a prompt.
+The answer key is used only for that check: it is never put in a prompt. The wording is the
+patient's prompt templates' (`system`, and `strict` for a regenerated reply).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 
 from clinsim.agents.llm.recording import RecordedModel
 from clinsim.agents.models.base import ChatMessage, ChatModel, ChatRequest
+from clinsim.agents.prompts import RolePrompts, bundled_prompts
 from clinsim.environments.context import record
 from clinsim.environments.events import PatientLeakBlocked
 from clinsim.environments.roles import PatientTurn
@@ -19,10 +21,6 @@ from clinsim.scenarios.text import NameMatcher
 
 ROLE = "patient"
 NEUTRAL_ANSWER = "I'm not sure."
-_STRICT = (
-    "Important: do not name any disease, condition or diagnosis, even one you suspect. "
-    "Describe only what you feel and what has happened to you."
-)
 
 
 def _flat(items: list[Facts]) -> bool:
@@ -55,17 +53,13 @@ def patient_profile(facts: PatientFacts) -> str:
     return render_facts(sections)
 
 
-def patient_system_prompt(facts: PatientFacts, bias: str | None) -> str:
-    bias_text = f"\n\n{bias}" if bias else ""
-    return (
-        "You are a patient in a clinic who only responds in the form of dialogue. A doctor is "
-        "examining you and will ask you questions in order to understand your disease. Answer "
-        "in 1-3 sentences, in your own everyday words. Only say what a patient would know "
-        "about themselves; do not reveal test results you have not been told, and never name "
-        f"a diagnosis.{bias_text}\n\nBelow is all of your information:\n{patient_profile(facts)}"
-        "\n\nRemember: you must not reveal your disease explicitly; convey only the symptoms "
-        "and history you are asked about."
-    )
+def patient_system_prompt(
+    facts: PatientFacts, bias: str | None, prompts: RolePrompts | None = None
+) -> str:
+    prompts = prompts or bundled_prompts(ROLE)
+    data = {k: v for k, v in facts.model_dump(exclude={"other"}).items() if v not in (None, "")}
+    data.update(facts.other)
+    return prompts.render("system", profile=patient_profile(facts), facts=data, bias=bias)
 
 
 def leak_matcher(diagnosis: str, synonyms: Iterable[str] = ()) -> NameMatcher:
@@ -87,9 +81,12 @@ class LLMPatient:
         max_tokens: int = 256,
         seed: int | None = None,
         leak_retries: int = 2,
+        prompts: RolePrompts | None = None,
     ):
+        prompts = prompts or bundled_prompts(ROLE)
         self.model = RecordedModel(model, ROLE)
-        self.system = patient_system_prompt(facts, bias)
+        self.system = patient_system_prompt(facts, bias, prompts)
+        self.strict = prompts.render("strict")
         self.leaks = leaks
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -97,7 +94,7 @@ class LLMPatient:
         self.leak_retries = leak_retries
 
     def _request(self, question: str, history: list[tuple[str, str]], attempt: int) -> ChatRequest:
-        system = self.system if attempt == 0 else f"{self.system}\n\n{_STRICT}"
+        system = self.system if attempt == 0 else f"{self.system}\n\n{self.strict}"
         messages = [ChatMessage(role="system", content=system)]
         for asked, answered in history:
             messages.append(ChatMessage(role="user", content=asked))

@@ -48,6 +48,11 @@ class ChatRequest(BaseModel):
 
     messages: list[ChatMessage]
     tools: list[ToolSpec] | None = None
+    tool_instructions: str | None = Field(
+        default=None,
+        description="How to call the tools, for a chat template without tool support "
+        "(None: the bundled tool_code prompt).",
+    )
     temperature: float = 0.0
     max_tokens: int = 512
     seed: int | None = None

@@ -49,7 +49,7 @@ def _with_tool_instructions(request: ChatRequest) -> list[ChatMessage]:
     messages = list(request.messages)
     if not request.tools:
         return messages
-    instructions = tool_instructions(request.tools)
+    instructions = request.tool_instructions or tool_instructions(request.tools)
     if messages and messages[0].role == "system":
         system = messages[0]
         messages[0] = system.model_copy(update={"content": f"{system.content}\n\n{instructions}"})

@@ -12,6 +12,7 @@ SUB_APPS: list[tuple[str, str]] = [
     ("ehr", "clinsim.cli.ehr"),
     ("image", "clinsim.cli.image"),
     ("judge", "clinsim.cli.judge"),
+    ("prompts", "clinsim.cli.prompts"),
 ]
 
 

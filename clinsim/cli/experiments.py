@@ -31,6 +31,7 @@ from clinsim.experiment.execute import (
 from clinsim.experiment.results import ExperimentFigures, experiment_figures
 from clinsim.experiment.spec import ExperimentError
 from clinsim.plugins import PluginError
+from clinsim.prompting import PROMPT_NOTE
 from clinsim.render_stats import SHORT_METHODS, bounds, comparison_tables, fmt, methods_caption
 from clinsim.runner import Runner
 
@@ -190,7 +191,8 @@ def print_figures(console: Console, figures: ExperimentFigures) -> None:
         for pair, table in zip(named.comparison.pairs, tables, strict=True):
             console.print(table)
             for note in pair.notes:
-                console.print(Text(f"note: {note}", style="dim"))
+                style = "yellow" if note.startswith(PROMPT_NOTE) else "dim"
+                console.print(Text(f"note: {note}", style=style))
     if figures.frontier:
         frontier = Table(title="Accuracy against cost (budgets)", box=box.SIMPLE_HEAD)
         for name in ("cell", "mean cost (USD)", "accuracy", "on the frontier"):

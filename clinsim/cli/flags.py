@@ -13,7 +13,7 @@ from pydantic import JsonValue
 
 from clinsim.cli.options import number, parse_key_values
 from clinsim.components import OptionError
-from clinsim.config import SECRET, Options
+from clinsim.config import SECRET, Options, prompt_files
 
 Opt = typer.Option
 
@@ -39,6 +39,13 @@ ModelOption = Annotated[
 AgentOption = Annotated[
     list[str] | None,
     Opt(help="Agent setting KEY=VALUE or ROLE.KEY=VALUE (multimodal, max_tokens, ...)."),
+]
+PromptFile = Annotated[
+    list[str] | None,
+    Opt(
+        "--prompt",
+        help="Replace a model role's prompt template: ROLE.PART=FILE (see clinsim prompts).",
+    ),
 ]
 
 FLAGGED: dict[str, dict[str, str]] = {
@@ -69,6 +76,18 @@ def key_values(items: list[str] | None, flag: str) -> Options:
         if key in FLAGGED[flag]:
             raise ValueError(f"{flag} {key}=...: use {FLAGGED[flag][key]} instead")
     return options
+
+
+def prompt_flags(items: list[str] | None) -> dict[str, str]:
+    """`--prompt ROLE.PART=FILE` values -> {ROLE.PART: FILE}; a key naming no part is an error
+    listing the parts."""
+    files: dict[str, str] = {}
+    for item in items or []:
+        key, sep, path = item.partition("=")
+        if not sep or not key.strip() or not path.strip():
+            raise ValueError(f"--prompt takes ROLE.PART=FILE, got {item!r}")
+        files[key.strip()] = path.strip()
+    return prompt_files(files)
 
 
 def given(options: dict[str, JsonValue | None]) -> Options:

@@ -67,6 +67,7 @@ class RunFlags:
     presentation: Presentation = "dialogue"
     tool_option: list[str] = field(default_factory=list)
     models: ModelFlags = field(default_factory=ModelFlags)
+    prompt: list[str] = field(default_factory=list)
 
     def config(self) -> RunConfig:
         agent = self.models.agent_options(
@@ -100,6 +101,7 @@ class RunFlags:
             agent_options=agent,
             model_options=self.models.model_options(),
             tool_options={**key_values(self.tool_option, "--tool-option"), **flags.given(tools)},
+            prompts=flags.prompt_flags(self.prompt),
         )
 
 
@@ -161,6 +163,7 @@ def run(
     tool_option: Annotated[
         list[str] | None, Opt(help="Tool setting KEY=VALUE or TOOL.KEY=VALUE.")
     ] = None,
+    prompt: flags.PromptFile = None,
     executor: Annotated[
         str, Opt(help="Who plays the episodes: local, or ray[:ADDRESS] (a Ray cluster).")
     ] = "local",
@@ -193,6 +196,7 @@ def run(
         presentation=presentation,
         tool_option=tool_option or [],
         models=models,
+        prompt=prompt or [],
     )
     console = Console()
     try:

@@ -164,6 +164,7 @@ def replay(
     doctor_bias: flags.DoctorBias = None,
     model_option: flags.ModelOption = None,
     agent_option: flags.AgentOption = None,
+    prompt: flags.PromptFile = None,
 ) -> None:
     """Render a stored episode turn by turn, re-execute it, or fork it at a turn."""
     from clinsim.environments.run_store import StoreError
@@ -178,7 +179,7 @@ def replay(
         options = ModelFlags(
             base_url, timeout, temperature, doctor_protocol, doctor_bias, model_option, agent_option
         )
-        _fork(store.run_dir, episode, fork_at, doctor, out, options, api_key)
+        _fork(store.run_dir, episode, fork_at, doctor, out, options, api_key, prompt)
         return
     try:
         events = store.events(episode)
@@ -218,6 +219,7 @@ def _fork(
     out: Path | None,
     options: ModelFlags,
     api_key: str | None,
+    prompt: list[str] | None = None,
 ) -> None:
     from clinsim.environments.run_store import StoreError
     from clinsim.replaying import Live, fork_episode, fork_name
@@ -238,6 +240,7 @@ def _fork(
             turn=turn,
             agent_options=options.agent_options(),
             model_options=options.model_options(),
+            prompts=flags.prompt_flags(prompt),
         )
         result = asyncio.run(fork_episode(run_dir, episode, fork, target, live))
     except (StoreError, ValueError, ModelError, PluginError) as exc:

@@ -58,6 +58,7 @@ from clinsim.environments.factories import split_address
 from clinsim.environments.run_store import EpisodeRecord, summarise
 from clinsim.experiment.execute import CellResult, RunTask
 from clinsim.experiment.spec import ExperimentError
+from clinsim.prompting import stored_prompts
 from clinsim.runner import EpisodeJob, episode_jobs
 
 __all__ = ["MAX_ATTEMPTS", "ClusterError", "RayExecutor"]
@@ -158,8 +159,9 @@ class CellRun:
             shipment = Shipment({path: ray.put(data)})
         scenarios = ray.put(task.scenarios)
         key = api_key_of(task.plan)
+        prompts = stored_prompts(task.plan.prompts)
         setup = PlayerSetup(
-            task.plan.config, key, scenarios, replicas, images, os.getcwd(), shipment
+            task.plan.config, key, scenarios, prompts, replicas, images, os.getcwd(), shipment
         )
         cpus = int(ray.cluster_resources().get("CPU", 1))
         actor = ray.remote(EpisodePlayer).options(

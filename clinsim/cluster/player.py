@@ -25,7 +25,7 @@ from typing import Any
 from clinsim.cluster.replicas import ROUTE, ModelKey, RoutedPool
 from clinsim.cluster.shipping import Shipment
 from clinsim.components import resolve
-from clinsim.config import RunConfig
+from clinsim.config import RunConfig, StoredPrompt
 from clinsim.environments.events import Event, ModelCalled
 from clinsim.environments.run_store import RunStore
 from clinsim.runner import Runner
@@ -67,6 +67,8 @@ class PlayerSetup:
     api_key: str | None
     scenarios: Any
     """A reference to the run's scenarios in the object store (fetched by each player)."""
+    prompts: dict[str, StoredPrompt] = field(default_factory=dict)
+    """The prompt templates the driver planned, played as they are (no file read here)."""
     replicas: dict[ModelKey, list[Any]] = field(default_factory=dict)
     images: dict[ModelKey, bool | None] = field(default_factory=dict)
     workdir: str = ""
@@ -86,7 +88,7 @@ class EpisodePlayer:
         self.queues: dict[str, asyncio.Queue[ModelCalled]] = {}
         scratch = Path(tempfile.gettempdir()) / "clinsim-player-unused"
         self.runner = Runner(
-            resolve(setup.config, setup.api_key),
+            resolve(setup.config, setup.api_key, setup.prompts),
             RunStore(scratch),  # never written: the driver stores every episode
             "player",
             on_event=self._observe,

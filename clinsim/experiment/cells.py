@@ -42,6 +42,8 @@ class Cell:
 
 
 def value_text(value: JsonValue) -> str:
+    if isinstance(value, dict):  # a set of prompt templates
+        return "+".join(f"{k}={value_text(v)}" for k, v in value.items()) or "bundled"
     if isinstance(value, list):
         return "+".join(value_text(v) for v in value)
     if isinstance(value, str):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from clinsim.environments.run_store import RUN_STORE_FILE
 from clinsim.experiment.cells import Cell, short_key, value_text
 from clinsim.experiment.execute import Experiment
+from clinsim.prompting import note_prompt_differences
 from clinsim.results import RunResults, load_results
 from clinsim.stats import (
     Comparison,
@@ -115,9 +116,11 @@ def _compare(
         return named.model_copy(update={"note": "fewer than two cells have episodes"})
     outcomes = [o for label in present for o in loaded.results[label].outcomes]
     try:
-        return named.model_copy(update={"comparison": compare_runs(outcomes, present, settings)})
+        comparison = compare_runs(outcomes, present, settings)
     except OutcomeError as exc:
         return named.model_copy(update={"note": str(exc)})
+    configs = {label: loaded.results[label].stored for label in present}
+    return named.model_copy(update={"comparison": note_prompt_differences(comparison, configs)})
 
 
 def experiment_figures(

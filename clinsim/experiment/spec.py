@@ -17,8 +17,11 @@ report. One TOML file (stdlib `tomllib`):
 
 A grid key is a RunConfig field (`doctor`, `patient`, `judges`, `max_turns`, `budget`,
 `presentation`, `sources`, `trials`, ...), an option (`agent_options.KEY`,
-`model_options.KEY`, `tool_options.KEY`, where KEY may be `ROLE.KEY`), or one of the shorthands
-in `ALIASES`. `"none"` stands for no value where a setting may have none (`budget`, `limit`).
+`model_options.KEY`, `tool_options.KEY`, where KEY may be `ROLE.KEY`), a prompt template
+(`prompts.ROLE.PART`, its values template files, `"bundled"` for the template shipped with
+clinsim), or one of the shorthands in `ALIASES`. `"none"` stands for no value where a setting
+may have none (`budget`, `limit`). `prompts` itself varies whole sets of templates (tables of
+`ROLE.PART = FILE`, `{}` for the bundled ones).
 `compare` lists grid keys (the cells that differ only in that key are compared, for every
 setting of the others) or lists of cell names.
 
@@ -35,6 +38,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
+from clinsim.agents.prompts.parts import UnknownPart, part_key
 from clinsim.config import RunConfig
 
 ALIASES = {
@@ -47,6 +51,9 @@ ALIASES = {
 """Grid shorthands for settings that live among the options."""
 OPTION_GROUPS = ("agent_options", "model_options", "tool_options")
 NONE = "none"
+PROMPTS = "prompts"
+BUNDLED = "bundled"
+"""A `prompts.ROLE.PART` grid value: the template shipped with clinsim."""
 SECTIONS = ("name", "base", "grid", "report")
 
 
@@ -77,12 +84,17 @@ def canonical_key(key: str) -> str:
     group, dot, rest = key.partition(".")
     if dot and group in OPTION_GROUPS and rest:
         return key
+    if dot and group == PROMPTS:
+        try:
+            return f"{PROMPTS}.{part_key(rest)}"
+        except UnknownPart as exc:
+            raise ExperimentError(f"grid.{key}: {exc}") from None
     if key in RunConfig.model_fields and key not in OPTION_GROUPS:
         return key
     known = sorted([*(k for k in RunConfig.model_fields if k not in OPTION_GROUPS), *ALIASES])
     raise ExperimentError(
         f"grid.{key}: not a setting (settings: {', '.join(known)}, "
-        f"or agent_options.KEY, model_options.KEY, tool_options.KEY)"
+        f"or agent_options.KEY, model_options.KEY, tool_options.KEY, prompts.ROLE.PART)"
     )
 
 
@@ -92,6 +104,10 @@ def apply_setting(raw: dict[str, Any], key: str, value: JsonValue) -> dict[str, 
     group, dot, rest = key.partition(".")
     if dot and group in OPTION_GROUPS:
         out[group] = {**out.get(group, {}), rest: value}
+        return out
+    if dot and group == PROMPTS:
+        files = {k: v for k, v in out.get(PROMPTS, {}).items() if part_key(k) != rest}
+        out[PROMPTS] = files if value == BUNDLED else {**files, rest: value}
         return out
     nullable = RunConfig.model_fields[key].default is None
     out[key] = None if nullable and value == NONE else value
@@ -115,11 +131,40 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ExperimentError(f"{path}: not valid TOML ({exc})") from None
 
 
+def _flat(raw: dict[str, Any], under: str = "") -> dict[str, Any]:
+    """Grid keys as written: a table under `prompts` (TOML's `prompts.doctor.system = [...]`
+    or `[grid.prompts]`) gives a `prompts.ROLE.PART` key for each list in it."""
+    flat: dict[str, Any] = {}
+    for key, values in raw.items():
+        name = f"{under}.{key}" if under else key
+        within = (under or key).partition(".")[0] == PROMPTS
+        if within and isinstance(values, dict):
+            flat |= _flat(values, name)
+        else:
+            flat[name] = values
+    return flat
+
+
+def _prompt_values(key: str, values: list[JsonValue]) -> None:
+    if key == PROMPTS:
+        if not all(
+            isinstance(v, dict) and all(isinstance(f, str) for f in v.values()) for v in values
+        ):
+            raise ExperimentError(
+                "grid.prompts: each value must be a table of ROLE.PART = FILE ({} for the "
+                "bundled templates)"
+            )
+    elif key.startswith(f"{PROMPTS}.") and not all(isinstance(v, str) and v for v in values):
+        raise ExperimentError(
+            f"grid.{key}: each value must be a template file, or {BUNDLED!r} for the bundled one"
+        )
+
+
 def _grid(raw: Any) -> dict[str, list[JsonValue]]:
     if not isinstance(raw, dict):
         raise ExperimentError("grid: must be a table of KEY = [values]")
     grid: dict[str, list[JsonValue]] = {}
-    for key, values in raw.items():
+    for key, values in _flat(raw).items():
         name = canonical_key(key)
         if name in grid:
             raise ExperimentError(f"grid.{key}: the same setting as another grid key ({name})")
@@ -127,7 +172,10 @@ def _grid(raw: Any) -> dict[str, list[JsonValue]]:
             raise ExperimentError(f"grid.{key}: must be a non-empty list of values")
         if len({repr(v) for v in values}) != len(values):
             raise ExperimentError(f"grid.{key}: a value is listed twice")
+        _prompt_values(name, values)
         grid[name] = values
+    if PROMPTS in grid and (parts := [k for k in grid if k.startswith(f"{PROMPTS}.")]):
+        raise ExperimentError(f"grid.{parts[0]}: prompts is a grid key too; vary one or the other")
     return grid
 
 

@@ -14,6 +14,7 @@ from pydantic import JsonValue
 
 from clinsim.config import RunConfig
 from clinsim.environments.events import EpisodeStarted, Event, ImageShown
+from clinsim.prompting import note_prompt_differences
 from clinsim.report.assemble import assemble_report
 from clinsim.report.model import EpisodeTranscript, ImageAsset, ReportData, RunInfo
 from clinsim.report.transcripts import entries_from_events, image_asset
@@ -122,4 +123,7 @@ def report_from_runs(
     data = assemble_report(
         [run_info(r) for r in runs], outcomes, transcripts, images, title=title, settings=settings
     )
-    return data.model_copy(update={"notes": [*data.notes, *notes]})
+    comparison = data.comparison
+    if comparison is not None:
+        comparison = note_prompt_differences(comparison, {r.label: r.stored for r in runs})
+    return data.model_copy(update={"notes": [*data.notes, *notes], "comparison": comparison})

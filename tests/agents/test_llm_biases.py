@@ -1,15 +1,15 @@
-"""AgentClinic's biases: selection by name, user-defined text, clear errors for misspelt names."""
+"""AgentClinic's biases: selection by name, user-defined text, clear errors for misspelt names,
+and bias templates of the user's own."""
 
 from __future__ import annotations
 
 import pytest
 
-from clinsim.agents.llm.biases import (
-    DOCTOR_BIASES,
-    PATIENT_BIASES,
-    UnknownBias,
-    resolve_bias,
-)
+from clinsim.agents.llm.biases import UnknownBias, bias_texts, resolve_bias
+from clinsim.agents.prompts import Template
+
+DOCTOR_BIASES = bias_texts("doctor")
+PATIENT_BIASES = bias_texts("patient")
 
 IMPLICIT = {
     "gender",
@@ -80,3 +80,20 @@ def test_a_bias_of_the_other_role_is_named_as_such() -> None:
         resolve_bias("patient", "confirmation")
     with pytest.raises(UnknownBias, match="'self_diagnosis' is a patient bias"):
         resolve_bias("doctor", "self-diagnosis")
+
+
+def test_a_bias_template_of_ones_own_names_its_biases() -> None:
+    text = (
+        "{% block anchoring %}You fixed on the first finding you heard.{% endblock %}\n"
+        "{% block recency %}A colleague just missed a pulmonary embolism.{% endblock %}\n"
+    )
+    template = Template("doctor.bias", text, "mine.j2")
+    assert (
+        resolve_bias("doctor", "Anchoring", template) == "You fixed on the first finding you heard."
+    )
+    assert (
+        resolve_bias("doctor", "recency", template)
+        == "A colleague just missed a pulmonary embolism."
+    )
+    with pytest.raises(UnknownBias, match="known doctor biases: anchoring, recency"):
+        resolve_bias("doctor", "frequency", template)
