@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 from ray_cluster import ENV, RayCluster, two_node_cluster
+from typer.testing import CliRunner
 
 from clinsim.agents.models.loopback import LoopbackServer
 from clinsim.agents.models.tiny import build_tiny_gemma3_text
+from clinsim.cli.main import app
 from clinsim.environments.events import ModelCalled, comparable
 from clinsim.environments.run_store import RunStore
 
@@ -94,6 +96,12 @@ def finished(process: subprocess.Popen[str], timeout: float = 180) -> str:
     return output
 
 
+def in_process(*args: str) -> None:
+    """The local run, played in this process (no second start-up of clinsim)."""
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+
+
 def kill_a_player_midway(cluster: RayCluster, server: LoopbackServer, after: int) -> int:
     """Wait until the run has made `after` model calls, then SIGKILL one player's process."""
     deadline = time.monotonic() + 120
@@ -113,7 +121,7 @@ def test_an_experiment_survives_a_killed_worker_and_equals_a_local_run(
     local_dir, ray_dir = tmp_path / "local", tmp_path / "ray"
 
     server.requests.clear()
-    finished(clinsim("experiment", "run", str(spec), "--out", str(local_dir)))
+    in_process("experiment", "run", str(spec), "--out", str(local_dir))
     local_calls = len(server.requests)
 
     server.requests.clear()
@@ -152,7 +160,7 @@ def test_a_run_with_an_in_process_model_on_replicas_equals_the_local_run(
         "--agent-option", "doctor.max_tokens=8", "--model-option", "reuse_kv_cache=false",
         "--max-concurrency", "3",
     ]  # fmt: skip
-    finished(clinsim("run", *common, "--out", str(tmp_path / "local")))
+    in_process("run", *common, "--out", str(tmp_path / "local"))
     address = f"ray:{cluster.address}"
     output = finished(
         clinsim("run", *common, "--out", str(tmp_path / "ray"), "--executor", address)
