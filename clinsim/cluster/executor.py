@@ -50,7 +50,7 @@ from clinsim.cluster.replicas import (
     in_process_models,
     replica_count,
 )
-from clinsim.cluster.shipping import Shipment, demo_ehr_file, needs_demo_ehr
+from clinsim.cluster.shipping import Shipment, demo_ehr_bytes, needs_demo_ehr
 from clinsim.cluster.writing import DriverWriter
 from clinsim.components import Plan, Player
 from clinsim.environments.events import ModelCalled
@@ -155,8 +155,7 @@ class CellRun:
         replicas, images = self._start_replicas()
         shipment = Shipment()
         if needs_demo_ehr(task.scenarios, task.plan.config.tool_options):
-            path, data = await asyncio.to_thread(demo_ehr_file)
-            shipment = Shipment({path: ray.put(data)})
+            shipment = Shipment(ray.put(await asyncio.to_thread(demo_ehr_bytes)))
         scenarios = ray.put(task.scenarios)
         key = api_key_of(task.plan)
         prompts = stored_prompts(task.plan.prompts)

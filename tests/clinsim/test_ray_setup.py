@@ -21,11 +21,13 @@ from clinsim.cluster.replicas import (
     in_process_models,
     replica_count,
 )
-from clinsim.cluster.shipping import Shipment
+from clinsim.cluster.shipping import Shipment, needs_demo_ehr
 from clinsim.components import resolve
 from clinsim.config import RunConfig
+from clinsim.environments.ehr.demo import demo_ehr_path, demo_ehr_target
 from clinsim.experiment.execute import executor_for
 from clinsim.experiment.spec import ExperimentError
+from clinsim.scenarios.sets import load_scenarios
 
 cli = CliRunner()
 
@@ -111,16 +113,29 @@ def test_in_process_models_are_found_once_and_routed_to_replicas() -> None:
     assert asyncio.run(ask(0)) == "first" and asyncio.run(ask(3)) == "second"
 
 
-def test_files_are_written_once_per_node(tmp_path: Path) -> None:
-    target = tmp_path / "cache" / "ehr" / "demo.duckdb"
-    fetched: list[str] = []
+def test_the_demo_ehr_is_written_once_into_a_nodes_own_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CLINSIM_CACHE", str(tmp_path / "node-cache"))
+    fetched: list[object] = []
 
     def fetch(ref: object) -> bytes:
-        fetched.append(str(ref))
+        fetched.append(ref)
         return b"database bytes"
 
-    shipment = Shipment({str(target): "ref-1"})
-    assert shipment.unpack(fetch) == [target]
-    assert target.read_bytes() == b"database bytes"
+    shipment = Shipment(demo_ehr="ref-1")
+    target = demo_ehr_target()
+    assert target.is_relative_to(tmp_path / "node-cache") and not target.exists()
+    assert shipment.unpack(fetch) == [target] and target.read_bytes() == b"database bytes"
     assert shipment.unpack(fetch) == [] and fetched == ["ref-1"]  # there already: not fetched
+    assert demo_ehr_path() == target  # found: not built again on this node
     assert [p.name for p in target.parent.iterdir() if p.name.endswith(".part")] == []
+    assert Shipment().unpack(fetch) == []
+
+
+def test_only_runs_reading_the_demo_ehr_ship_it() -> None:
+    demo = load_scenarios(["demo"])
+    mimic = load_scenarios(["mimic-iv-demo"])[:2]
+    assert not needs_demo_ehr(demo, {})
+    assert needs_demo_ehr(mimic, {})
+    assert not needs_demo_ehr(mimic, {"ehr_db": "/shared/ehr.duckdb"})
