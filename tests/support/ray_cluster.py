@@ -155,12 +155,22 @@ def _alive(pids: set[int] | list[int]) -> list[int]:
 def two_node_cluster() -> Iterator[RayCluster]:
     """A head and one more node, one CPU each; stopped however the block ends."""
     # a short path: Ray's socket paths must stay under the 107-byte limit of AF_UNIX
-    temp_dir = Path(tempfile.mkdtemp(prefix="cray", dir="/tmp"))
-    cluster = RayCluster(temp_dir)
-    try:
-        cluster.start_head()
-        cluster.add_node()
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(temp_dir, ignore_errors=True)
+    for attempt in range(STARTS):
+        temp_dir = Path(tempfile.mkdtemp(prefix="cray", dir="/tmp"))
+        cluster = RayCluster(temp_dir)
+        try:
+            try:
+                cluster.start_head()
+                cluster.add_node()
+            except RuntimeError:  # a port taken between choosing it and binding it: again
+                if attempt + 1 == STARTS:
+                    raise
+                continue
+            yield cluster
+            return
+        finally:
+            cluster.stop()
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+STARTS = 3
