@@ -49,16 +49,16 @@ def _port_range(width: int = 40) -> tuple[int, int]:
         start = free_ports(1)[0]
         if start + width > 65000:
             continue
+        held: list[socket.socket] = []
         try:
-            held = []
             for port in range(start, start + width):
                 s = socket.socket()
-                s.bind(("127.0.0.1", port))
                 held.append(s)
+                s.bind(("127.0.0.1", port))
         except OSError:
             continue
         finally:
-            for s in locals().get("held", []):
+            for s in held:
                 s.close()
         return start, start + width - 1
     raise RuntimeError("no block of free ports for Ray workers")
