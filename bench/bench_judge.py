@@ -2,7 +2,7 @@
 
     python bench/bench_judge.py [--no-timing]
 
-Prints, for the two held-out sets (never used to tune the judge), the development set and the
+Prints, for the three held-out sets (never used to tune the judge), the development set and the
 older tuning set in tests/agents/data (see the README there for where the pairs come from):
 pairs, agreement, Cohen's kappa, false matches (judge says correct, label says wrong) and
 missed matches, then each held-out set's agreement by kind of pair and its grade counts, and
@@ -31,6 +31,7 @@ from clinsim.scenarios.model import AnswerKey
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "agents" / "data"
 SETS = {
+    "held-out 3": DATA / "judge_heldout3.jsonl",
     "held-out 2": DATA / "judge_heldout2.jsonl",
     "held-out": DATA / "judge_heldout.jsonl",
     "development": DATA / "judge_dev.jsonl",

@@ -49,10 +49,30 @@ class ConceptMapper:
         self.lexicon = lexicon
         self.terminology = terminology
         self.map = lru_cache(maxsize=65536)(self._map)
+        self._vocabulary: frozenset[str] | None = None
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every word of an indexed name."""
+        if self._vocabulary is None:
+            index = self.terminology.index
+            self._vocabulary = frozenset(w.lstrip(NEGATED) for key in index for w in key.split())
+        return self._vocabulary
+
+    def joined(self, name: Terms) -> list[Terms]:
+        """The name with two neighbouring words written as the one word the index knows
+        ('chicken pox' -> 'chickenpox', 'angio oedema' -> 'angioedema')."""
+        out = []
+        for i in range(len(name) - 1):
+            word = name[i] + name[i + 1]
+            if name[i + 1] not in BAG_FILLER and word in self.vocabulary:
+                out.append((*name[:i], word, *name[i + 2 :]))
+        return out
 
     def _variants(self, name: Terms) -> list[tuple[Terms, str]]:
         lex = self.lexicon
         out: list[tuple[Terms, str]] = [(name, "")]
+        out += [(j, f"written '{' '.join(j)}'") for j in self.joined(name)]
         out += [(s, f"synonym '{' '.join(s)}'") for s in lex.synonyms_of(name)]
         for words, how in list(out):
             core, dropped = lex.core(words)
@@ -76,12 +96,13 @@ class ConceptMapper:
             rewritten.extend(self.lexicon.rewrites.get(word, (word,)))
         return [words] if tuple(rewritten) == words else [words, tuple(rewritten)]
 
-    def _full(self, name: Terms, note: str) -> list[Mapping]:
-        """Concepts of the first variant the terminology knows (the name itself first)."""
+    def _full(self, name: Terms, note: str, phenotypes: bool = False) -> list[Mapping]:
+        """Concepts of the first variant the terminology knows (the name itself first); with
+        `phenotypes`, of the names the phenotype ontology added instead."""
         for words, how in self._variants(name):
-            found = self.terminology.lookup(bag(words))
+            found = self.terminology.lookup(bag(words), phenotypes)
             if found:
-                via = "; ".join(x for x in (note, how) if x)
+                via = "; ".join(x for x in (note, how, "HPO" if phenotypes else "") if x)
                 return self.mark_named([Mapping(concept, (), via) for concept in found])
         return []
 
@@ -134,7 +155,12 @@ class ConceptMapper:
         if full:
             return tuple(full)
         main = forms(name, self.lexicon)
-        return tuple(self._partial(main[0].terms)) if main else ()
+        partial = self._partial(main[0].terms) if main else []
+        # names the tabular list lacks: the phenotype ontology's concept, with the tabular
+        # list's reading of part of the name beside it (its relations to other codes stay)
+        for form in forms(name, self.lexicon):
+            full += self._full(form.terms, form.note, phenotypes=True)
+        return tuple(full + partial)
 
 
 class Speller:

