@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from clinsim.agents.models.base import ChatModel, ChatRequest, ChatResponse
+from clinsim.agents.models.base import ChatModel
 from clinsim.agents.models.registry import ModelPool, config_key, is_model_address
-from clinsim.agents.models.replay import ReplayConfig, ReplayDiverged, ReplayModel
+from clinsim.agents.models.replay import ReplayConfig, ReplayModel, ReplayThenLive
 from clinsim.components import Player, resolve, resolve_doctor
 from clinsim.config import Fork, RunConfig, StoredPrompt, StoredRun
 from clinsim.environments.actions import Action
@@ -32,7 +32,7 @@ from clinsim.environments.roles import Doctor, DoctorView
 from clinsim.environments.run_store import RUN_STORE_FILE, RunStore, StoreError, summarise
 from clinsim.runner import EventSink, Runner
 from clinsim.scenarios.model import Scenario
-from clinsim.scenarios.sets import load_scenarios
+from clinsim.scenarios.sets import load_good
 
 IGNORED: dict[type[BaseModel], set[str]] = {ModelCalled: {"model"}, EpisodeStarted: {"agents"}}
 """Fields that name where an answer came from rather than what happened."""
@@ -51,26 +51,6 @@ def first_difference(old: list[Event], new: list[Event]) -> int | None:
         if _key(a) != _key(b):
             return index
     return None if len(old) == len(new) else min(len(old), len(new))
-
-
-class ReplayThenLive:
-    """Answers from the recording while the conversation matches it, then from the live model."""
-
-    def __init__(self, address: str, replay: ChatModel, live: ChatModel | None):
-        self.address = address  # the role's own address: its judge name and records keep it
-        self.replay, self.live = replay, live
-        self.diverged = False
-
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        if not self.diverged:
-            try:
-                return await self.replay.chat(request)
-            except ReplayDiverged:
-                if self.live is None:
-                    raise
-                self.diverged = True
-        assert self.live is not None
-        return await self.live.chat(request)
 
 
 class RecordedPool(ModelPool):
@@ -124,7 +104,9 @@ def _model_addresses(config: RunConfig, fork: Fork | None = None) -> set[str]:
 
 
 def _scenario(config: RunConfig, scenario_id: str) -> Scenario:
-    for scenario in load_scenarios(config.sources, config.image_dir):
+    """The stored episode's scenario (other records of its file may be unreadable: the run
+    skipped them)."""
+    for scenario in load_good(config.sources, config.image_dir)[0]:
         if scenario.id == scenario_id:
             return scenario
     raise StoreError(f"scenario {scenario_id!r} is no longer in {', '.join(config.sources)}")
@@ -243,12 +225,13 @@ async def fork_episode(
     try:
         doctor = resolve_doctor(fork, live.api_key)  # a bad doctor or template fails here
         parts = _prepare(runner, stored, episode_id, doctor)
-        runner.store.create(out.name, plan.stored(fork, doctor).model_dump(mode="json"))
-        events = await runner.play_parts(parts)
+        with runner.store.lock():  # one writer per run directory
+            runner.store.create(out.name, plan.stored(fork, doctor).model_dump(mode="json"))
+            events = await runner.play_parts(parts)
+            record = summarise(episode_id, 0, stored.scenario, events, 0.0, stored.trial)
+            runner.store.write_episode(out.name, record, events)
     finally:
         await runner.pool.aclose()
-    record = summarise(episode_id, 0, stored.scenario, events, 0.0, stored.trial)
-    runner.store.write_episode(out.name, record, events)
     prefix = [e for e in stored.events if e.turn < fork.turn]
     shared = events[: len(prefix)]
     return ReplayResult(episode_id, prefix, shared, first_difference(prefix, shared))

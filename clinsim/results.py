@@ -63,6 +63,7 @@ def run_scenarios(stored: StoredRun) -> tuple[dict[str, Scenario], list[str]]:
         found = load_scenarios(config.sources, config.image_dir)
     except (ScenarioLoadError, UnknownScenarioSet, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first.encode("utf-8", "backslashreplace").decode("utf-8")  # e.g. a lone surrogate
         return {}, [f"scenarios not loaded ({first}): no tags, sets from the episode ids"]
     return {scenario.id: scenario for scenario in found}, []
 

@@ -21,7 +21,7 @@ def episodes_to_skip(store: RunStore, now: StoredRun, resume: bool) -> set[str]:
     holds a run is an error without `resume`), the stored ones when resuming."""
     if resume:
         return resumable(store, now)
-    if store.path.exists():
+    if store.has_run():
         raise StoreError(
             f"{store.run_dir} already holds a run: use --resume to complete it, "
             "or choose another --out"
@@ -31,7 +31,7 @@ def episodes_to_skip(store: RunStore, now: StoredRun, resume: bool) -> set[str]:
 
 def resumable(store: RunStore, now: StoredRun) -> set[str]:
     """Finished episodes of a run to complete; its settings must match the new command's."""
-    if not store.path.exists():
+    if not store.has_run():
         return set()
     try:
         stored = StoredRun.model_validate(store.run_info().config)

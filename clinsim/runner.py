@@ -1,8 +1,10 @@
 """The experiment runner: scenarios in, scored and stored episodes out.
 
-Episodes run concurrently (asyncio, `max_concurrency` at once); each one is written to the
-run store as soon as it finishes. An episode that fails in any way ends with a recorded
-reason; the run goes on.
+Episodes run concurrently (asyncio, `max_concurrency` at once). Everything reaches the run store
+through the run's single writer (`clinsim.environments.store_writer`): each model call as it
+returns, each episode as it finishes. An episode played again after an interrupted run answers
+its model calls from those its earlier attempt recorded, then goes live. An episode that fails
+in any way ends with a recorded reason; the run goes on.
 """
 
 from __future__ import annotations
@@ -18,14 +20,23 @@ from datetime import datetime
 from typing import Any
 
 from clinsim.agents.models.registry import ModelPool
+from clinsim.agents.models.replay import ResumedPool
 from clinsim.agents.patients.faults import SimulatorMonitor, withheld_paths
 from clinsim.components import Plan
 from clinsim.config import RunConfig
 from clinsim.environments.encounter import EncounterParts, EncounterSettings
-from clinsim.environments.events import EpisodeEnded, EpisodeStarted, Event, append_events
+from clinsim.environments.events import (
+    EpisodeEnded,
+    EpisodeStarted,
+    Event,
+    ModelCalled,
+    append_events,
+    comparable,
+)
 from clinsim.environments.graph import Responder, run_encounter
 from clinsim.environments.prices import price_table
-from clinsim.environments.run_store import EpisodeRecord, RunStore, summarise
+from clinsim.environments.run_store import EpisodeRecord, RunStore, StoreError, summarise
+from clinsim.environments.store_writer import RunWriter, StoreWriter
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario
 from clinsim.tools.base import ToolContext
@@ -63,6 +74,29 @@ def episode_ids(scenarios: list[Scenario]) -> list[str]:
         n = seen[scenario.id]
         ids.append(scenario.id if n == 1 else f"{scenario.id}#{n}")
     return ids
+
+
+def journal(writer: RunWriter, episode_id: str) -> Callable[[Event], None]:
+    """An episode observer that hands each model call to the writer as it returns."""
+
+    def observe(event: Event) -> None:
+        if isinstance(event, ModelCalled):
+            writer.call_finished(episode_id, event)
+
+    return observe
+
+
+def with_recorded_calls(events: list[Event], recorded: list[ModelCalled]) -> list[Event]:
+    """The events of an episode played again, each call answered from the recording put back as
+    it was recorded (its time and latency are those of the call that was paid for)."""
+    by_id = {call.call_id: call for call in recorded}
+    out: list[Event] = []
+    for event in events:
+        old = by_id.get(event.call_id) if isinstance(event, ModelCalled) else None
+        if old is not None and comparable(old) | {"seq": event.seq} == comparable(event):
+            event = old.model_copy(update={"seq": event.seq})
+        out.append(event)
+    return out
 
 
 @dataclass(frozen=True)
@@ -111,6 +145,8 @@ class Runner:
     """Shared by the run's tools across episodes (opened image models, EHR views)."""
     write_errors: list[str] = field(default_factory=list)
     """Episodes that finished but could not be stored (the run goes on; the CLI reports them)."""
+    writer: RunWriter | None = None
+    """The run's single writer; by default `run` opens a `StoreWriter` on `store` for itself."""
 
     def __post_init__(self) -> None:
         self.cost_of = price_table(self.config.prices).cost_of
@@ -120,8 +156,10 @@ class Runner:
     def config(self) -> RunConfig:
         return self.plan.config
 
-    def parts(self, scenario: Scenario, episode_id: str, seed: int) -> EncounterParts:
-        plan, c = self.plan, self.config
+    def parts(
+        self, scenario: Scenario, episode_id: str, seed: int, pool: ModelPool | None = None
+    ) -> EncounterParts:
+        plan, c, models = self.plan, self.config, pool or self.pool
         source = scenario.provenance.source
         ctx = ToolContext(scenario.id, scenario.case, self.resources, source=source)
         return EncounterParts(
@@ -129,10 +167,10 @@ class Runner:
             episode_id=episode_id,
             case=scenario.case,
             answer=scenario.answer,
-            doctor=plan.doctor.build(scenario, seed, self.pool),
-            patient=plan.patient.build(scenario, seed, self.pool),
-            measurement=plan.measurement.build(scenario, seed, self.pool),
-            judges=[judge.build(scenario, seed, self.pool) for judge in plan.judges],
+            doctor=plan.doctor.build(scenario, seed, models),
+            patient=plan.patient.build(scenario, seed, models),
+            measurement=plan.measurement.build(scenario, seed, models),
+            judges=[judge.build(scenario, seed, models) for judge in plan.judges],
             tools=ToolBox(ctx, self.tools),
             cost_of=self.cost_of,
             seed=seed,
@@ -146,13 +184,26 @@ class Runner:
             monitor=SimulatorMonitor(scenario.case, _withheld(scenario)),
         )
 
-    async def play(self, scenario: Scenario, episode_id: str, trial: int = 0) -> list[Event]:
+    async def play(
+        self,
+        scenario: Scenario,
+        episode_id: str,
+        trial: int = 0,
+        writer: RunWriter | None = None,
+    ) -> list[Event]:
+        """Play one episode; with `writer`, journal its model calls and answer those an earlier
+        attempt recorded from the recording."""
         seed = episode_seed(self.config.seed, scenario.id, trial)
+        recorded = writer.recorded_calls(episode_id) if writer is not None else []
+        pool = ResumedPool(self.pool, recorded) if recorded else self.pool
         try:
-            parts = self.parts(scenario, episode_id, seed)
+            parts = self.parts(scenario, episode_id, seed, pool)
         except Exception as exc:  # a role that cannot be built for this scenario
             return self._crashed(scenario.id, seed, exc)
-        return await self.play_parts(parts)
+        if writer is not None:
+            parts.episode.observer = journal(writer, episode_id)
+        events = await self.play_parts(parts)
+        return with_recorded_calls(events, recorded) if recorded else events
 
     async def play_parts(self, parts: EncounterParts) -> list[Event]:
         """Run one prepared episode; any failure becomes a recorded ending."""
@@ -184,33 +235,59 @@ class Runner:
         skip: set[str] | None = None,
         on_done: Callable[[EpisodeRecord], None] | None = None,
     ) -> list[EpisodeRecord]:
+        """Play every scenario not in `skip`; returns the stored episodes' records. Raises
+        `StoreError` before playing anything when the store cannot be written."""
+        writer = self.writer or StoreWriter(self.store, self.run_id).open()
         semaphore = asyncio.Semaphore(self.config.max_concurrency)
-        writing = asyncio.Lock()  # one writer at a time; writes run off the event loop
         records: list[EpisodeRecord] = []
+        todo = [
+            j
+            for j in episode_jobs(scenarios, self.config.trials)
+            if j.episode_id not in (skip or set())
+        ]
+        left = len(todo)
+        all_played = asyncio.Event()
 
         async def one(job: EpisodeJob) -> None:
+            nonlocal left
             async with semaphore:
                 started = time.perf_counter()
-                events = await self.play(job.scenario, job.episode_id, job.trial)
+                events = await self.play(job.scenario, job.episode_id, job.trial, writer)
                 wall = time.perf_counter() - started
             record = summarise(job.episode_id, job.position, job.scenario, events, wall, job.trial)
-            async with writing:
-                try:
-                    await asyncio.to_thread(self.store.write_episode, self.run_id, record, events)
-                except Exception as exc:  # a locked store, or a value it cannot hold
-                    self.write_errors.append(f"{job.episode_id}: {_first_line(exc)}")
-                    return
-            records.append(record)
-            if on_done is not None:
-                on_done(record)
+            left -= 1
+            if not left:
+                all_played.set()
+            if await self._stored(writer, record, events):
+                records.append(record)
+                if on_done is not None:
+                    on_done(record)
 
-        jobs = [
-            one(job)
-            for job in episode_jobs(scenarios, self.config.trials)
-            if job.episode_id not in (skip or set())
-        ]
+        async def finish_writing() -> None:
+            """Once every episode is played, give the writer its last chance and stop it."""
+            if left:
+                await all_played.wait()
+            if self.writer is None:
+                await asyncio.to_thread(writer.close)
+
         try:
-            await asyncio.gather(*jobs)
+            await asyncio.gather(*(one(job) for job in todo), finish_writing())
         finally:
             await self.pool.aclose()
+            if self.writer is None:
+                for episode_id, problem in (await asyncio.to_thread(writer.close)).items():
+                    self._not_stored(episode_id, problem)
         return sorted(records, key=lambda r: r.position)
+
+    async def _stored(self, writer: RunWriter, record: EpisodeRecord, events: list[Event]) -> bool:
+        try:
+            await asyncio.wrap_future(writer.episode_finished(record, events))
+        except StoreError as exc:  # a value the store cannot hold, or a store held too long
+            self._not_stored(record.episode_id, _first_line(exc))
+            return False
+        return True
+
+    def _not_stored(self, episode_id: str, problem: str) -> None:
+        text = problem.strip().removeprefix(f"{episode_id}: ")
+        if not any(line.startswith(f"{episode_id}: ") for line in self.write_errors):
+            self.write_errors.append(f"{episode_id}: {text}")

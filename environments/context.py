@@ -7,6 +7,9 @@ never see each other's). Roles record what they observe with `record(event)` (mo
 rejected replies, withheld answers) and return only their answer; the encounter stamps every
 recorded event with the step's turn, once, and appends them to the episode's events.
 
+Whoever plays the episode may watch what is recorded as it is recorded (`Episode.observer`): the
+runner journals each model call that way, the moment it returns.
+
 Model calls are numbered per (episode, role): 0, 1, ... across every agent playing that role in
 the episode (two model judges, the two doctors of a fork), so a recorded call can be found again
 by its `ModelCall` (episode, role, index) when the episode is replayed.
@@ -14,7 +17,7 @@ by its `ModelCall` (episode, role, index) when the episode is replayed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -40,12 +43,17 @@ class ModelCall:
 class Episode:
     episode_id: str
     turn: int = 0
+    observer: Callable[[Event], None] | None = field(default=None, repr=False)
+    """Sees every event as it is recorded (stamped with its turn)."""
     _recorded: list[Event] = field(default_factory=list, repr=False)
     _calls: dict[str, int] = field(default_factory=dict, repr=False)
 
     def record(self, event: Event) -> None:
         """Add an event to the current step, stamped with the step's turn."""
-        self._recorded.append(event.model_copy(update={"turn": self.turn}))
+        stamped = event.model_copy(update={"turn": self.turn})
+        self._recorded.append(stamped)
+        if self.observer is not None:
+            self.observer(stamped)
 
     def next_call(self, role: str) -> ModelCall:
         index = self._calls.get(role, 0)

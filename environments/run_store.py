@@ -1,35 +1,51 @@
 """The run store: the one reader and writer of stored runs (`<run_dir>/run.duckdb`).
 
-Tables
-    runs(run_id, created, config JSON, version)
+Tables (store format 2; `runs.store_format`)
+    runs(run_id, created, config JSON, version, store_format, skipped JSON)
     episodes(run_id, <one column per field of `EpisodeRecord`>)
     events(run_id, episode_id, seq, kind, turn, payload JSON)
+    pending_calls(run_id, episode_id, role, idx, payload JSON)
 
 Everything above this layer (the CLI, the runner, replay, rendering, the `replay` model backend)
-reads and writes runs through `RunStore` and gets typed records and events back; nothing else
-knows the schema. Each finished episode is written in its own transaction, so an interrupted run
-keeps every episode it finished. The connection is opened per write and per read; DuckDB lets
-one process hold the file at a time, so a reader (`clinsim show` during a run) and the writer
-wait for each other, up to LOCK_WAIT_S, instead of failing.
+reads and writes runs through `RunStore` and `StoreWriter` (`clinsim.environments.store_writer`)
+and gets typed records and events back; nothing else knows the schema.
+
+- A store is created whole: schema and run row are written to a temporary file that is then
+  renamed to `run.duckdb`, so a store never exists half made. A file without a run row (left by
+  an older clinsim killed while creating it) counts as no store at all.
+- A finished episode is written in its own transaction (its row and its events), so an
+  interrupted run keeps every episode it finished. `pending_calls` holds the model calls of
+  episodes still being played, written as each call finishes; an episode's transaction removes
+  them. `--resume` replays them, so a resumed episode makes no call it already paid for.
+- Model calls are stored compactly: see `clinsim.environments.call_storage`.
+- Readers open the store read-only per read and tell the writer they are waiting
+  (`clinsim.environments.store_lock`); the writer keeps one connection for the whole run and
+  lets them in between writes.
+
+Formats: 1 is what clinsim wrote before `store_format` existed (every request stored whole, no
+`pending_calls`); it is read as it is, and a run resumed into it is migrated in place
+(`migrate`). A store of a newer format than `STORE_FORMAT` is refused with a message naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import UnionType
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import duckdb
-from pydantic import BaseModel, ConfigDict
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
 
 from clinsim import __version__
+from clinsim.environments.call_storage import CallRebuilder, call_index
 from clinsim.environments.events import (
-    EVENT_ADAPTER,
     DiagnosisJudged,
     DiagnosisSubmitted,
     EpisodeEnded,
@@ -39,6 +55,17 @@ from clinsim.environments.events import (
     TestOrdered,
     ToolCalled,
 )
+from clinsim.environments.store_lock import RunLock, reading
+from clinsim.environments.store_schema import (
+    STORE_FORMAT,
+    columns,
+    format_of,
+    schema,
+    sql_columns,
+    tables,
+)
+from clinsim.environments.store_schema import StoreError as StoreError
+from clinsim.environments.store_schema import migrate as migrate_schema
 from clinsim.environments.termination import TerminationReason
 from clinsim.scenarios.model import Scenario
 
@@ -46,10 +73,6 @@ RUN_STORE_FILE = "run.duckdb"
 LOCK_WAIT_S = 30.0
 ExportFormat = Literal["parquet", "jsonl", "csv"]
 _COPY_FORMATS: dict[str, str] = {"parquet": "parquet", "jsonl": "json", "csv": "csv"}
-
-
-class StoreError(Exception):
-    """A run store that cannot be read or written; the message names the run directory."""
 
 
 class EpisodeRecord(BaseModel):
@@ -79,44 +102,35 @@ class EpisodeRecord(BaseModel):
     """The set (or file) the scenario came from; empty in stores written before it was kept."""
 
 
+class SkippedRecord(BaseModel):
+    """A scenario record the run left out because it could not be read."""
+
+    file: str
+    line: int | None = None
+    field: str = ""
+    message: str
+
+
 class RunInfo(BaseModel):
-    """The `runs` row: the run's id, when it was created, and its configuration as stored."""
+    """The `runs` row: the run's id, when it was created, its configuration as stored, and the
+    scenario records it left out (so the run's denominator is on record)."""
 
     run_id: str
     created: datetime
     config: dict[str, Any]
     version: str
-
-
-_SQL_TYPES = {str: "VARCHAR", int: "BIGINT", bool: "BOOLEAN", float: "DOUBLE"}
-
-
-def _sql_type(annotation: Any) -> str:
-    if isinstance(annotation, UnionType):  # `str | None`: the column allows NULL anyway
-        annotation = next(a for a in get_args(annotation) if a is not type(None))
-    return _SQL_TYPES[annotation]
+    store_format: int = 1
+    skipped: list[SkippedRecord] = Field(default_factory=list)
 
 
 EPISODE_FIELDS = tuple(EpisodeRecord.model_fields)
-_ADDED_COLUMNS = [
-    f"ALTER TABLE episodes ADD COLUMN IF NOT EXISTS {name} {_sql_type(info.annotation)} "
-    f"DEFAULT {info.default!r}"
-    for name, info in EpisodeRecord.model_fields.items()
-    if not info.is_required()
-]
-"""Columns newer than the first stores: added to an older store before it is written to."""
-_EPISODE_COLUMNS = ", ".join(
-    f"{name} {_sql_type(info.annotation)}" for name, info in EpisodeRecord.model_fields.items()
-)
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS runs (
-    run_id VARCHAR PRIMARY KEY, created TIMESTAMP, config JSON, version VARCHAR);
-CREATE TABLE IF NOT EXISTS episodes (
-    run_id VARCHAR, {_EPISODE_COLUMNS}, PRIMARY KEY (run_id, episode_id));
-CREATE TABLE IF NOT EXISTS events (
-    run_id VARCHAR, episode_id VARCHAR, seq INTEGER, kind VARCHAR, turn INTEGER,
-    payload JSON, PRIMARY KEY (run_id, episode_id, seq));
-"""
+EPISODE_TYPES = sql_columns(EpisodeRecord)
+_SCHEMA = schema(EPISODE_TYPES)
+
+
+def migrate(con: duckdb.DuckDBPyConnection, where: Path) -> None:
+    """Bring a store of an older format up to this one, in place (see `store_schema`)."""
+    migrate_schema(con, where, EPISODE_TYPES)
 
 
 def summarise(
@@ -155,99 +169,165 @@ def summarise(
     )
 
 
-def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Connect, waiting while another process holds the file (a reader during a run)."""
-    deadline = time.monotonic() + LOCK_WAIT_S
-    delay = 0.05
+def connect(path: Path, read_only: bool, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Connect, waiting up to `wait_s` (default LOCK_WAIT_S) while another connection holds
+    the file."""
+    deadline = time.monotonic() + (LOCK_WAIT_S if wait_s is None else wait_s)
+    delay = 0.02
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise StoreError(f"{path}: cannot open the run store: {exc}") from None
         except duckdb.Error as exc:
-            raise StoreError(f"{path}: cannot open the run store: {exc}") from None
+            text = str(exc)
+            busy = "lock" in text.lower() or "different configuration" in text
+            if not busy or time.monotonic() > deadline:
+                problem = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+                raise StoreError(f"{path}: cannot open the run store: {problem}") from None
         time.sleep(delay)
-        delay = min(delay * 2, 1.0)
+        delay = min(delay * 2, 0.25)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+def _remove_dead_temporaries(run_dir: Path) -> None:
+    """Temporary stores left by a creation that was killed (their process is gone)."""
+    for temp in run_dir.glob(f".{RUN_STORE_FILE}.*.tmp*"):
+        pid = temp.name.split(".")[3] if temp.name.count(".") >= 4 else ""
+        if pid.isdigit() and not _alive(int(pid)):
+            _remove(temp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class RunStore:
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / RUN_STORE_FILE
-        self._upgraded = False
 
     def exists(self) -> bool:
-        return self.path.is_file()
+        """The directory holds a run (a store with its run row)."""
+        return self.has_run()
+
+    def has_run(self) -> bool:
+        if not self.path.is_file():
+            return False
+        if self.path.stat().st_size == 0:
+            return False
+        with self._reading() as con:
+            if "runs" not in tables(con):
+                return False
+            row = con.execute("SELECT count(*) FROM runs").fetchone()
+        return bool(row and row[0])
+
+    def lock(self) -> RunLock:
+        """The run directory's writer lock (`with store.lock(): ...`), see store_lock."""
+        return RunLock(self.run_dir)
 
     @contextmanager
-    def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        if read_only and not self.path.is_file():
+    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not self.path.is_file():
             raise StoreError(f"{self.run_dir}: not a run directory (no {RUN_STORE_FILE})")
-        con = _open(self.path, read_only)
+        with reading(self.run_dir):
+            con = connect(self.path, read_only=True)
+            try:
+                if "runs" in tables(con):
+                    format_of(con, self.run_dir)
+                yield con
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
+            finally:
+                con.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def create(
+        self, run_id: str, config: dict[str, Any], skipped: list[SkippedRecord] | None = None
+    ) -> None:
+        """Create the store with its run row, whole or not at all (see the module's notes).
+        A store file without a run row is replaced; one with a run is an error."""
+        if self.has_run():
+            raise StoreError(f"{self.run_dir} already holds a run")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        _remove_dead_temporaries(self.run_dir)
+        temp = self.run_dir / f".{RUN_STORE_FILE}.{os.getpid()}.tmp"
+        row = [
+            run_id,
+            datetime.now(UTC).replace(tzinfo=None),
+            json.dumps(config),
+            __version__,
+            STORE_FORMAT,
+            json.dumps([s.model_dump(mode="json") for s in skipped or []]),
+        ]
         try:
-            yield con
+            with duckdb.connect(str(temp)) as con:
+                con.execute(_SCHEMA)
+                con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)", row)
+                con.execute("CHECKPOINT")
+            _remove(_wal(self.path))  # left by an older clinsim's interrupted start, if any
+            os.replace(temp, self.path)
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.run_dir}: cannot create the run store: {exc}") from None
+        finally:
+            _remove(temp)
+            _remove(_wal(temp))
+
+    def write_episode(self, run_id: str, record: EpisodeRecord, events: list[Event]) -> None:
+        """Write one finished episode now (a run writes through its `StoreWriter`)."""
+        from clinsim.environments.store_writer import StoreWriter
+
+        with StoreWriter(self, run_id) as writer:
+            writer.episode_finished(record, events).result()
+
+    def set_skipped(self, skipped: list[SkippedRecord]) -> None:
+        """Replace the run's list of skipped scenario records (a resumed run reads them again)."""
+        con = connect(self.path, read_only=False)
+        try:
+            migrate(con, self.run_dir)
+            payload = json.dumps([s.model_dump(mode="json") for s in skipped])
+            con.execute("UPDATE runs SET skipped = ?", [payload])
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from None
         finally:
             con.close()
 
-    # ------------------------------------------------------------------ writing
-
-    def create(self, run_id: str, config: dict[str, Any]) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.execute(_SCHEMA)
-            con.execute(";".join(_ADDED_COLUMNS))
-            con.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
-                [run_id, datetime.now(UTC).replace(tzinfo=None), json.dumps(config), __version__],
-            )
-
-    def write_episode(self, run_id: str, record: EpisodeRecord, events: list[Event]) -> None:
-        rows = [
-            (run_id, record.episode_id, e.seq, e.kind, e.turn, e.model_dump_json()) for e in events
-        ]
-        values = record.model_dump()
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            if not self._upgraded:  # a run begun by an older clinsim, now resumed
-                con.execute(";".join(_ADDED_COLUMNS))
-                self._upgraded = True
-            for table in ("events", "episodes"):
-                con.execute(
-                    f"DELETE FROM {table} WHERE run_id = ? AND episode_id = ?",
-                    [run_id, record.episode_id],
-                )
-            placeholders = ", ".join("?" * (len(EPISODE_FIELDS) + 1))
-            con.execute(
-                f"INSERT INTO episodes (run_id, {', '.join(EPISODE_FIELDS)}) "
-                f"VALUES ({placeholders})",
-                [run_id, *(values[name] for name in EPISODE_FIELDS)],
-            )
-            if rows:
-                con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
-            con.execute("COMMIT")
-
     # ------------------------------------------------------------------ reading
 
     def run_info(self) -> RunInfo:
-        with self._connect(read_only=True) as con:
-            row = con.execute("SELECT run_id, created, config, version FROM runs").fetchone()
+        with self._reading() as con:
+            present = columns(con, "runs")
+            if not present:
+                raise StoreError(f"{self.run_dir}: the run store holds no run")
+            row = con.execute(f"SELECT {', '.join(present)} FROM runs").fetchone()
         if row is None:
             raise StoreError(f"{self.run_dir}: the run store holds no run")
-        return RunInfo(run_id=row[0], created=row[1], config=json.loads(row[2]), version=row[3])
+        data = dict(zip(present, row, strict=True))
+        return RunInfo(
+            run_id=data["run_id"],
+            created=data["created"],
+            config=json.loads(data["config"]),
+            version=data["version"],
+            store_format=data.get("store_format") or 1,
+            skipped=json.loads(data.get("skipped") or "[]"),
+        )
 
     def episodes(self) -> list[EpisodeRecord]:
-        """Every episode, in run order (a column an older store lacks takes its default)."""
-        with self._connect(read_only=True) as con:
-            present = {
-                row[0]
-                for row in con.execute(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_name = 'episodes'"
-                ).fetchall()
-            }
+        with self._reading() as con:
+            present = set(columns(con, "episodes"))
             names = [name for name in EPISODE_FIELDS if name in present]
             rows = con.execute(
                 f"SELECT {', '.join(names)} FROM episodes ORDER BY position"
@@ -260,9 +340,9 @@ class RunStore:
         return {e.episode_id for e in self.episodes()}
 
     def events(self, episode_id: str) -> list[Event]:
-        with self._connect(read_only=True) as con:
+        with self._reading() as con:
             rows = con.execute(
-                "SELECT payload FROM events WHERE episode_id = ? ORDER BY seq", [episode_id]
+                "SELECT kind, payload FROM events WHERE episode_id = ? ORDER BY seq", [episode_id]
             ).fetchall()
             if not rows:
                 known = con.execute(
@@ -270,59 +350,121 @@ class RunStore:
                 ).fetchone()
                 if not known or not known[0]:
                     raise StoreError(f"no episode {episode_id!r} in {self.run_dir}")
-        return [EVENT_ADAPTER.validate_json(row[0]) for row in rows]
+        rebuild = CallRebuilder()
+        return [rebuild.event(kind, payload) for kind, payload in rows]
 
     def events_of(self, *kinds: type[BaseModel]) -> dict[str, list[Event]]:
         """Every episode's events of the given classes, in order (episode id -> events)."""
         names = [str(kind.model_fields["kind"].default) for kind in kinds]
         marks = ", ".join("?" for _ in names)
-        with self._connect(read_only=True) as con:
+        with self._reading() as con:
             rows = con.execute(
-                f"SELECT episode_id, payload FROM events WHERE kind IN ({marks}) "
+                f"SELECT episode_id, kind, payload FROM events WHERE kind IN ({marks}) "
                 "ORDER BY episode_id, seq",
                 names,
             ).fetchall()
-        found: dict[str, list[Event]] = {}
-        for episode_id, payload in rows:
-            found.setdefault(episode_id, []).append(EVENT_ADAPTER.validate_json(payload))
-        return found
+        return _by_episode(rows)
 
     def all_events(self) -> dict[str, list[Event]]:
         """Every episode's events, in order (episode id -> events)."""
-        with self._connect(read_only=True) as con:
+        with self._reading() as con:
             rows = con.execute(
-                "SELECT episode_id, payload FROM events ORDER BY episode_id, seq"
+                "SELECT episode_id, kind, payload FROM events ORDER BY episode_id, seq"
             ).fetchall()
-        found: dict[str, list[Event]] = {}
-        for episode_id, payload in rows:
-            found.setdefault(episode_id, []).append(EVENT_ADAPTER.validate_json(payload))
-        return found
+        return _by_episode(rows)
 
     def export(self, out_dir: Path, fmt: ExportFormat) -> list[Path]:
-        """Write the `episodes` and `events` tables to `out_dir` (DuckDB COPY), one file each."""
+        """Write the `episodes` and `events` tables to `out_dir` (DuckDB COPY), one file each;
+        each event's payload is written whole (model calls with their full requests)."""
         out_dir.mkdir(parents=True, exist_ok=True)
-        written = []
-        with self._connect(read_only=True) as con:
-            for table in ("episodes", "events"):
-                target = out_dir / f"{table}.{fmt}"
-                quoted = str(target).replace("'", "''")
-                con.execute(f"COPY {table} TO '{quoted}' (FORMAT {_COPY_FORMATS[fmt]})")
-                written.append(target)
-        return written
+        copy = f"(FORMAT {_COPY_FORMATS[fmt]})"
+        episodes, events = out_dir / f"episodes.{fmt}", out_dir / f"events.{fmt}"
+        with self._reading() as con:
+            con.execute(
+                f"COPY (SELECT * FROM episodes ORDER BY position) TO {_quoted(episodes)} {copy}"
+            )
+            rows = con.execute(
+                "SELECT run_id, episode_id, seq, kind, turn, payload FROM events "
+                "ORDER BY episode_id, seq"
+            ).fetchall()
+        with duckdb.connect() as out:
+            out.register("whole_events", _whole_events(rows))
+            out.execute(f"COPY whole_events TO {_quoted(events)} {copy}")
+        return [episodes, events]
 
     def model_calls(self) -> list[tuple[str, ModelCalled]]:
         """Every recorded model call as (episode id, event), in episode and event order."""
-        with self._connect(read_only=True) as con:
+        with self._reading() as con:
             run_ids = con.execute("SELECT DISTINCT run_id FROM events").fetchall()
-            query = "SELECT episode_id, payload FROM events WHERE kind = 'model_called'"
+            query = "SELECT episode_id, kind, payload FROM events WHERE kind = 'model_called'"
             parameters: list[str] = []
             if len(run_ids) > 1:  # one run per directory is the rule; prefer the directory's
                 query += " AND run_id = ?"
                 parameters.append(self.run_dir.name)
             rows = con.execute(query + " ORDER BY episode_id, seq", parameters).fetchall()
         return [
-            (str(episode), ModelCalled.model_validate_json(payload)) for episode, payload in rows
+            (episode, call)
+            for episode, events in _by_episode(rows).items()
+            for call in events
+            if isinstance(call, ModelCalled)
         ]
+
+    def pending_calls(self) -> dict[str, list[ModelCalled]]:
+        """The recorded model calls of every episode that has not finished (episode id -> calls,
+        each role's in call order)."""
+        with self._reading() as con:
+            return read_pending(con)
+
+
+def read_pending(con: duckdb.DuckDBPyConnection) -> dict[str, list[ModelCalled]]:
+    """`pending_calls` as events; a role's calls after a gap in its numbering are left out
+    (they were stored against a call that is missing)."""
+    if "pending_calls" not in tables(con):
+        return {}
+    rows = con.execute(
+        "SELECT episode_id, idx, payload FROM pending_calls ORDER BY episode_id, role, idx"
+    ).fetchall()
+    found: dict[str, list[ModelCalled]] = {}
+    rebuilders: dict[str, CallRebuilder] = {}
+    last: dict[tuple[str, str], int] = {}
+    for episode_id, idx, payload in rows:
+        call = rebuilders.setdefault(episode_id, CallRebuilder()).call(payload)
+        key = (episode_id, call.role)
+        if last.get(key, -1) != idx - 1 or call_index(call) != idx:
+            last[key] = -2
+            continue
+        last[key] = idx
+        found.setdefault(episode_id, []).append(call)
+    return found
+
+
+def _by_episode(rows: list[tuple[Any, ...]]) -> dict[str, list[Event]]:
+    found: dict[str, list[Event]] = {}
+    rebuilders: dict[str, CallRebuilder] = {}
+    for episode_id, kind, payload in rows:
+        rebuild = rebuilders.setdefault(episode_id, CallRebuilder())
+        found.setdefault(episode_id, []).append(rebuild.event(kind, payload))
+    return found
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _whole_events(rows: list[tuple[Any, ...]]) -> pa.Table:
+    """Stored event rows with every payload rebuilt whole, as a table of the same columns."""
+    rebuilders: dict[str, CallRebuilder] = {}
+    payloads = [
+        rebuilders.setdefault(episode_id, CallRebuilder()).event(kind, payload).model_dump_json()
+        for _, episode_id, _, kind, _, payload in rows
+    ]
+    types = {"run_id": pa.string(), "episode_id": pa.string(), "seq": pa.int32()}
+    types |= {"kind": pa.string(), "turn": pa.int32()}
+    table = {
+        name: pa.array([row[i] for row in rows], kind)
+        for i, (name, kind) in enumerate(types.items())
+    }
+    return pa.table({**table, "payload": pa.array(payloads, pa.string())})
 
 
 def resolve_run_dir(run: str, runs_root: str | Path = "runs") -> Path:

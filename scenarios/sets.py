@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from clinsim.plugins import Registry
-from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
+from clinsim.scenarios.errors import RecordError, ScenarioLoadError, UnknownScenarioSet
 from clinsim.scenarios.loader import LoadReport, load_file
 from clinsim.scenarios.model import Scenario
 
@@ -137,14 +137,23 @@ def load_report(source: str, image_dir: str | Path | None = None) -> LoadReport:
     raise UnknownScenarioSet(f"{source!r} is neither an installed set ({known}) nor a file")
 
 
-def load_scenarios(sources: list[str], image_dir: str | Path | None = None) -> list[Scenario]:
-    """Load several sets or files; raises ScenarioLoadError listing every bad record."""
+def load_good(
+    sources: list[str], image_dir: str | Path | None = None
+) -> tuple[list[Scenario], list[RecordError]]:
+    """Load several sets or files: every scenario that could be read, and one error for each
+    record that could not (the good records of a file load whatever the bad ones hold)."""
     scenarios: list[Scenario] = []
-    errors = []
+    errors: list[RecordError] = []
     for source in sources:
         report = load_report(source, image_dir)
         scenarios.extend(report.scenarios)
         errors.extend(report.errors)
+    return scenarios, errors
+
+
+def load_scenarios(sources: list[str], image_dir: str | Path | None = None) -> list[Scenario]:
+    """Load several sets or files; raises ScenarioLoadError listing every bad record."""
+    scenarios, errors = load_good(sources, image_dir)
     if errors:
         raise ScenarioLoadError(errors)
     return scenarios

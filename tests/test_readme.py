@@ -101,6 +101,20 @@ def test_the_statistics_recipe_prints_what_the_readme_says(
     assert html.startswith("<!DOCTYPE html>") and "Paired comparison" in html
 
 
+def test_the_resume_commands_run_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    section = README[README.index("### What a run stores") :]
+    commands = re.findall(r"```sh\n(.*?)```", section, flags=re.S)[0].strip().splitlines()
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        words = shlex.split(command.split("#")[0])
+        assert words[0] == "clinsim"
+        result = CliRunner().invoke(app, words[1:])
+        assert result.exit_code == 0, f"{command}\n{result.output}"
+    assert len(RunStore(tmp_path / "runs" / "medqa").episodes()) == 20
+
+
 EXPERIMENTS = ROOT / "examples" / "experiments"
 
 

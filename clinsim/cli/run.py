@@ -27,13 +27,13 @@ from clinsim.config import RunConfig
 from clinsim.environments.encounter import Presentation
 from clinsim.environments.events import Event, PatientLeakBlocked
 from clinsim.plugins import PluginError
-from clinsim.scenarios.errors import ScenarioLoadError, UnknownScenarioSet
+from clinsim.scenarios.errors import RecordError, ScenarioLoadError, UnknownScenarioSet
 from clinsim.scenarios.model import Scenario
-from clinsim.scenarios.sets import load_scenarios
+from clinsim.scenarios.sets import load_good
 from clinsim.tools.base import builtin_tools
 
 if TYPE_CHECKING:  # the runner and the store load the encounter graph and DuckDB: on first use
-    from clinsim.environments.run_store import EpisodeRecord
+    from clinsim.environments.run_store import EpisodeRecord, RunStore
     from clinsim.experiment.execute import Executor, RunTask
     from clinsim.runner import Runner
 
@@ -202,15 +202,16 @@ def run(
     try:
         config = given.config()
         plan = resolve(config, api_key)
-        scenarios = load_scenarios(config.sources, config.image_dir)
+        scenarios, unreadable = _readable(config)
     except (ScenarioLoadError, UnknownScenarioSet, ValueError, PluginError) as exc:
         fail(flags.explain(exc))
     if limit:
         scenarios = scenarios[:limit]
     interactive = "human" in (doctor, patient)
-    player = _executor(executor, stream or interactive)
+    streamed = stream or interactive
+    player = _executor(executor, streamed)
     try:
-        _execute(console, plan, scenarios, out, resume, stream or interactive, interactive, player)
+        _execute(console, plan, scenarios, out, resume, streamed, interactive, unreadable, player)
     finally:
         if player is not None:
             player.close()
@@ -233,6 +234,17 @@ def _executor(name: str, in_this_process: bool) -> Executor | None:
     return chosen
 
 
+def _readable(config: RunConfig) -> tuple[list[Scenario], list[RecordError]]:
+    """The scenarios to run and the records that could not be read (each is reported, kept with
+    the run and makes it exit non-zero; the others run). A source that cannot be read at all,
+    or that holds no readable record, stops the run before it starts."""
+    scenarios, errors = load_good(config.sources, config.image_dir)
+    whole = [error for error in errors if error.line is None]
+    if whole or (errors and not scenarios):
+        raise ScenarioLoadError(errors)
+    return scenarios, errors
+
+
 def _execute(
     console: Console,
     plan: Plan,
@@ -241,24 +253,61 @@ def _execute(
     resume: bool,
     stream: bool,
     interactive: bool,
+    unreadable: list[RecordError] | None = None,
     executor: Executor | None = None,
 ) -> None:
+    from clinsim.cli import run_dir as directory
     from clinsim.environments.run_store import RunStore, StoreError
-    from clinsim.render import episodes_table, render_event
-    from clinsim.run_dirs import episodes_to_skip
-    from clinsim.runner import Runner, new_run_id
+    from clinsim.runner import new_run_id
 
     if resume and out is None:
         fail("--resume needs --out DIR: the run directory to complete")
     run_id = out.name if out else new_run_id()
-    run_dir = out or Path("runs") / run_id
-    store = RunStore(run_dir)
-    try:
-        skip = episodes_to_skip(store, plan.stored(), resume)
-        if skip:
-            run_id = store.run_info().run_id
-    except StoreError as exc:
-        fail(str(exc))
+    store = RunStore(out or Path("runs") / run_id)
+    skipped = directory.skipped_records(unreadable or [])
+    directory.report_skipped(console, skipped)
+    with directory.holding(store):
+        try:
+            create, skip = directory.prepare(store, plan.stored(), resume)
+            if not create:
+                run_id = store.run_info().run_id
+                if skipped != store.run_info().skipped:
+                    store.set_skipped(skipped)
+        except StoreError as exc:
+            fail(str(exc))
+        pool = executor.check_pool() if executor else None
+        runner = _runner(console, plan, store, run_id, stream, interactive, pool)
+        _validate_addresses(runner, scenarios)
+        try:
+            if create:
+                store.create(run_id, plan.stored().model_dump(mode="json"), skipped)
+        except (StoreError, OSError) as exc:
+            fail(str(exc))
+        if executor is None:
+            played = _run_with_progress(console, runner, scenarios, skip, stream)
+        else:
+            from clinsim.experiment.execute import RunTask
+
+            task = RunTask(run_id, plan, scenarios, store, skip)
+            played = _run_elsewhere(console, executor, task, runner.write_errors)
+    _summarise(console, plan, store, scenarios, run_id, runner.write_errors)
+    _fail_if_all_model_errors(played)
+    problem = directory.final_problems(skipped, runner.write_errors, store.run_dir)
+    if problem is not None:
+        fail(problem, code=1)
+
+
+def _runner(
+    console: Console,
+    plan: Plan,
+    store: RunStore,
+    run_id: str,
+    stream: bool,
+    interactive: bool,
+    pool: ModelPool | None = None,
+) -> Runner:
+    from clinsim.render import render_event
+    from clinsim.runner import Runner
 
     def show_event(episode_id: str, event: Event) -> None:
         if interactive and isinstance(event, PatientLeakBlocked):
@@ -267,32 +316,28 @@ def _execute(
 
     # a person at the terminal plays one episode at a time
     one_at_a_time = plan.config.model_copy(update={"max_concurrency": 1})
-    try:
-        runner = Runner(
-            replace(plan, config=one_at_a_time) if interactive else plan,
-            store,
-            run_id,
-            on_event=show_event if stream else None,
-            respond=terminal_responder(console) if interactive else None,
-            pool=executor.check_pool() if executor else ModelPool(),
-        )
-        _validate_addresses(runner, scenarios)
-    except (ValueError, OSError, ModelError, PluginError) as exc:
-        fail(str(exc))
-    try:
-        if not skip:
-            store.create(run_id, plan.stored().model_dump(mode="json"))
-    except (StoreError, OSError) as exc:
-        fail(str(exc))
-    if executor is None:
-        played = _run_with_progress(console, runner, scenarios, skip, stream)
-    else:
-        from clinsim.experiment.execute import RunTask
+    return Runner(
+        replace(plan, config=one_at_a_time) if interactive else plan,
+        store,
+        run_id,
+        on_event=show_event if stream else None,
+        respond=terminal_responder(console) if interactive else None,
+        pool=pool or ModelPool(),
+    )
 
-        task = RunTask(run_id, plan, scenarios, store, skip)
-        played = _run_elsewhere(console, executor, task, runner.write_errors)
-    for problem in runner.write_errors:
-        console.print(Text(f"not stored: {problem}", style="red"))
+
+def _summarise(
+    console: Console,
+    plan: Plan,
+    store: RunStore,
+    scenarios: list[Scenario],
+    run_id: str,
+    not_stored: list[str],
+) -> None:
+    from clinsim.render import episodes_table
+
+    for problem in not_stored:
+        console.print(Text(f"not stored: {problem}", style="red"), soft_wrap=True)
     records = store.episodes()
     if len(records) <= 40:
         console.print(episodes_table(records, width=console.width))
@@ -302,8 +347,7 @@ def _execute(
         measured = c.max_turns == 20 and c.presentation == "dialogue" and c.budget is None
         console.print(Text(baseline_note(c.sources, figures=measured), style="dim"))
     console.print(Text(f"Run store: {store.path}"), soft_wrap=True)
-    console.print(Text(f"Show it again: clinsim show {run_dir}"), soft_wrap=True)
-    _fail_if_all_model_errors(played)
+    console.print(Text(f"Show it again: clinsim show {store.run_dir}"), soft_wrap=True)
 
 
 def _print_summary(
@@ -327,9 +371,12 @@ def _print_summary(
 def _validate_addresses(runner: Runner, scenarios: list[Scenario]) -> None:
     """Build every role once before the run, so a bad address fails fast and clearly, and ask
     every model server whether it answers (a dead one stops the run with its address)."""
-    if scenarios:
-        runner.parts(scenarios[0], "check", 0)
-        asyncio.run(runner.pool.check())
+    try:
+        if scenarios:
+            runner.parts(scenarios[0], "check", 0)
+            asyncio.run(runner.pool.check())
+    except (ValueError, OSError, ModelError, PluginError) as exc:
+        fail(str(exc))
 
 
 def _fail_if_all_model_errors(records: list[EpisodeRecord]) -> None:
@@ -389,6 +436,7 @@ def _run_with_progress(
     skip: set[str],
     stream: bool,
 ) -> list[EpisodeRecord]:
+    from clinsim.environments.run_store import StoreError
     from clinsim.runner import episode_jobs
 
     with Progress(*_COLUMNS, console=console, disable=stream) as progress:
@@ -404,6 +452,11 @@ def _run_with_progress(
 
         try:
             return asyncio.run(runner.run(scenarios, skip=skip, on_done=done))
+        except StoreError as exc:  # the store cannot be written: found before anything played
+            fail(str(exc))
         except KeyboardInterrupt:
-            console.print("[yellow]interrupted: finished episodes are stored (use --resume)[/]")
+            console.print(
+                "[yellow]interrupted: finished episodes and the model calls of the others are "
+                "stored (--resume completes the run without repeating them)[/]"
+            )
             raise typer.Exit(130) from None

@@ -33,7 +33,7 @@ from clinsim.plugins import PluginError
 from clinsim.render import episodes_table, faults_table, render_event, render_transcript
 
 if TYPE_CHECKING:  # DuckDB, the statistics and the encounter graph load on first use
-    from clinsim.environments.run_store import RunStore
+    from clinsim.environments.run_store import RunStore, SkippedRecord
     from clinsim.results import RunResults
     from clinsim.stats import RunSummary
 
@@ -86,6 +86,7 @@ def show(
         soft_wrap=True,
     )
     console.print(episodes_table(records, width=console.width, faults=faults))
+    _print_skipped(console, info.skipped)
     if summary is None:
         console.print("no episode stored yet")
         return
@@ -119,8 +120,21 @@ def _shown(
         "grades": dict(grades),
         "spoiled": sum(e["spoiled"] is True for e in episodes),
         "notes": results.notes,
+        "skipped": [record.model_dump() for record in results.info.skipped],
         "episodes": episodes,
     }
+
+
+def _print_skipped(console: Console, skipped: list[SkippedRecord]) -> None:
+    if skipped:
+        plural = "s" if len(skipped) > 1 else ""
+        console.print(
+            f"{len(skipped)} scenario record{plural} skipped (unreadable; not counted): "
+            + "; ".join(f"{s.file}:{s.line}: {s.message}" for s in skipped),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _faults(store: RunStore) -> dict[str, FaultSummary]:

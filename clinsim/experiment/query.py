@@ -6,6 +6,10 @@ Each cell's `run.duckdb` is attached read-only, and three views span them:
     episodes   cell, the grid columns, then every column of the cells' `episodes` tables
     events     cell, then every column of the cells' `events` tables
 
+A `model_called` event's `payload` holds the messages that are new since the same role's
+previous call (`messages_prefix` says how many it shares with that call; see
+`clinsim.environments.call_storage`); `clinsim export` writes every request whole.
+
 Grid columns are named by the grid key (`doctor`, `max_turns`, `doctor_protocol` for
 `agent_options.doctor.protocol`); one that a store column already uses gets a `cell_` prefix.
 Once the cells are attached the connection can reach no other file: a query reads the

@@ -84,10 +84,14 @@ def test_nejm_images_resolve_from_an_image_dir(tmp_path: Path, siglip_dir: Path)
     assert config["run"]["image_dir"] == str(images)
     read_image = config["components"]["tools"]["read_image"]["config"]
     assert read_image["image_model"] == str(siglip_dir)
-    # a missing image is a load error naming scenario and image, before anything runs
+    # a missing image makes its record unreadable, named with the image; the other one runs,
+    # the skipped record is kept with the run, and the run exits 1
     (images / "case-b.png").unlink()
     shutil.rmtree(out)
     bad = cli.invoke(app, ["run", str(FIXTURE), "--image-dir", str(images), "--out", str(out)])
-    assert bad.exit_code == 2
-    assert "nejm_synthetic/0002" in bad.output and "case-b" in bad.output
-    assert not out.exists()
+    assert bad.exit_code == 1, bad.output
+    assert "case-b" in bad.output
+    stored = [r.scenario_id for r in RunStore(out).episodes()]
+    assert "nejm_synthetic/0002" not in stored and "nejm_synthetic/0001" in stored
+    (skipped,) = RunStore(out).run_info().skipped
+    assert "case-b" in skipped.message

@@ -70,3 +70,13 @@ def test_a_store_that_stays_locked_is_a_clear_error(
             store.write_episode("r", record("e1"), events())
     finally:
         reader.kill()
+
+
+def test_reading_a_run_leaves_its_directory_as_it_was(tmp_path: Path) -> None:
+    """A reader only tells a writer that is there: reading a run directory no writer has held
+    (an exported copy, a finished run on a shared disk) adds no file to it."""
+    store = RunStore(tmp_path / "r")
+    store.create("r", {"doctor": "oracle"})
+    before = sorted(p.name for p in store.run_dir.iterdir())
+    assert store.run_info().run_id == "r" and store.episodes() == []
+    assert sorted(p.name for p in store.run_dir.iterdir()) == before

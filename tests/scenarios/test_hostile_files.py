@@ -1,7 +1,8 @@
 """Hostile scenario files: deep nesting, over-long numbers, lone surrogates.
 
 Each bad record is one error naming file, line and field; the good records of the same file
-still load, and nothing crashes `scenarios validate` or `run`.
+still load, and nothing crashes `scenarios validate` or `run`. `run` plays the good records,
+keeps the skipped ones with the run (its denominator is on record) and exits non-zero.
 """
 
 from __future__ import annotations
@@ -74,10 +75,28 @@ def test_validate_and_run_name_the_record_without_a_traceback(tmp_path: Path, na
     assert checked.exit_code == 1
     assert f"{path}:4: " in checked.output and "7 valid scenarios" in checked.output
     ran = cli.invoke(app, ["run", str(path), "--out", str(tmp_path / "r")])
-    assert ran.exit_code == 2
-    assert f"{path}:4: " in ran.output
+    assert ran.exit_code == 1
+    assert f"skipped: {path}:4: " in ran.output
+    assert "1 scenario record(s) could not be read and were skipped" in ran.output
     assert ran.exception is None or isinstance(ran.exception, SystemExit)
-    assert not (tmp_path / "r").exists()  # refused before anything ran
+    store = RunStore(tmp_path / "r")
+    assert len(store.episodes()) == 7  # every good record ran
+    skipped = store.run_info().skipped
+    field = HOSTILE[name][1].encode("utf-8", "backslashreplace").decode()
+    assert [(s.file, s.line, s.field) for s in skipped] == [(str(path), 4, field)]
+    shown = cli.invoke(app, ["show", str(tmp_path / "r")])
+    assert shown.exit_code == 0 and "1 scenario record skipped" in shown.output
+    resumed = cli.invoke(app, ["run", str(path), "--resume", "--out", str(tmp_path / "r")])
+    assert resumed.exit_code == 1 and len(store.episodes()) == 7
+
+
+def test_a_file_without_one_readable_record_runs_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(HOSTILE["deep"][0] + "\n" + HOSTILE["long number"][0] + "\n")
+    ran = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "r")])
+    assert ran.exit_code == 2
+    assert f"{path}:1: " in ran.output and f"{path}:2: " in ran.output
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_json_image_map_with_hostile_json_is_a_mapping_error(tmp_path: Path) -> None:
