@@ -51,11 +51,10 @@ from clinsim.cluster.replicas import (
     replica_count,
 )
 from clinsim.cluster.shipping import Shipment, demo_ehr_bytes, needs_demo_ehr
-from clinsim.cluster.writing import DriverWriter
 from clinsim.components import Plan, Player
-from clinsim.environments.events import ModelCalled
 from clinsim.environments.factories import split_address
-from clinsim.environments.run_store import EpisodeRecord, summarise
+from clinsim.environments.run_store import EpisodeRecord, StoreError, summarise
+from clinsim.environments.store_writer import RunWriter, StoreWriter
 from clinsim.experiment.execute import CellResult, RunTask
 from clinsim.experiment.spec import ExperimentError
 from clinsim.prompting import stored_prompts
@@ -137,7 +136,10 @@ class CellRun:
         ]
         if not jobs:
             return CellResult(0)
-        writer = DriverWriter(self.task.store, self.task.run_id)
+        try:
+            writer = StoreWriter(self.task.store, self.task.run_id).open()
+        except StoreError as exc:  # found before anything is played
+            raise ClusterError(str(exc)) from None
         try:
             await self._start(min(len(jobs), config.max_concurrency))
             slots = asyncio.Semaphore(config.max_concurrency)
@@ -224,7 +226,7 @@ class CellRun:
         order = sorted(range(len(self.players)), key=lambda i: (i == avoid, self.busy[i], i))
         return order[0]
 
-    async def _episode(self, job: EpisodeJob, slots: asyncio.Semaphore, writer: Any) -> None:
+    async def _episode(self, job: EpisodeJob, slots: asyncio.Semaphore, writer: RunWriter) -> None:
         trials = self.task.plan.config.trials
         index = job.position // trials
         order = EpisodeOrder(job.position, index, job.trial, job.episode_id, replica=job.position)
@@ -243,7 +245,7 @@ class CellRun:
         self.played += 1
         self.on_done(record)
 
-    async def _attempts(self, order: EpisodeOrder, writer: Any) -> EpisodePlayed | None:
+    async def _attempts(self, order: EpisodeOrder, writer: RunWriter) -> EpisodePlayed | None:
         lost = _lost_errors(self.ray)
         avoid: int | None = None
         problem = ""
@@ -268,8 +270,8 @@ class CellRun:
         )
         return None
 
-    async def _attempt(self, player: Any, order: EpisodeOrder, writer: Any) -> EpisodePlayed:
-        recorded: list[ModelCalled] = writer.recorded_calls(order.episode_id)
+    async def _attempt(self, player: Any, order: EpisodeOrder, writer: RunWriter) -> EpisodePlayed:
+        recorded = writer.recorded_calls(order.episode_id)  # by an attempt on a lost player
         async for ref in player.play.remote(order, recorded):
             message = await ref
             if isinstance(message, CallReturned):

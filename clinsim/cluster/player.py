@@ -18,6 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from clinsim.cluster.shipping import Shipment
 from clinsim.components import resolve
 from clinsim.config import RunConfig, StoredPrompt
 from clinsim.environments.events import Event, ModelCalled
-from clinsim.environments.run_store import RunStore
+from clinsim.environments.run_store import EpisodeRecord, RunStore
 from clinsim.runner import Runner
 from clinsim.scenarios.model import Scenario
 
@@ -85,13 +86,11 @@ class EpisodePlayer:
             os.chdir(setup.workdir)  # relative paths in the settings mean what they meant there
         setup.shipment.unpack(ray.get)
         self.scenarios: list[Scenario] = ray.get(setup.scenarios)
-        self.queues: dict[str, asyncio.Queue[ModelCalled]] = {}
         scratch = Path(tempfile.gettempdir()) / "clinsim-player-unused"
         self.runner = Runner(
             resolve(setup.config, setup.api_key, setup.prompts),
             RunStore(scratch),  # never written: the driver stores every episode
             "player",
-            on_event=self._observe,
             pool=RoutedPool(setup.replicas, setup.images),
         )
         self.worker = f"{os.uname().nodename}:{os.getpid()}"
@@ -99,33 +98,50 @@ class EpisodePlayer:
     def pid(self) -> int:
         return os.getpid()
 
-    def _observe(self, episode_id: str, event: Event) -> None:
-        queue = self.queues.get(episode_id)
-        if queue is not None and isinstance(event, ModelCalled):
-            queue.put_nowait(event)
-
     async def play(
         self, order: EpisodeOrder, recorded: list[ModelCalled]
     ) -> AsyncIterator[Message]:
-        """Play one episode; yields its model calls as they return, then the episode."""
-        calls: asyncio.Queue[ModelCalled] = asyncio.Queue()
-        self.queues[order.episode_id] = calls
+        """Play one episode, answering the calls of `recorded` (an earlier attempt's) from them;
+        yields its model calls as they return, then the episode."""
+        journal = Journal(recorded)
         ROUTE.set(order.replica)  # this method's task (and the episode's) runs in its own context
         scenario = self.scenarios[order.index]
         started = time.perf_counter()
-        playing = asyncio.ensure_future(self.runner.play(scenario, order.episode_id, order.trial))
+        playing = asyncio.ensure_future(
+            self.runner.play(scenario, order.episode_id, order.trial, journal)
+        )
         try:
             while not playing.done():
-                waiting = asyncio.ensure_future(calls.get())
+                waiting = asyncio.ensure_future(journal.calls.get())
                 await asyncio.wait({playing, waiting}, return_when=asyncio.FIRST_COMPLETED)
                 if waiting.done():
                     yield CallReturned(waiting.result())
                 else:
                     waiting.cancel()
-            while not calls.empty():
-                yield CallReturned(calls.get_nowait())
+            while not journal.calls.empty():
+                yield CallReturned(journal.calls.get_nowait())
             events = playing.result()
         finally:
-            self.queues.pop(order.episode_id, None)
             playing.cancel()
         yield EpisodePlayed(events, time.perf_counter() - started, self.worker)
+
+
+class Journal:
+    """The `RunWriter` an episode is played with on a player: its model calls go back to the
+    driver (the run's writer) as they return; the calls of an earlier attempt come from it."""
+
+    def __init__(self, recorded: list[ModelCalled]):
+        self.recorded = recorded
+        self.calls: asyncio.Queue[ModelCalled] = asyncio.Queue()
+
+    def recorded_calls(self, episode_id: str) -> list[ModelCalled]:
+        return self.recorded
+
+    def call_finished(self, episode_id: str, event: ModelCalled) -> None:
+        self.calls.put_nowait(event)
+
+    def episode_finished(self, record: EpisodeRecord, events: list[Event]) -> Future[None]:
+        raise NotImplementedError("a player stores nothing: the driver does")
+
+    def close(self, wait_s: float | None = None) -> dict[str, str]:
+        return {}

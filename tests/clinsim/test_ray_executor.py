@@ -137,6 +137,10 @@ def test_an_experiment_survives_a_killed_worker_and_equals_a_local_run(
     kill_a_player_midway(cluster, server, after=local_calls // 4)
     output = finished(running)
     assert "lost with their worker, played again" in output, output
+    # the calls the lost attempts had made came back as they returned and were answered from
+    # the store when played again: only a call in flight at the kill (one an episode) repeats
+    repeated = len(server.requests) - local_calls
+    assert 0 <= repeated <= 4, (repeated, local_calls)
 
     for cell in CELLS:
         local = events_by_episode(local_dir / "cells" / cell)
