@@ -138,9 +138,10 @@ def test_an_experiment_survives_a_killed_worker_and_equals_a_local_run(
     output = finished(running)
     assert "lost with their worker, played again" in output, output
     # the calls the lost attempts had made came back as they returned and were answered from
-    # the store when played again: only a call in flight at the kill (one an episode) repeats
+    # the store when played again: only a call in flight at the kill repeats, one for each
+    # episode the lost player was playing (2: 4 in flight, shared by 2 players)
     repeated = len(server.requests) - local_calls
-    assert 0 <= repeated <= 4, (repeated, local_calls)
+    assert 0 <= repeated <= 2, (repeated, local_calls)
 
     for cell in CELLS:
         local = events_by_episode(local_dir / "cells" / cell)
