@@ -45,9 +45,9 @@ EXPERIMENT = """
 name = "llm-doctor-on-ray"
 
 [base]
-sources = ["demo"]
+sources = ["agentclinic-medqa"]
+limit = 16
 doctor = "openai/doctor"
-trials = 2
 seed = 5
 max_concurrency = 4
 agent_options = {{ "doctor.protocol" = "agentclinic" }}
