@@ -270,9 +270,16 @@ class Runner:
             if self.writer is None:
                 await asyncio.to_thread(writer.close)
 
+        tasks = [asyncio.ensure_future(one(job)) for job in todo]
+        tasks.append(asyncio.ensure_future(finish_writing()))
         try:
-            await asyncio.gather(*(one(job) for job in todo), finish_writing())
+            await asyncio.gather(*tasks)
         finally:
+            # an episode that failed the run (or a cancelled run) stops the others before their
+            # models close: an episode cut short is never stored as one that ended
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.pool.aclose()
             if self.writer is None:
                 for episode_id, problem in (await asyncio.to_thread(writer.close)).items():

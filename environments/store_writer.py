@@ -165,7 +165,7 @@ class StoreWriter:
         self._calls.pop(record.episode_id, None)
         message = _Episode(record, events)
         if self._thread is None:
-            message.done.set_exception(StoreError(f"{record.episode_id}: the writer is closed"))
+            _settle(message.done, StoreError(f"{record.episode_id}: the writer is closed"))
         else:
             self._queue.put(message)
         return message.done
@@ -193,7 +193,7 @@ class StoreWriter:
                 break
             if isinstance(message, _Episode):
                 reason = str(self._failure or "the run store could not be opened in time")
-                message.done.set_exception(StoreError(reason))
+                _settle(message.done, StoreError(reason))
                 problems[message.record.episode_id] = reason
         if self._gate is not None:
             self._gate.close()
@@ -322,11 +322,11 @@ class StoreWriter:
             con.execute("COMMIT")
         except (duckdb.Error, ValueError, pa.ArrowException) as exc:  # e.g. text it cannot hold
             _rollback(con)
-            message.done.set_exception(StoreError(f"{record.episode_id}: {_first_line(exc)}"))
+            _settle(message.done, StoreError(f"{record.episode_id}: {_first_line(exc)}"))
             return
         self._stored.add(record.episode_id)
         self._journaled.discard(record.episode_id)
-        message.done.set_result(None)
+        _settle(message.done)
 
     def _load_journal(self) -> None:
         assert self._con is not None
@@ -347,6 +347,17 @@ def _event_table(run_id: str, episode_id: str, events: list[Event]) -> pa.Table:
             "payload": pa.array(stored_payloads(events), pa.string()),
         }
     )
+
+
+def _settle(done: Future[None], error: StoreError | None = None) -> None:
+    """Tell the driver how the episode's write went, unless it stopped waiting (a cancelled
+    run): the write itself happens either way."""
+    if done.cancelled():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
