@@ -4,8 +4,9 @@ episode's id, the current turn, where to record events, and how its model calls 
 The encounter opens one `Episode` per episode and enters `episode.step(turn)` around each step;
 inside it, `current_episode()` is that episode (a `contextvars` variable, so concurrent episodes
 never see each other's). Roles record what they observe with `record(event)` (model calls,
-rejected replies, withheld answers) and return only their answer; the encounter stamps every
-recorded event with the step's turn, once, and appends them to the episode's events.
+rejected replies, withheld answers) and return only their answer; every recorded event is
+stamped once, as it is recorded, with the step's turn and its place in the episode (`seq`), and
+the encounter appends the step's events to the episode's events.
 
 Whoever plays the episode may watch what is recorded as it is recorded (`Episode.observer`): the
 runner journals each model call that way, the moment it returns.
@@ -46,14 +47,17 @@ class Episode:
     observer: Callable[[Event], None] | None = field(default=None, repr=False)
     """Sees every event as it is recorded (stamped with its turn)."""
     _recorded: list[Event] = field(default_factory=list, repr=False)
+    _first_seq: int = field(default=0, repr=False)
     _calls: dict[str, int] = field(default_factory=dict, repr=False)
 
     def record(self, event: Event) -> None:
-        """Add an event to the current step, stamped with the step's turn."""
-        stamped = event.model_copy(update={"turn": self.turn})
-        self._recorded.append(stamped)
+        """Add an event to the current step, stamped with the step's turn and its `seq`."""
+        seq = self._first_seq + len(self._recorded)
+        if event.turn != self.turn or event.seq != seq:
+            event = event.model_copy(update={"turn": self.turn, "seq": seq})
+        self._recorded.append(event)
         if self.observer is not None:
-            self.observer(stamped)
+            self.observer(event)
 
     def next_call(self, role: str) -> ModelCall:
         index = self._calls.get(role, 0)
@@ -61,11 +65,13 @@ class Episode:
         return ModelCall(self.episode_id, role, index)
 
     @contextmanager
-    def step(self, turn: int) -> Iterator[list[Event]]:
-        """Play one step of the episode at `turn`; yields the list its events are recorded in."""
+    def step(self, turn: int, first_seq: int = 0) -> Iterator[list[Event]]:
+        """Play one step of the episode at `turn`; yields the list its events are recorded in,
+        numbered from `first_seq` (the number of events the episode holds before the step)."""
         self.turn = turn
         recorded: list[Event] = []
         self._recorded = recorded
+        self._first_seq = first_seq
         token = _EPISODE.set(self)
         try:
             yield recorded

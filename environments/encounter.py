@@ -7,8 +7,10 @@ The graph that wires these nodes together is in `clinsim.environments.graph`.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any, Literal, TypedDict
 
 from clinsim.environments.actions import (
@@ -114,6 +116,11 @@ class EncounterParts:
     def __post_init__(self) -> None:
         self.episode = Episode(self.episode_id)
 
+    @cached_property
+    def encounter(self) -> Encounter:
+        """The encounter that plays these parts (made once, on first use)."""
+        return Encounter(self)
+
 
 def _fail(exc: RoleFailure, events: list[Event], prefix: str = "") -> dict[str, Any]:
     """The update that ends the episode with a role's failure, after the step's events."""
@@ -134,11 +141,15 @@ class Encounter:
 
             self.vignette = case_vignette(parts.case)
 
+    def _step(self, state: EncounterState, turn: int) -> AbstractContextManager[list[Event]]:
+        """The episode's step at `turn`, numbering its events after those already in `state`."""
+        return self.parts.episode.step(turn, len(state.get("events", ())))
+
     # ------------------------------------------------------------------ nodes
 
     async def start(self, state: EncounterState) -> dict[str, Any]:
         p = self.parts
-        with p.episode.step(0) as events:
+        with self._step(state, 0) as events:
             record(
                 EpisodeStarted(
                     scenario_id=p.scenario_id,
@@ -170,7 +181,7 @@ class Encounter:
         if turn >= self.parts.settings.max_turns:
             detail = f"no diagnosis after {turn} doctor turns"
             return {"outcome": Outcome(reason=TerminationReason.TURN_LIMIT, detail=detail)}
-        with self.parts.episode.step(turn + 1) as events:
+        with self._step(state, turn + 1) as events:
             try:
                 action = await self.parts.doctor.act(self.view(state))
             except RoleFailure as exc:
@@ -190,7 +201,7 @@ class Encounter:
             for x in state.get("history", [])
             if isinstance(x.action, AskPatient)
         ]
-        with self.parts.episode.step(turn) as events:
+        with self._step(state, turn) as events:
             record(QuestionAsked(question=action.question))
             try:
                 reply = await self.parts.patient.answer(action.question, history)
@@ -207,7 +218,7 @@ class Encounter:
         assert isinstance(action, OrderTest)
         turn = state["turn"]
         cost = float(self.parts.cost_of(action.test))
-        with self.parts.episode.step(turn) as events:
+        with self._step(state, turn) as events:
             record(TestOrdered(test=action.test, cost=cost))
             try:
                 report = await self.parts.measurement.report(action.test)
@@ -241,7 +252,7 @@ class Encounter:
         action = state["pending"]
         assert isinstance(action, CallTool)
         known = {i.id: i for i in self.parts.case.images}
-        with self.parts.episode.step(state["turn"]) as events:
+        with self._step(state, state["turn"]) as events:
             record(ToolCalled(tool=action.tool, arguments=action.arguments))
             try:
                 out = await self.parts.tools.call(action.tool, action.arguments)
@@ -260,7 +271,7 @@ class Encounter:
     async def judge(self, state: EncounterState) -> dict[str, Any]:
         action = state["pending"]
         assert isinstance(action, SubmitDiagnosis)
-        with self.parts.episode.step(state["turn"]) as events:
+        with self._step(state, state["turn"]) as events:
             record(DiagnosisSubmitted(diagnosis=action.diagnosis, differential=action.differential))
             for judge in self.parts.judges:
                 try:
@@ -285,7 +296,7 @@ class Encounter:
             reason=TerminationReason.PROTOCOL_ERROR, detail="episode ended without a reason"
         )
         judged = any(isinstance(e, DiagnosisJudged) for e in state.get("events", []))
-        with self.parts.episode.step(state.get("turn", 0)) as events:
+        with self._step(state, state.get("turn", 0)) as events:
             if not judged:
                 for judge in self.parts.judges:
                     record(
@@ -297,14 +308,17 @@ class Encounter:
         return {"events": events, "outcome": outcome}
 
     # ---------------------------------------------------------------- routers
+    # Each reads the state as the step just left it (`after`: the state's plain keys with the
+    # step's update applied) and names the next node; the graph declares a node's possible
+    # successors from its router's `Literal` return type.
 
     @staticmethod
     def after_doctor(
-        state: EncounterState,
+        after: Mapping[str, Any],
     ) -> Literal["patient", "measurement", "tool", "judge", "finish"]:
-        if state.get("outcome") is not None:
+        if after.get("outcome") is not None:
             return "finish"
-        action = state["pending"]
+        action = after["pending"]
         if isinstance(action, AskPatient):
             return "patient"
         if isinstance(action, OrderTest):
@@ -314,8 +328,8 @@ class Encounter:
         return "judge"
 
     @staticmethod
-    def after_step(state: EncounterState) -> Literal["doctor", "finish"]:
-        return "finish" if state.get("outcome") is not None else "doctor"
+    def after_step(after: Mapping[str, Any]) -> Literal["doctor", "finish"]:
+        return "finish" if after.get("outcome") is not None else "doctor"
 
     def recursion_limit(self) -> int:
         return 2 * self.parts.settings.max_turns + 10

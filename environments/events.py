@@ -1,8 +1,9 @@
 """Events: everything observable that happens in an episode, in order.
 
 The event list is the record of truth; scores, reports and replays are computed from it.
-`seq` is assigned by the state reducer; `at` is wall-clock time and is the only field that
-differs between two runs of the same seeded episode (see `comparable`).
+`seq` (the event's place in the episode) is stamped when the event is recorded
+(`clinsim.environments.context`) and checked by the state reducer; `at` is wall-clock time and
+is the only field that differs between two runs of the same seeded episode (see `comparable`).
 """
 
 from __future__ import annotations
@@ -236,7 +237,11 @@ def comparable(event: _Event) -> dict[str, Any]:
 
 
 def append_events(left: list[Event], right: list[Event]) -> list[Event]:
-    """State reducer: append new events, numbering them in order."""
+    """State reducer: append new events, numbering them in order (events already numbered
+    in their place are kept as they are)."""
     start = len(left)
-    numbered = [e.model_copy(update={"seq": start + i}) for i, e in enumerate(right)]
-    return [*left, *numbered]
+    numbered = [
+        e if e.seq == start + i else e.model_copy(update={"seq": start + i})
+        for i, e in enumerate(right)
+    ]
+    return left + numbered

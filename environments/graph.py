@@ -4,33 +4,55 @@ r"""The encounter as a LangGraph graph, and running one episode through it.
                              \-> finish (turn limit, doctor failure)
 
 One compiled graph serves every episode: the episode's `EncounterParts` travel as the run's
-context. Roles played by a person pause the graph (`interrupt`); `run_encounter` resumes it
-with their replies.
+context. A node with a choice of successor returns its update together with where to go next
+(`Command(update=..., goto=...)`), chosen by the encounter's `Literal`-typed router for that
+node; the router's return type declares the node's possible successors, which is what the
+graph's drawing shows. (Routing inside the step instead of in conditional edges saves LangGraph
+a traced router call per step.) Roles played by a person pause the graph (`interrupt`);
+`run_encounter` resumes it with their replies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal, get_args, get_type_hints
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from clinsim.environments.checkpoint import encounter_checkpointer
 from clinsim.environments.encounter import Encounter, EncounterParts, EncounterState
 from clinsim.environments.events import Event
 
 NodeName = Literal["start", "doctor", "patient", "measurement", "tool", "judge", "finish"]
 
 
+Router = Callable[[Mapping[str, Any]], str]
+ROUTERS: dict[NodeName, Router] = {
+    "doctor": Encounter.after_doctor,
+    "patient": Encounter.after_step,
+    "measurement": Encounter.after_step,
+    "tool": Encounter.after_step,
+}
+
+
 def _node(name: NodeName) -> Callable[[EncounterState, Runtime[EncounterParts]], Awaitable[Any]]:
+    route = ROUTERS.get(name)
+
     async def run(state: EncounterState, runtime: Runtime[EncounterParts]) -> Any:
-        return await getattr(Encounter(runtime.context), name)(state)
+        update: dict[str, Any] = await getattr(runtime.context.encounter, name)(state)
+        if route is None:
+            return update
+        return Command(update=update, goto=route({**state, **update}))
 
     run.__name__ = name
     return run
+
+
+def successors(router: Router) -> tuple[str, ...]:
+    """The nodes a router can name: its `Literal` return type."""
+    return get_args(get_type_hints(router)["return"])
 
 
 def build_graph(checkpointer: Any = None) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -38,12 +60,11 @@ def build_graph(checkpointer: Any = None) -> CompiledStateGraph[Any, Any, Any, A
     graph serves every episode."""
     graph = StateGraph(EncounterState, context_schema=EncounterParts)
     for name in ("start", "doctor", "patient", "measurement", "tool", "judge", "finish"):
-        graph.add_node(name, _node(name))  # type: ignore[call-overload]
+        route = ROUTERS.get(name)
+        ends = successors(route) if route is not None else None
+        graph.add_node(name, _node(name), destinations=ends)  # type: ignore[call-overload]
     graph.add_edge(START, "start")
     graph.add_edge("start", "doctor")
-    graph.add_conditional_edges("doctor", Encounter.after_doctor)
-    for node in ("patient", "measurement", "tool"):
-        graph.add_conditional_edges(node, Encounter.after_step)
     graph.add_edge("judge", "finish")
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)
@@ -68,22 +89,23 @@ async def _drive(
     graph_input: Any,
     config: Any,
     parts: EncounterParts,
+    events: list[Event],
     on_event: Callable[[Event], None] | None,
-) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    stream = graph.astream(
-        graph_input, config=config, context=parts, stream_mode=["updates", "values"]
-    )
-    async for mode, chunk in stream:
-        data: dict[str, Any] = chunk  # type: ignore[assignment]
-        if mode == "values":
-            values = data
-        elif on_event is not None:
-            for node, update in data.items():
-                if node != "__interrupt__" and isinstance(update, dict):
-                    for event in update.get("events", []):
-                        on_event(event)
-    return values
+) -> None:
+    """Run the graph until it ends or pauses, adding each step's events to `events`.
+
+    Only the steps' updates are streamed: every event reaches the state through a step's
+    update, already numbered, so their concatenation is the state's event list."""
+    stream = graph.astream(graph_input, config=config, context=parts, stream_mode="updates")
+    async for chunk in stream:
+        for node, update in chunk.items():
+            if node == "__interrupt__" or not isinstance(update, dict):
+                continue
+            new: list[Event] = update.get("events") or []
+            events.extend(new)
+            if on_event is not None:
+                for event in new:
+                    on_event(event)
 
 
 async def run_encounter(
@@ -96,20 +118,21 @@ async def run_encounter(
     `on_event` sees events as they happen. `respond` answers interrupts raised by roles played
     by a person; with it the graph runs with a checkpointer so it can pause and resume.
     """
-    encounter = Encounter(parts)
-    limit = encounter.recursion_limit()
+    limit = parts.encounter.recursion_limit()
+    events: list[Event] = []
     if respond is None:
-        values = await _drive(encounter_graph(), {}, {"recursion_limit": limit}, parts, on_event)
-    else:
-        graph = build_graph(checkpointer=encounter_checkpointer())
-        config: Any = {"recursion_limit": limit, "configurable": {"thread_id": parts.episode_id}}
-        graph_input: Any = {}
-        while True:
-            values = await _drive(graph, graph_input, config, parts, on_event)
-            snapshot = await graph.aget_state(config)
-            pending = [i for task in snapshot.tasks for i in task.interrupts]
-            if not pending:
-                break
-            graph_input = Command(resume=await respond(pending[0].value))
-    events: list[Event] = values["events"]
-    return events
+        config: Any = {"recursion_limit": limit}
+        await _drive(encounter_graph(), {}, config, parts, events, on_event)
+        return events
+    from clinsim.environments.checkpoint import encounter_checkpointer  # only a person pauses
+
+    graph = build_graph(checkpointer=encounter_checkpointer())
+    config = {"recursion_limit": limit, "configurable": {"thread_id": parts.episode_id}}
+    graph_input: Any = {}
+    while True:
+        await _drive(graph, graph_input, config, parts, events, on_event)
+        snapshot = await graph.aget_state(config)
+        pending = [i for task in snapshot.tasks for i in task.interrupts]
+        if not pending:
+            return events
+        graph_input = Command(resume=await respond(pending[0].value))

@@ -26,9 +26,12 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from clinsim.environments.test_names import canonical_tokens
+
+_MEMO_SIZE = 4096
+"""Test names whose category a table remembers (orders repeat across a run's episodes)."""
 
 
 class PriceTableError(ValueError):
@@ -50,6 +53,7 @@ class PriceTable(BaseModel):
     note: str = ""
     default_cost: float = Field(ge=0)
     categories: list[PriceCategory] = Field(default_factory=list)
+    _found: dict[str, PriceCategory | None] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> PriceTable:
@@ -82,11 +86,20 @@ class PriceTable(BaseModel):
         return _default_table()
 
     def category_of(self, test: str) -> PriceCategory | None:
+        if test in self._found:
+            return self._found[test]
         words = canonical_tokens(test)
-        for category in self.categories:
-            if any(_contains(words, canonical_tokens(p)) for p in category.patterns):
-                return category
-        return None
+        found = next(
+            (
+                category
+                for category in self.categories
+                if any(_contains(words, canonical_tokens(p)) for p in category.patterns)
+            ),
+            None,
+        )
+        if len(self._found) < _MEMO_SIZE:
+            self._found[test] = found
+        return found
 
     def cost_of(self, test: str) -> float:
         """The cost of ordering `test`; `default_cost` when no category matches."""

@@ -15,8 +15,10 @@ The configured API key is replaced by `[api key]` in everything the backend retu
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +42,15 @@ from clinsim.plugins import Config
 
 _MAX_BACKOFF_S = 30.0
 _CONNECT_TIMEOUT_S = 10.0
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS settings, made once: reading the CA bundle takes 50-100 ms, and every
+    model role of a run (and every event loop) opens a client of its own."""
+    return httpx.create_ssl_context()
+
+
 _CHECK_TIMEOUT_S = 5.0
 REDACTED = "[api key]"
 
@@ -236,6 +247,7 @@ class OpenAIChatModel:
                 headers=self._headers(),
                 timeout=httpx.Timeout(timeout, connect=connect),
                 limits=limits,
+                verify=_tls_context(),
             )
             self._slots = asyncio.Semaphore(self.settings.max_concurrency)
             self._loop = loop

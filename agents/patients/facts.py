@@ -33,7 +33,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import snowballstemmer
+from snowballstemmer.english_stemmer import EnglishStemmer
 
 from clinsim.agents.patients.person import Gender, patient_gender
 from clinsim.agents.patients.topics import allowed
@@ -100,7 +100,7 @@ class Lexicon:
     stopwords: frozenset[str]
 
 
-_STEMMER = snowballstemmer.stemmer("english")
+_STEMMER = EnglishStemmer()  # the package's own `stemmer()` loads every language
 
 
 @lru_cache(maxsize=20000)

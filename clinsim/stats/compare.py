@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from itertools import combinations
 
 from pydantic import BaseModel, ConfigDict, Field
-from statsmodels.stats.contingency_tables import mcnemar
-from statsmodels.stats.multitest import multipletests
 
 from clinsim.stats.intervals import Interval, cluster_bootstrap_ratio
 from clinsim.stats.outcomes import Outcome, OutcomeError, by_run, check_outcomes, cluster_sums
@@ -72,6 +70,8 @@ class Comparison(BaseModel):
 
 def mcnemar_exact(a_only: int, b_only: int) -> float:
     """Two-sided exact McNemar p-value from the discordant counts."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
     table = [[0, a_only], [b_only, 0]]
     return float(mcnemar(table, exact=True).pvalue)
 
@@ -94,6 +94,8 @@ def compare_runs(
     pairs = [compare_pair(grouped[a], grouped[b], settings) for a, b in combinations(order, 2)]
     if len(order) == 2:
         return Comparison(runs=order, correction=None, pairs=pairs)
+    from statsmodels.stats.multitest import multipletests
+
     _, holm, _, _ = multipletests([p.mcnemar_p for p in pairs], method="holm")
     pairs = [
         p.model_copy(update={"mcnemar_p_holm": float(h)}) for p, h in zip(pairs, holm, strict=True)

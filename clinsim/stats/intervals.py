@@ -1,15 +1,19 @@
-"""Confidence intervals that name their method: Wilson, and bootstraps over scenarios."""
+"""Confidence intervals that name their method: Wilson, and bootstraps over scenarios.
+
+SciPy loads only when a bootstrap runs: summarising a run of one scenario (what
+`clinsim run --limit 1` prints) needs neither SciPy nor statsmodels.
+"""
 
 from __future__ import annotations
 
+import math
 import warnings
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
 IntervalMethod = Literal[
     "wilson",
@@ -60,8 +64,11 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> Interval:
     """Wilson score interval for a proportion of independent episodes (one trial each)."""
     if n <= 0:
         raise ValueError("a proportion needs at least one episode")
-    low, high = proportion_confint(successes, n, alpha=1 - level, method="wilson")
     estimate = successes / n
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    centre = (estimate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(estimate * (1 - estimate) / n + z * z / (4 * n * n))
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
     return Interval(  # rounding can leave 1 - 1e-16 above 34 of 34: the bounds hold the estimate
         estimate=estimate,
         low=min(float(low), estimate),
@@ -99,6 +106,8 @@ def cluster_bootstrap_ratio(
     common = {"estimate": estimate, "level": level, "n": n, "clusters": clusters}
     if clusters < 2:
         return Interval(low=None, high=None, method="none", **common)
+    from scipy import stats
+
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a degenerate BCa gives NaN; we fall back below

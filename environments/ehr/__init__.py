@@ -1,14 +1,26 @@
-"""The longitudinal EHR: a DuckDB file in MIMIC-IV's schema, imported or synthetic."""
+"""The longitudinal EHR: a DuckDB file in MIMIC-IV's schema, imported or synthetic.
 
-from clinsim.environments.ehr.mimic_import import EHRImportError, ImportReport, build_from_mimic
-from clinsim.environments.ehr.schema import SCHEMA_VERSION, TABLES
-from clinsim.environments.ehr.synth import build_synthetic
+The names below load their modules on first use, so that reading the schema (the EHR tools do,
+in every run) does not import DuckDB's importer or the synthesiser.
+"""
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "TABLES",
-    "EHRImportError",
-    "ImportReport",
-    "build_from_mimic",
-    "build_synthetic",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "SCHEMA_VERSION": "clinsim.environments.ehr.schema",
+    "TABLES": "clinsim.environments.ehr.schema",
+    "EHRImportError": "clinsim.environments.ehr.mimic_import",
+    "ImportReport": "clinsim.environments.ehr.mimic_import",
+    "build_from_mimic": "clinsim.environments.ehr.mimic_import",
+    "build_synthetic": "clinsim.environments.ehr.synth",
+}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_WHERE[name]), name)

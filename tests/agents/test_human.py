@@ -96,6 +96,14 @@ async def test_a_human_doctor_plays_an_episode_through_interrupts() -> None:
     events = await run_encounter(parts(HumanDoctor(), Patient()), respond=respond)
     kinds = [e.kind for e in events]
     assert kinds.count("question_asked") == 1 and kinds.count("test_ordered") == 1
+    assert [e.seq for e in events] == list(range(len(events)))  # each pause resumed in place
+    assert [(e.kind, e.turn) for e in events][:5] == [
+        ("episode_started", 0),
+        ("question_asked", 1),
+        ("patient_answered", 1),
+        ("test_ordered", 2),
+        ("test_reported", 2),
+    ]
     assert events[-1].reason == TerminationReason.DIAGNOSED
     assert next(e for e in events if e.kind == "diagnosis_judged").match is True
     assert prompts[0]["role"] == "doctor" and prompts[0]["text"] == SCENARIO.case.objective

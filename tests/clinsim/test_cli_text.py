@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from clinsim.baseline_reference import BASELINE_TOP1
-from clinsim.cli.main import app
+from clinsim.cli.main import COMMANDS, LazyCommands, app
 from clinsim.environments.run_store import RunStore
 
 cli = CliRunner()
@@ -25,8 +27,17 @@ def commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     return found
 
 
+def every_command() -> Any:
+    """The top-level group with every command loaded."""
+    root = typer.main.get_command(app)
+    assert isinstance(root, LazyCommands)
+    for name in COMMANDS:
+        root.load(name)
+    return root
+
+
 def test_help_names_arguments_plainly_and_gives_flags_no_type() -> None:
-    every = commands(typer.main.get_command(app))
+    every = commands(every_command())
     assert ("show",) in every and ("scenarios", "validate") in every
     for path in every:
         result = cli.invoke(app, [*path, "--help"], env={"COLUMNS": "100"})
@@ -36,6 +47,37 @@ def test_help_names_arguments_plainly_and_gives_flags_no_type() -> None:
         assert "{" not in usage, (path, usage)
     show = cli.invoke(app, ["show", "--help"], env={"COLUMNS": "100"}).output
     assert "Usage: clinsim show [OPTIONS] RUN" in show
+
+
+def test_the_command_list_shows_each_commands_own_summary() -> None:
+    root = every_command()
+    for name, lazy in COMMANDS.items():
+        help_text = root.commands[name].help or ""
+        first_paragraph = " ".join(help_text.split("\n\n")[0].split())
+        assert lazy.summary == first_paragraph, name
+    listing = cli.invoke(app, ["--help"], env={"COLUMNS": "100"}).output
+    for name in COMMANDS:
+        assert f"\u2502 {name} " in listing, name
+
+
+def test_help_loads_no_command_and_a_command_loads_only_its_own_module() -> None:
+    code = (
+        "import sys; from typer.testing import CliRunner; from clinsim.cli.main import app; "
+        "out = CliRunner().invoke(app, sys.argv[1:]); assert out.exit_code == 0, out.output; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('clinsim.cli.')))); "
+        "print(' '.join(m for m in ('pydantic', 'langgraph', 'duckdb', 'numpy') "
+        "if m in sys.modules))"
+    )
+    listing = subprocess.run(
+        [sys.executable, "-c", code, "--help"], capture_output=True, text=True, check=True
+    )
+    assert listing.stdout.splitlines() == ["clinsim.cli.main", ""]
+    image = subprocess.run(
+        [sys.executable, "-c", code, "image", "--help"], capture_output=True, text=True, check=True
+    )
+    loaded = image.stdout.splitlines()[0].split()
+    assert "clinsim.cli.image" in loaded
+    assert not {"clinsim.cli.run", "clinsim.cli.ehr", "clinsim.cli.judge"} & set(loaded)
 
 
 def test_at_80_columns_diagnoses_wrap_whole_and_cost_has_its_unit(tmp_path: Path) -> None:

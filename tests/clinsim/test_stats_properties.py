@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from statsmodels.stats.proportion import proportion_confint
 
 from clinsim.stats import Outcome, Settings, summarize
 from clinsim.stats.intervals import wilson_interval
@@ -70,3 +72,16 @@ def test_wilson_stays_in_the_unit_interval(counts: tuple[int, int]) -> None:
     w = wilson_interval(c, n)
     assert w.low is not None and w.high is not None
     assert 0 <= w.low <= c / n <= w.high <= 1
+
+
+@settings(deadline=None)
+@given(
+    st.integers(1, 2000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+    st.sampled_from([0.8, 0.9, 0.95, 0.99]),
+)
+def test_wilson_agrees_with_statsmodels(counts: tuple[int, int], level: float) -> None:
+    c, n = counts
+    low, high = proportion_confint(c, n, alpha=1 - level, method="wilson")
+    w = wilson_interval(c, n, level)
+    assert w.low == pytest.approx(min(float(low), c / n), abs=1e-12)
+    assert w.high == pytest.approx(max(float(high), c / n), abs=1e-12)

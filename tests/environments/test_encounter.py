@@ -11,8 +11,8 @@ from clinsim.agents.doctors.scripted import ScriptedDoctor
 from clinsim.environments.actions import Action, AskPatient, CallTool, OrderTest, SubmitDiagnosis
 from clinsim.environments.context import current_episode, record
 from clinsim.environments.encounter import EncounterParts, EncounterSettings
-from clinsim.environments.events import DoctorReplyRejected, PatientLeakBlocked
-from clinsim.environments.graph import build_graph, run_encounter
+from clinsim.environments.events import DoctorReplyRejected, PatientLeakBlocked, comparable
+from clinsim.environments.graph import build_graph, encounter_graph, run_encounter
 from clinsim.environments.roles import (
     DoctorView,
     MeasurementTurn,
@@ -237,7 +237,20 @@ async def test_streamed_events_equal_the_returned_events() -> None:
     seen: list[Any] = []
     doctor = ScriptedDoctor([AskPatient(question="q"), SubmitDiagnosis(diagnosis="x")])
     events = await run_encounter(parts(doctor), on_event=seen.append)
-    assert kinds(seen) == kinds(events)
+    assert seen == events  # numbered and stamped as they happen, not afterwards
+    assert [e.seq for e in seen] == list(range(len(seen)))
+
+
+async def test_the_returned_events_are_the_graph_states_events() -> None:
+    script = [AskPatient(question="q"), OrderTest(test="CBC"), CallTool(tool="get_thing")]
+    encounter = parts(ScriptedDoctor(script, repeat=True), max_turns=5)
+    encounter.patient = CountingPatient()  # records events of its own inside the step
+    returned = await run_encounter(encounter)
+    again = parts(ScriptedDoctor(script, repeat=True), max_turns=5)
+    again.patient = CountingPatient()
+    state = await encounter_graph().ainvoke({}, {"recursion_limit": 40}, context=again)
+    assert [comparable(e) for e in returned] == [comparable(e) for e in state["events"]]
+    assert [e.seq for e in state["events"]] == list(range(len(returned)))
 
 
 @pytest.mark.parametrize("upfront", [True, False])
