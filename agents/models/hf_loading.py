@@ -32,6 +32,13 @@ class HFConfig(Config):
         default=None, description="A Jinja string, a .jinja file, or 'gemma'."
     )
     reuse_kv_cache: bool = Field(default=True, description="Reuse the previous call's prefix.")
+    tensor_parallel: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="GPUs one copy of the model spans (its layers spread over the visible GPUs); "
+        "with --executor ray, the GPUs each replica reserves.",
+    )
 
 
 @dataclass

@@ -36,7 +36,7 @@ from clinsim.render_stats import SHORT_METHODS, bounds, comparison_tables, fmt, 
 from clinsim.runner import Runner
 
 
-def _check_roles(prepared: Prepared) -> None:
+def _check_roles(prepared: Prepared, executor: Executor) -> None:
     """Build every cell's roles once and ask every model server whether it answers, before the
     first episode (a bad address or a dead server stops the experiment with its cell)."""
     for cell, plan, scenarios in zip(
@@ -45,7 +45,7 @@ def _check_roles(prepared: Prepared) -> None:
         if not scenarios:
             continue
         store = RunStore(prepared.experiment.cell_dir(cell))  # nothing is written to it
-        runner = Runner(plan, store, run_id="check")
+        runner = Runner(plan, store, run_id="check", pool=executor.check_pool())
         try:
             runner.parts(scenarios[0], "check", 0)
             asyncio.run(_check_pool(runner))
@@ -67,13 +67,20 @@ def run_command(
     try:
         executor = executor_for(executor_name)
         prepared = prepare(file, out, resume, api_key)
+        executor.open()
     except ExperimentError as exc:
         fail(str(exc))
-    _check_roles(prepared)
     try:
+        _check_roles(prepared, executor)
         begin(prepared, file)
+        _run_cells(console, prepared, executor)
     except OSError as exc:
         fail(f"{prepared.experiment.directory}: {exc}")
+    finally:
+        executor.close()
+
+
+def _run_cells(console: Console, prepared: Prepared, executor: Executor) -> None:
     experiment = prepared.experiment
     cells = len(experiment.cells)
     heading = f"Experiment {experiment.spec.name}: {cells} cells in {experiment.directory}"
@@ -106,9 +113,17 @@ def _run_cell(console: Console, prepared: Prepared, index: int, executor: Execut
         counts[0] += 1
         counts[1] += bool(getattr(record, "correct", False))
 
-    result = executor.run_cell(task, done)
+    try:
+        result = executor.run_cell(task, done)
+    except ExperimentError as exc:
+        fail(f"{position}: {exc}")
     for problem in result.write_errors:
         console.print(Text(f"not stored: {problem}", style="red"))
+    if result.replayed:
+        lost = (
+            f"{position}: {result.replayed} episode attempts lost with their worker, played again"
+        )
+        console.print(Text(lost, style="yellow"), soft_wrap=True)
     console.print(Text(f"{position}: played {counts[0]}, correct {counts[1]}"), soft_wrap=True)
 
 

@@ -73,7 +73,9 @@ def experiment_run(
         Path | None, Opt(parser=folder, help="Experiment directory (default experiments/<file>).")
     ] = None,
     resume: Annotated[bool, Opt(help="Complete an interrupted experiment in --out.")] = False,
-    executor: Annotated[str, Opt(help="Who plays the episodes: local.")] = "local",
+    executor: Annotated[
+        str, Opt(help="Who plays the episodes: local, or ray[:ADDRESS] (a Ray cluster).")
+    ] = "local",
     api_key: Annotated[
         str | None, Opt(envvar="CLINSIM_API_KEY", help="Server API key (never stored).")
     ] = None,

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from clinsim.agents.models.base import ModelError
+from clinsim.agents.models.registry import ModelPool
 from clinsim.baseline_reference import baseline_note
 from clinsim.cli import flags
 from clinsim.cli.errors import fail
@@ -33,6 +34,7 @@ from clinsim.tools.base import builtin_tools
 
 if TYPE_CHECKING:  # the runner and the store load the encounter graph and DuckDB: on first use
     from clinsim.environments.run_store import EpisodeRecord, RunStore
+    from clinsim.experiment.execute import Executor, RunTask
     from clinsim.runner import Runner
 
 Opt = typer.Option
@@ -162,6 +164,9 @@ def run(
         list[str] | None, Opt(help="Tool setting KEY=VALUE or TOOL.KEY=VALUE.")
     ] = None,
     prompt: flags.PromptFile = None,
+    executor: Annotated[
+        str, Opt(help="Who plays the episodes: local, or ray[:ADDRESS] (a Ray cluster).")
+    ] = "local",
 ) -> None:
     """Run scenarios (default: the bundled demo set with the offline agents)."""
     models = ModelFlags(
@@ -203,7 +208,30 @@ def run(
     if limit:
         scenarios = scenarios[:limit]
     interactive = "human" in (doctor, patient)
-    _execute(console, plan, scenarios, out, resume, stream or interactive, interactive, unreadable)
+    streamed = stream or interactive
+    player = _executor(executor, streamed)
+    try:
+        _execute(console, plan, scenarios, out, resume, streamed, interactive, unreadable, player)
+    finally:
+        if player is not None:
+            player.close()
+
+
+def _executor(name: str, in_this_process: bool) -> Executor | None:
+    """The cluster executor `--executor` names, connected; None for the local one."""
+    from clinsim.experiment.execute import executor_for
+    from clinsim.experiment.spec import ExperimentError
+
+    try:
+        chosen = executor_for(name)
+        if chosen.name == "local":
+            return None
+        if in_this_process:
+            fail(f"--executor {name}: --stream and human roles play in this process (local)")
+        chosen.open()
+    except ExperimentError as exc:
+        fail(str(exc))
+    return chosen
 
 
 def _readable(config: RunConfig) -> tuple[list[Scenario], list[RecordError]]:
@@ -226,6 +254,7 @@ def _execute(
     stream: bool,
     interactive: bool,
     unreadable: list[RecordError] | None = None,
+    executor: Executor | None = None,
 ) -> None:
     from clinsim.cli import run_dir as directory
     from clinsim.environments.run_store import RunStore, StoreError
@@ -246,14 +275,21 @@ def _execute(
                     store.set_skipped(skipped)
         except StoreError as exc:
             fail(str(exc))
-        runner = _runner(console, plan, store, run_id, stream, interactive)
+        pool = executor.check_pool() if executor else None
+        runner = _runner(console, plan, store, run_id, stream, interactive, pool)
         _validate_addresses(runner, scenarios)
         try:
             if create:
                 store.create(run_id, plan.stored().model_dump(mode="json"), skipped)
         except (StoreError, OSError) as exc:
             fail(str(exc))
-        played = _run_with_progress(console, runner, scenarios, skip, stream)
+        if executor is None:
+            played = _run_with_progress(console, runner, scenarios, skip, stream)
+        else:
+            from clinsim.experiment.execute import RunTask
+
+            task = RunTask(run_id, plan, scenarios, store, skip)
+            played = _run_elsewhere(console, executor, task, runner.write_errors)
     _summarise(console, plan, store, scenarios, run_id, runner.write_errors)
     _fail_if_all_model_errors(played)
     problem = directory.final_problems(skipped, runner.write_errors, store.run_dir)
@@ -262,7 +298,13 @@ def _execute(
 
 
 def _runner(
-    console: Console, plan: Plan, store: RunStore, run_id: str, stream: bool, interactive: bool
+    console: Console,
+    plan: Plan,
+    store: RunStore,
+    run_id: str,
+    stream: bool,
+    interactive: bool,
+    pool: ModelPool | None = None,
 ) -> Runner:
     from clinsim.render import render_event
     from clinsim.runner import Runner
@@ -280,6 +322,7 @@ def _runner(
         run_id,
         on_event=show_event if stream else None,
         respond=terminal_responder(console) if interactive else None,
+        pool=pool or ModelPool(),
     )
 
 
@@ -346,6 +389,46 @@ def _fail_if_all_model_errors(records: list[EpisodeRecord]) -> None:
     fail(f"every episode ({len(records)}) ended with a model error{same}: {detail}", code=1)
 
 
+def _run_elsewhere(
+    console: Console, executor: Executor, task: RunTask, write_errors: list[str]
+) -> list[EpisodeRecord]:
+    """Play the run with a cluster executor, the progress bar fed by the episodes it stores."""
+    from clinsim.experiment.spec import ExperimentError
+    from clinsim.runner import episode_jobs
+
+    played: list[EpisodeRecord] = []
+    jobs = episode_jobs(task.scenarios, task.plan.config.trials)
+    todo = sum(job.episode_id not in task.skip for job in jobs)
+    with Progress(*_COLUMNS, console=console) as progress:
+        bar = progress.add_task("episodes", total=todo, correct=0)
+
+        def done(record: EpisodeRecord) -> None:
+            played.append(record)
+            progress.update(bar, advance=1, correct=sum(r.correct for r in played))
+
+        try:
+            result = executor.run_cell(task, done)
+        except ExperimentError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: finished episodes are stored (use --resume)[/]")
+            raise typer.Exit(130) from None
+    write_errors.extend(result.write_errors)
+    if result.replayed:
+        lost = f"{result.replayed} episode attempts lost with their worker, played again"
+        console.print(Text(lost, style="yellow"))
+    return sorted(played, key=lambda r: r.position)
+
+
+_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TextColumn("correct {task.fields[correct]}"),
+    TimeElapsedColumn(),
+)
+
+
 def _run_with_progress(
     console: Console,
     runner: Runner,
@@ -356,14 +439,7 @@ def _run_with_progress(
     from clinsim.environments.run_store import StoreError
     from clinsim.runner import episode_jobs
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("correct {task.fields[correct]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, disable=stream) as progress:
+    with Progress(*_COLUMNS, console=console, disable=stream) as progress:
         jobs = episode_jobs(scenarios, runner.config.trials)
         todo = sum(job.episode_id not in skip for job in jobs)
         task = progress.add_task("episodes", total=todo, correct=0)

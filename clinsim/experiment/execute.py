@@ -7,12 +7,12 @@
 Cells run one after another; an interrupted experiment keeps every episode it finished, and
 `--resume` completes it cell by cell (a cell's stored settings must match the file's).
 
-An `Executor` plays a cell's episodes; the process that runs the experiment (the driver) is the
-only writer of the cells' stores. `local` plays them in this process, `max_concurrency` at a
-time. Another executor (a cluster's) plays the same `EpisodeJob`s elsewhere from the cell's
-plain-data `RunConfig`, and hands each finished episode's events back to the driver, which
-summarises and stores them: it is chosen by name (`--executor NAME[:ADDRESS]`) and nothing
-else changes.
+An `Executor` plays a cell's episodes (or a `clinsim run`'s); the process that runs the
+experiment (the driver) is the only writer of the stores. `local` plays them in this process,
+`max_concurrency` at a time. `ray[:ADDRESS]` (`clinsim.cluster`) plays the same `EpisodeJob`s on
+a Ray cluster from the cell's plain-data `RunConfig`, and hands each finished episode's events
+back to the driver, which summarises and stores them. An executor is chosen by name
+(`--executor NAME[:ADDRESS]`) and nothing else changes.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from clinsim.agents.models.registry import ModelPool
 from clinsim.components import Plan
 from clinsim.environments.run_store import EpisodeRecord, RunStore
 from clinsim.experiment.cells import Cell, check_cells, check_comparisons, expand
@@ -69,24 +70,23 @@ class Experiment:
 
 
 @dataclass(frozen=True)
-class CellTask:
-    """What an executor plays: a cell's plan, its scenarios, the episodes already stored."""
+class RunTask:
+    """What an executor plays: a run's (or a cell's) plan, its scenarios, the episodes already
+    stored."""
 
-    cell: Cell
+    run_id: str
     plan: Plan
     scenarios: list[Scenario]
     store: RunStore
     skip: set[str]
-
-    @property
-    def run_id(self) -> str:
-        return self.cell.directory
 
 
 @dataclass
 class CellResult:
     played: int
     write_errors: list[str] = field(default_factory=list)
+    replayed: int = 0
+    """Episodes played again elsewhere after the worker playing them was lost."""
 
 
 OnEpisode = Callable[[EpisodeRecord], None]
@@ -95,9 +95,19 @@ OnEpisode = Callable[[EpisodeRecord], None]
 class Executor(Protocol):
     name: str
 
-    def run_cell(self, task: CellTask, on_done: OnEpisode) -> CellResult:
-        """Play the cell's episodes not in `task.skip`; store each as it finishes."""
+    def open(self) -> None:
+        """Get ready to play (a cluster: connect to it); `ExperimentError` says why not."""
         ...
+
+    def check_pool(self) -> ModelPool:
+        """The models the driver builds roles with to check them before the run."""
+        ...
+
+    def run_cell(self, task: RunTask, on_done: OnEpisode) -> CellResult:
+        """Play the task's episodes not in `task.skip`; store each as it finishes."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class LocalExecutor:
@@ -105,17 +115,39 @@ class LocalExecutor:
 
     name = "local"
 
-    def run_cell(self, task: CellTask, on_done: OnEpisode) -> CellResult:
+    def open(self) -> None:
+        pass
+
+    def check_pool(self) -> ModelPool:
+        return ModelPool()
+
+    def run_cell(self, task: RunTask, on_done: OnEpisode) -> CellResult:
         runner = Runner(task.plan, task.store, task.run_id)
         played = asyncio.run(runner.run(task.scenarios, skip=task.skip, on_done=on_done))
         return CellResult(len(played), runner.write_errors)
 
+    def close(self) -> None:
+        pass
 
-EXECUTORS: dict[str, Callable[[str], Executor]] = {"local": lambda _address: LocalExecutor()}
+
+def _ray_executor(address: str) -> Executor:
+    from clinsim.cluster.executor import ClusterError, RayExecutor
+
+    try:
+        return RayExecutor(address)
+    except ClusterError as exc:
+        raise ExperimentError(str(exc)) from None
+
+
+EXECUTORS: dict[str, Callable[[str], Executor]] = {
+    "local": lambda _address: LocalExecutor(),
+    "ray": _ray_executor,
+}
 
 
 def executor_for(text: str) -> Executor:
-    """`local` (or another registered executor, `NAME[:ADDRESS]`)."""
+    """`local`, or `ray[:ADDRESS]` (`ray` alone starts a local Ray instance; `ray:auto` joins
+    this machine's cluster, `ray:HOST:PORT` or `ray:ray://HOST:PORT` another)."""
     name, _, address = text.partition(":")
     if name not in EXECUTORS:
         raise ExperimentError(
@@ -212,7 +244,7 @@ def begin(prepared: Prepared, source: Path) -> None:
         record.write_text(json.dumps(experiment.record(), indent=2), encoding="utf-8")
 
 
-def cell_task(prepared: Prepared, index: int) -> CellTask | None:
+def cell_task(prepared: Prepared, index: int) -> RunTask | None:
     """The cell's task, None when the cell is complete; a new cell's store is created."""
     cell, plan = prepared.experiment.cells[index], prepared.plans[index]
     store = RunStore(prepared.experiment.cell_dir(cell))
@@ -222,7 +254,7 @@ def cell_task(prepared: Prepared, index: int) -> CellTask | None:
         return None
     if not store.exists():
         store.create(cell.directory, plan.stored().model_dump(mode="json"))
-    return CellTask(cell, plan, prepared.scenarios[index], store, skip)
+    return RunTask(cell.directory, plan, prepared.scenarios[index], store, skip)
 
 
 def load_experiment(directory: Path) -> Experiment:

@@ -43,9 +43,14 @@ def _fingerprint() -> str:
     return digest.hexdigest()[:10]
 
 
+def demo_ehr_target() -> Path:
+    """Where the cached demo database is, or will be built (the file may not exist yet)."""
+    return cache_dir() / "ehr" / f"{DEMO_SET}-{_fingerprint()}.duckdb"
+
+
 def demo_ehr_path() -> Path:
     """The cached demo database, built on first use."""
-    out = cache_dir() / "ehr" / f"{DEMO_SET}-{_fingerprint()}.duckdb"
+    out = demo_ehr_target()
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -114,7 +114,8 @@ def test_episode_seeds_depend_on_run_seed_and_scenario() -> None:
 
 def test_an_interrupted_run_keeps_finished_episodes_and_resumes(tmp_path: Path) -> None:
     scenarios = load_scenarios(["agentclinic-medqa"])[:10]
-    config = RunConfig(doctor="oracle", sources=["agentclinic-medqa"], limit=10)
+    # one at a time: when the third episode is stored the last ones have not been played yet
+    config = RunConfig(doctor="oracle", sources=["agentclinic-medqa"], limit=10, max_concurrency=1)
     store = RunStore(tmp_path / "r")
     store.create("r", resolve(config).stored().model_dump(mode="json"))
 
