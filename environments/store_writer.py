@@ -11,8 +11,7 @@ a queue and writes them: each finished episode in its own transaction (its row, 
 the removal of its journaled calls), the calls of unfinished episodes (`pending_calls`) as soon as
 they arrive, several in one transaction when they queue up. Calls go ahead of finished episodes
 still queued (each episode's own messages keep their order), so a call is committed within one
-episode write of its return even when many episodes finish at once: a run killed at any moment
-loses only the calls of that last instant. Neither
+episode write of its return even when many episodes finish at once. Neither
 method blocks: `episode_finished` returns a `concurrent.futures.Future` that is done once the
 episode is stored (or holds the `StoreError` that kept it out). Where episodes are played does
 not matter: an executor that plays them in other processes or on other machines sends the same
