@@ -215,7 +215,7 @@ class StoreWriter:
             blocked = False
             if held:
                 held, blocked = self._write_next(held)
-            if stopping and (not held or self._give_up()):
+            if stopping and (not held or (blocked and self._give_up())):
                 break
             if blocked:
                 time.sleep(RETRY_S)
