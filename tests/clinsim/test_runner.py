@@ -114,27 +114,24 @@ def test_episode_seeds_depend_on_run_seed_and_scenario() -> None:
 
 def test_an_interrupted_run_keeps_finished_episodes_and_resumes(tmp_path: Path) -> None:
     scenarios = load_scenarios(["agentclinic-medqa"])[:10]
-    # one at a time: when the third episode is stored the last ones have not been played yet
     config = RunConfig(doctor="oracle", sources=["agentclinic-medqa"], limit=10, max_concurrency=1)
     store = RunStore(tmp_path / "r")
     store.create("r", resolve(config).stored().model_dump(mode="json"))
 
     async def interrupted() -> None:
         runner = Runner(resolve(config), store, "r")
-        done = 0
 
-        def on_done(_record: object) -> None:
-            nonlocal done
-            done += 1
-            if done == 3:
+        def on_event(episode_id: str, _event: object) -> None:
+            if episode_id == "agentclinic-medqa/0004":  # the run is stopped in its fourth episode
                 raise asyncio.CancelledError
 
+        runner.on_event = on_event
         with pytest.raises(asyncio.CancelledError):
-            await runner.run(scenarios, on_done=on_done)
+            await runner.run(scenarios)
 
     asyncio.run(interrupted())
     kept = store.finished_ids()
-    assert 3 <= len(kept) < 10
+    assert sorted(kept) == [f"agentclinic-medqa/000{i}" for i in (1, 2, 3)]
     run_cli(
         "run",
         "agentclinic-medqa",
