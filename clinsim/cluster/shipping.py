@@ -10,7 +10,6 @@ cluster of several machines, give paths every node can read (a shared file syste
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from clinsim.environments.ehr.demo import default_ehr_for, demo_ehr_path, demo_ehr_target
+from clinsim.environments.ehr.demo import (
+    build_once,
+    default_ehr_for,
+    demo_ehr_path,
+    demo_ehr_target,
+)
 from clinsim.scenarios.model import Scenario
 
 
@@ -50,17 +54,11 @@ def demo_ehr_bytes() -> bytes:
 
 
 def _place(path: Path, contents: Callable[[], bytes]) -> bool:
-    if path.is_file():
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with (path.parent / f"{path.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if path.is_file():  # another player on this node wrote it while we waited
-                return False
-            part = path.with_name(f".{path.name}.{os.getpid()}.part")
-            part.write_bytes(contents())
-            part.replace(path)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return True
+    """Write `contents()` to `path` (whole or not at all) unless it is there already."""
+
+    def write(target: Path) -> None:
+        part = target.with_name(f".{target.name}.{os.getpid()}.part")
+        part.write_bytes(contents())
+        part.replace(target)
+
+    return build_once(path, write)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -51,17 +52,25 @@ def demo_ehr_target() -> Path:
 def demo_ehr_path() -> Path:
     """The cached demo database, built on first use."""
     out = demo_ehr_target()
-    if out.is_file():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with (out.parent / f"{out.name}.lock").open("w") as lock:
+    build_once(out, lambda path: build_from_mimic(demo_dir(), path, source=DEMO_SOURCE))
+    return out
+
+
+def build_once(path: Path, build: Callable[[Path], object]) -> bool:
+    """Make `path` with `build(path)` unless it exists, one process at a time (a lock file beside
+    it); returns whether this call built it."""
+    if path.is_file():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with (path.parent / f"{path.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if not out.is_file():  # another process may have built it while we waited
-                build_from_mimic(demo_dir(), out, source=DEMO_SOURCE)
+            if path.is_file():  # another process built it while we waited
+                return False
+            build(path)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    return out
+    return True
 
 
 def is_demo_scenario(scenario: Scenario) -> bool:
