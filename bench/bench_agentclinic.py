@@ -1,6 +1,6 @@
 """End to end against AgentClinic's own loop, both on the same loopback model server.
 
-    python bench/bench_agentclinic.py [--episodes 100] [--latency 0.2] [--skip-shipped]
+    python bench/bench_agentclinic.py [--episodes 100] [--latency 0.2] [--only NAMES]
 
 Both systems play the first `--episodes` AgentClinic-MedQA cases with every role played by a
 model (doctor, patient, measurement reader, judge / moderator) served by one loopback
@@ -27,7 +27,12 @@ Measured, one after the other (wall time for all episodes):
   patient, gpt-4o-mini for the measurement reader, gpt3.5 for the moderator, mapped to the
   server's role names), and its other model libraries (anthropic, replicate, transformers),
   which this loop never calls, stood in for; once with its one-second sleep per turn removed,
-  once as shipped (`--skip-shipped` leaves that one out: it takes about half an hour).
+  once as shipped (about 40 minutes);
+- a bare client (aiohttp, one-line prompts) making the same calls per episode, 16 episodes at
+  once: the least time any client needs on this server and machine, since episodes of 24 to 40
+  calls spread over 16 slots finish unevenly.
+
+`--only` picks the measurements (default: all), in the order given.
 
 Prints each system's time, episodes per second and the speed-ups. Without ../shared (the
 AgentClinic script or its data) the bench says so and exits without measuring.
@@ -167,7 +172,7 @@ def run_clinsim(base_url: str, episodes: int, concurrency: int) -> Result:
     from clinsim.components import resolve
     from clinsim.config import RunConfig
     from clinsim.environments.run_store import RunStore
-    from clinsim.runner import Runner
+    from clinsim.runner import Runner, freeze_setup
     from clinsim.scenarios.sets import load_scenarios
 
     config = RunConfig(
@@ -187,6 +192,7 @@ def run_clinsim(base_url: str, episodes: int, concurrency: int) -> Result:
         plan = resolve(config)
         store.create("bench", plan.stored().model_dump(mode="json"))
         runner = Runner(plan, store, "bench")
+        freeze_setup()  # as `clinsim run` does
         started = time.perf_counter()
         records = asyncio.run(runner.run(scenarios))
         seconds = time.perf_counter() - started
@@ -201,6 +207,48 @@ def run_clinsim(base_url: str, episodes: int, concurrency: int) -> Result:
             if event.kind == "model_called"
         )
     return Result(seconds, calls)
+
+
+def run_floor(base_url: str, episodes: int, concurrency: int) -> Result:
+    """The same calls per episode as both systems make (K doctor, K - 2 patient, one
+    measurement and one judge call, one after the other), made by a bare aiohttp loop with a
+    one-line prompt, `concurrency` episodes at once: what any client would take on this server
+    and machine, the scheduling of episodes of unequal length included."""
+    import aiohttp
+
+    objectives = [case_objective(line) for line in CASES.read_text().splitlines()[:episodes]]
+    plans = [
+        ["doctor"] * turns + ["patient"] * (turns - 2) + ["measurement", "judge"]
+        for turns in map(diagnosis_turn, objectives)
+    ]
+    calls: Counter[str] = Counter()
+
+    async def play() -> None:
+        slots = asyncio.Semaphore(concurrency)
+        connector = aiohttp.TCPConnector(limit=64)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def episode(roles: list[str]) -> None:
+                async with slots:
+                    for role in roles:  # the server answers any role's fixed reply alike
+                        body = {"model": "patient", "messages": [{"role": "user", "content": role}]}
+                        async with session.post(f"{base_url}/chat/completions", json=body) as r:
+                            r.raise_for_status()
+                            await r.read()
+                        calls[role] += 1
+
+            await asyncio.gather(*(episode(roles) for roles in plans))
+
+    started = time.perf_counter()
+    asyncio.run(play())
+    return Result(time.perf_counter() - started, calls)
+
+
+def case_objective(line: str) -> str:
+    """A case's objective as the doctor's system prompt of either system states it."""
+    import json
+
+    return str(json.loads(line)["OSCE_Examination"]["Objective_for_Doctor"]).rstrip(" .")
 
 
 class LoopbackChatCompletion:
@@ -286,6 +334,7 @@ def run_agentclinic(base_url: str, episodes: int, sleep: bool) -> Result:
 SYSTEMS: dict[str, tuple[str, Any]] = {
     "clinsim16": ("clinsim, 16 at once", lambda url, n: run_clinsim(url, n, 16)),
     "clinsim1": ("clinsim, 1 at a time", lambda url, n: run_clinsim(url, n, 1)),
+    "floor16": ("bare client, 16 at once", lambda url, n: run_floor(url, n, 16)),
     "agentclinic": ("AgentClinic, sleep removed", lambda url, n: run_agentclinic(url, n, False)),
     "shipped": ("AgentClinic as shipped", lambda url, n: run_agentclinic(url, n, True)),
 }
@@ -340,7 +389,9 @@ def report(results: dict[str, Result]) -> None:
         return
     fast = results["clinsim, 16 at once"].seconds
     for label, result in results.items():
-        if label != "clinsim, 16 at once":
+        if label.startswith("bare client"):
+            print(f"  clinsim at 16 takes {fast / result.seconds:5.3f}x the {label}'s time")
+        elif label != "clinsim, 16 at once":
             print(f"  clinsim at 16 vs {label}: {result.seconds / fast:5.1f}x")
 
 

@@ -10,6 +10,7 @@ in any way ends with a recorded reason; the run goes on.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import time
 import traceback
@@ -74,6 +75,16 @@ def episode_ids(scenarios: list[Scenario]) -> list[str]:
         n = seen[scenario.id]
         ids.append(scenario.id if n == 1 else f"{scenario.id}#{n}")
     return ids
+
+
+def freeze_setup() -> None:
+    """Call once a process has loaded what it plays from (modules, scenarios, the plan), before
+    a long run: those objects live as long as the process, and frozen, the cyclic garbage
+    collector stops scanning them again at every full collection (about 1% of a 16-at-once run
+    against a model server). For a process that runs and exits, such as the command line: frozen
+    objects that become garbage are never freed."""
+    gc.collect()
+    gc.freeze()
 
 
 def journal(writer: RunWriter, episode_id: str) -> Callable[[Event], None]:

@@ -133,7 +133,6 @@ class StoreWriter:
             where = self.store.run_dir
             raise StoreError(f"{where}: the run store cannot be written: {exc}") from None
         self._load_journal()
-        _event_table(self.run_id, "", [])  # pyarrow's first table loads pandas (up to a second)
         self._thread = threading.Thread(target=self._serve, name="run-store-writer", daemon=True)
         self._thread.start()
         return self
@@ -205,6 +204,9 @@ class StoreWriter:
     # ------------------------------------------------------------------ the writer thread
 
     def _serve(self) -> None:
+        # pyarrow's first table loads pandas (0.3 s to a second): here, not before the first
+        # episode starts; what arrives meanwhile waits in the queue
+        _event_table(self.run_id, "", [])
         held: list[_Message] = []
         while True:
             stopping = self._stopping.is_set()  # before taking: all sent before close are taken

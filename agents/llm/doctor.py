@@ -14,6 +14,7 @@ from pathlib import Path
 from clinsim.agents.llm.doctor_prompts import (
     IMAGE_TOOL,
     DoctorPrompts,
+    RenderedHistory,
     doctor_messages,
     repair_messages,
     tool_names,
@@ -82,6 +83,7 @@ class LLMDoctor:
         self.max_tokens = max_tokens
         self.seed = seed
         self.repair_attempts = repair_attempts
+        self._rendered: RenderedHistory = {}  # one doctor plays one episode
 
     def attachable(self, view: DoctorView) -> dict[str, str]:
         """Image id -> local file for every image this doctor may be sent."""
@@ -96,7 +98,9 @@ class LLMDoctor:
 
     def _request(self, view: DoctorView) -> ChatRequest:
         attached = self.attachable(view)
-        messages = doctor_messages(view, self.protocol, self.bias, attached, self.prompts)
+        messages = doctor_messages(
+            view, self.protocol, self.bias, attached, self.prompts, self._rendered
+        )
         tools = list(view.tools) if self.protocol == "tools" else None
         instructions = None
         if tools:

@@ -143,22 +143,47 @@ def _exchange_messages(
     return messages
 
 
+RenderedHistory = dict[int, tuple[Exchange, dict[str, str], list[ChatMessage]]]
+"""Messages already made for the exchanges of an episode, by position: each turn's request
+repeats the whole history, and rendering it again made every turn cost more than the last."""
+
+
+def _history_messages(
+    view: DoctorView,
+    prompts: DoctorPrompts,
+    attached: Mapping[str, str],
+    rendered: RenderedHistory,
+) -> list[ChatMessage]:
+    messages: list[ChatMessage] = []
+    for index, exchange in enumerate(view.history):
+        known = rendered.get(index)
+        # the same exchange object (views share the state's), sent with the same images
+        if known is not None and known[0] is exchange and known[1] == attached:
+            part = known[2]
+        else:
+            part = _exchange_messages(index, exchange, prompts, attached)
+            rendered[index] = (exchange, dict(attached), part)
+        messages += part
+    return messages
+
+
 def doctor_messages(
     view: DoctorView,
     protocol: Protocol,
     bias: str | None,
     attached: Mapping[str, str],
     prompts: DoctorPrompts | None = None,
+    rendered: RenderedHistory | None = None,
 ) -> list[ChatMessage]:
     """The full message list for this turn. `attached` maps image ids to local files to send;
-    `prompts`: the doctor's templates for `protocol` (default: the bundled ones)."""
+    `prompts`: the doctor's templates for `protocol` (default: the bundled ones); `rendered`:
+    the episode's history messages made at earlier turns, reused and added to."""
     prompts = prompts or DoctorPrompts.bundled(protocol)
     messages = [
         ChatMessage(role="system", content=system_prompt(view, bias, prompts)),
         _opening(view, attached, prompts),
     ]
-    for index, exchange in enumerate(view.history):
-        messages += _exchange_messages(index, exchange, prompts, attached)
+    messages += _history_messages(view, prompts, attached, {} if rendered is None else rendered)
     note = prompts.render("turn_note", view)
     last = messages[-1]
     if not note:  # a turn note of one's own may say nothing on most turns

@@ -10,6 +10,9 @@ Every attempt of a call is one line in `retries` (or `ModelError.retries`), what
 The configured API key is replaced by `[api key]` in everything the backend returns or raises
 (replies, error messages, retry lines), so a server that echoes it cannot get it stored.
 `check()` asks each endpoint for `/models` with a short timeout before a run.
+
+Requests go through one aiohttp session per model and event loop: its connection pool costs a
+tenth of the CPU per request of httpx's, which checks every pooled connection on each request.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ import itertools
 import json
 import ssl
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-import httpx
+import aiohttp
+import certifi
 from pydantic import Field, JsonValue, SecretStr
 
 from clinsim.agents.models.base import (
@@ -46,9 +52,9 @@ _CONNECT_TIMEOUT_S = 10.0
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    """httpx's default TLS settings, made once: reading the CA bundle takes 50-100 ms, and every
-    model role of a run (and every event loop) opens a client of its own."""
-    return httpx.create_ssl_context()
+    """TLS verified against certifi's CA bundle, made once: reading the bundle takes 50-100 ms,
+    and every model role of a run (and every event loop) opens a session of its own."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 _CHECK_TIMEOUT_S = 5.0
@@ -189,16 +195,58 @@ def parse_completion(payload: Any, url: str) -> ChatResponse:
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+class _Reply(NamedTuple):
+    """An HTTP reply read whole: status, Retry-After header, body."""
+
+    status: int
+    retry_after: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def _retry_after(reply: _Reply) -> float | None:
     try:
-        return min(float(response.headers.get("retry-after", "")), _MAX_BACKOFF_S)
+        return min(float(reply.retry_after), _MAX_BACKOFF_S)
     except ValueError:
         return None
 
 
-def _error_text(response: httpx.Response, redact: Callable[[str], str]) -> str:
-    text = redact(response.text).strip().replace("\n", " ")
-    return f"HTTP {response.status_code}: {text[:300]}"
+def _error_text(reply: _Reply, redact: Callable[[str], str]) -> str:
+    text = redact(reply.text).strip().replace("\n", " ")
+    return f"HTTP {reply.status}: {text[:300]}"
+
+
+def _abandon(session: aiohttp.ClientSession) -> None:
+    """Drop a session made in an event loop that has ended (`asyncio.run` once per call, as
+    `build-ehr-scenarios` does): close() can no longer be awaited there, and aiohttp would
+    otherwise report the session and its connector as unclosed when they are collected."""
+    connector = session.connector
+    session.detach()
+    if connector is not None:
+        connector._close()  # the synchronous part of close(); the loop to await the rest is gone
+
+
+def _json_bytes(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _session(headers: dict[str, str], timeout: aiohttp.ClientTimeout, limit: int = 0) -> Any:
+    connector = aiohttp.TCPConnector(limit=limit, ssl=_tls_context())
+    return aiohttp.ClientSession(
+        headers=headers, timeout=timeout, connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+    )
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`),
+    looked up once: aiohttp's own lookup (`trust_env`) costs half a millisecond a request."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass_environment(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies_environment().get(parts.scheme)
 
 
 def _clean(value: Any, key: str | None) -> Any:
@@ -219,6 +267,7 @@ class OpenAIChatModel:
     """A chat model behind one or more OpenAI-compatible `/v1/chat/completions` endpoints."""
 
     def __init__(self, name: str, settings: OpenAIConfig):
+        self._client: aiohttp.ClientSession | None = None
         if not settings.base_urls:
             raise ModelError(
                 f"openai/{name}: no base URL; pass --base-url (e.g. http://127.0.0.1:8000/v1)"
@@ -229,34 +278,42 @@ class OpenAIChatModel:
         self.backoff_s = settings.retry_backoff_s  # bounds checked by OpenAIConfig
         self._key = settings.api_key.get_secret_value() if settings.api_key else None
         self._urls = [_completions_url(url) for url in settings.base_urls]
+        self._proxies = {url: _proxy_for(url) for url in self._urls}
         self._next_url = itertools.cycle(range(len(self._urls)))
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: httpx.AsyncClient | None = None
         self._slots: asyncio.Semaphore | None = None
         self.calls = 0
         self.usage_total = Usage()
 
-    def _bind_loop(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
-        """Client and semaphore belong to one event loop; make new ones if the loop changed."""
+    def _bind_loop(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+        """Session and semaphore belong to one event loop; make new ones if the loop changed."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._slots is None or self._loop is not loop:
-            limits = httpx.Limits(max_connections=self.settings.max_concurrency)
+            if self._client is not None:
+                _abandon(self._client)
             timeout = self.settings.timeout_s
             connect = min(timeout, _CONNECT_TIMEOUT_S)
-            self._client = httpx.AsyncClient(
-                headers=self._headers(),
-                timeout=httpx.Timeout(timeout, connect=connect),
-                limits=limits,
-                verify=_tls_context(),
+            self._client = _session(
+                self._headers(),
+                aiohttp.ClientTimeout(total=timeout, connect=connect),
+                self.settings.max_concurrency,
             )
             self._slots = asyncio.Semaphore(self.settings.max_concurrency)
             self._loop = loop
         return self._client, self._slots
 
+    def __del__(self) -> None:
+        # a model dropped without aclose() (a script, a test) closes its sockets quietly
+        if self._client is not None and not self._client.closed:
+            _abandon(self._client)
+
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        client, self._client = self._client, None
+        if client is not None and not client.closed:
+            if self._loop is asyncio.get_running_loop():
+                await client.close()
+            else:
+                _abandon(client)
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         """One call; a failure is a ModelError with the key redacted and no chained exception
@@ -304,21 +361,22 @@ class OpenAIChatModel:
     async def check(self) -> None:
         """Ask every endpoint for its model list (one cheap GET, short timeout); ModelError with
         the server's address when one cannot be reached or refuses the API key."""
-        timeout = httpx.Timeout(_CHECK_TIMEOUT_S)
-        async with httpx.AsyncClient(headers=self._headers(), timeout=timeout) as client:
+        timeout = aiohttp.ClientTimeout(total=_CHECK_TIMEOUT_S)
+        async with _session(self._headers(), timeout) as client:
             for url in dict.fromkeys(self._urls):
                 base = url.removesuffix("/chat/completions")
                 try:
-                    response = await client.get(base + "/models")
-                except httpx.HTTPError as error:
-                    problem = f"{type(error).__name__}: {error}".rstrip(": ")
+                    async with client.get(base + "/models", proxy=self._proxies[url]) as response:
+                        reply = await _read(response)
+                except (aiohttp.ClientError, TimeoutError) as error:
+                    problem = _problem(error) or "timed out"
                     raise ModelError(
                         self._redact(
                             f"{self.address}: cannot reach the server at {base}: {problem}"
                         )
                     ) from None
-                if response.status_code in (401, 403):
-                    refused = _error_text(response, self._redact)
+                if reply.status in (401, 403):
+                    refused = _error_text(reply, self._redact)
                     raise ModelError(f"{self.address}: {base} refused the API key: {refused}")
 
     def _headers(self) -> dict[str, str]:
@@ -331,26 +389,28 @@ class OpenAIChatModel:
         return text.replace(self._key, REDACTED) if self._key else text
 
     async def _post(
-        self, client: httpx.AsyncClient, url: str, body: dict[str, Any]
+        self, client: aiohttp.ClientSession, url: str, body: dict[str, Any]
     ) -> ChatResponse:
         try:
-            response = await client.post(url, json=body)
-        except httpx.TimeoutException as error:
+            data, proxy = _json_bytes(body), self._proxies[url]
+            async with client.post(url, data=data, proxy=proxy) as response:
+                reply = await _read(response)
+        except TimeoutError as error:
             raise _Retryable(f"timed out after {self.settings.timeout_s:g} s") from error
-        except httpx.TransportError as error:
-            raise _Retryable(f"connection error: {type(error).__name__}: {error}") from error
-        if response.status_code == 429 or response.status_code >= 500:
-            raise _Retryable(_error_text(response, self._redact), _retry_after(response))
-        if response.status_code >= 400:
-            refused = _error_text(response, self._redact)
+        except aiohttp.ClientError as error:
+            raise _Retryable(f"connection error: {_problem(error)}") from error
+        if reply.status == 429 or reply.status >= 500:
+            raise _Retryable(_error_text(reply, self._redact), _retry_after(reply))
+        if reply.status >= 400:
+            refused = _error_text(reply, self._redact)
             raise ModelError(f"{self.address}: {url} refused the request: {refused}")
         try:
-            payload = response.json()
+            payload = json.loads(reply.body)
         except (ValueError, RecursionError) as error:  # not JSON, too deep, over-long numbers
             reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
             raise ModelError(
                 f"{self.address}: malformed JSON from {url} ({self._redact(reason)[:200]}); "
-                f"body starts with {self._redact(response.text)[:120]!r}"
+                f"body starts with {self._redact(reply.text)[:120]!r}"
             ) from None
         try:
             clean = _clean(payload, self._key)
@@ -364,6 +424,16 @@ class OpenAIChatModel:
             prompt_tokens=self.usage_total.prompt_tokens + usage.prompt_tokens,
             completion_tokens=self.usage_total.completion_tokens + usage.completion_tokens,
         )
+
+
+async def _read(response: aiohttp.ClientResponse) -> _Reply:
+    body = await response.read()
+    return _Reply(response.status, response.headers.get("retry-after", ""), body)
+
+
+def _problem(error: BaseException) -> str:
+    """`ErrorType: message` for an error of the HTTP client."""
+    return f"{type(error).__name__}: {error}".rstrip(": ")
 
 
 def _completions_url(base_url: str) -> str:

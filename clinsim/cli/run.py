@@ -437,7 +437,7 @@ def _run_with_progress(
     stream: bool,
 ) -> list[EpisodeRecord]:
     from clinsim.environments.run_store import StoreError
-    from clinsim.runner import episode_jobs
+    from clinsim.runner import episode_jobs, freeze_setup
 
     with Progress(*_COLUMNS, console=console, disable=stream) as progress:
         jobs = episode_jobs(scenarios, runner.config.trials)
@@ -450,6 +450,7 @@ def _run_with_progress(
             correct += record.correct
             progress.update(task, advance=1, correct=correct)
 
+        freeze_setup()
         try:
             return asyncio.run(runner.run(scenarios, skip=skip, on_done=done))
         except StoreError as exc:  # the store cannot be written: found before anything played

@@ -203,3 +203,22 @@ async def test_concurrency_limit_bounds_requests_in_flight() -> None:
 def test_missing_base_url_is_a_clear_error() -> None:
     with pytest.raises(ModelError, match="no base URL"):
         load_model("openai/medgemma", OpenAIConfig())
+
+
+async def test_the_environments_proxy_is_used_unless_no_proxy_names_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with LoopbackServer() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.base_url.removesuffix("/v1"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        # the request reaches the proxy with the absolute URL it is for
+        proxied = _model("http://model.invalid/v1", max_retries=0)
+        with pytest.raises(ModelError, match=r"no route POST http://model\.invalid/v1/chat"):
+            await proxied.chat(_ask("x"))
+        await proxied.aclose()
+        monkeypatch.setenv("NO_PROXY", "model.invalid")
+        direct = _model("http://model.invalid/v1", max_retries=0)
+        with pytest.raises(ModelError, match="connection error"):
+            await direct.chat(_ask("x"))
+        await direct.aclose()
