@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HEAVY = ("torch", "transformers", "langgraph", "duckdb", "numpy", "httpx")
+HEAVY = ("torch", "transformers", "langgraph", "duckdb", "numpy", "httpx", "aiohttp")
 PROBE = (
     "import atexit, json, sys\n"
     "def report():\n"

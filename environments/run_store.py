@@ -37,14 +37,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from clinsim import __version__
-from clinsim.environments.call_storage import CallRebuilder, call_index
+from clinsim.environments.call_storage import CallRebuilder
 from clinsim.environments.events import (
     DiagnosisJudged,
     DiagnosisSubmitted,
@@ -56,6 +55,12 @@ from clinsim.environments.events import (
     ToolCalled,
 )
 from clinsim.environments.store_lock import RunLock, reading
+from clinsim.environments.store_rows import (
+    ExportFormat,
+    by_episode,
+    export_tables,
+    read_pending,
+)
 from clinsim.environments.store_schema import (
     STORE_FORMAT,
     columns,
@@ -71,8 +76,6 @@ from clinsim.scenarios.model import Scenario
 
 RUN_STORE_FILE = "run.duckdb"
 LOCK_WAIT_S = 30.0
-ExportFormat = Literal["parquet", "jsonl", "csv"]
-_COPY_FORMATS: dict[str, str] = {"parquet": "parquet", "jsonl": "json", "csv": "csv"}
 
 
 class EpisodeRecord(BaseModel):
@@ -363,7 +366,7 @@ class RunStore:
                 "ORDER BY episode_id, seq",
                 names,
             ).fetchall()
-        return _by_episode(rows)
+        return by_episode(rows)
 
     def all_events(self) -> dict[str, list[Event]]:
         """Every episode's events, in order (episode id -> events)."""
@@ -371,26 +374,13 @@ class RunStore:
             rows = con.execute(
                 "SELECT episode_id, kind, payload FROM events ORDER BY episode_id, seq"
             ).fetchall()
-        return _by_episode(rows)
+        return by_episode(rows)
 
     def export(self, out_dir: Path, fmt: ExportFormat) -> list[Path]:
         """Write the `episodes` and `events` tables to `out_dir` (DuckDB COPY), one file each;
         each event's payload is written whole (model calls with their full requests)."""
-        out_dir.mkdir(parents=True, exist_ok=True)
-        copy = f"(FORMAT {_COPY_FORMATS[fmt]})"
-        episodes, events = out_dir / f"episodes.{fmt}", out_dir / f"events.{fmt}"
         with self._reading() as con:
-            con.execute(
-                f"COPY (SELECT * FROM episodes ORDER BY position) TO {_quoted(episodes)} {copy}"
-            )
-            rows = con.execute(
-                "SELECT run_id, episode_id, seq, kind, turn, payload FROM events "
-                "ORDER BY episode_id, seq"
-            ).fetchall()
-        with duckdb.connect() as out:
-            out.register("whole_events", _whole_events(rows))
-            out.execute(f"COPY whole_events TO {_quoted(events)} {copy}")
-        return [episodes, events]
+            return export_tables(con, out_dir, fmt)
 
     def model_calls(self) -> list[tuple[str, ModelCalled]]:
         """Every recorded model call as (episode id, event), in episode and event order."""
@@ -404,7 +394,7 @@ class RunStore:
             rows = con.execute(query + " ORDER BY episode_id, seq", parameters).fetchall()
         return [
             (episode, call)
-            for episode, events in _by_episode(rows).items()
+            for episode, events in by_episode(rows).items()
             for call in events
             if isinstance(call, ModelCalled)
         ]
@@ -414,57 +404,6 @@ class RunStore:
         each role's in call order)."""
         with self._reading() as con:
             return read_pending(con)
-
-
-def read_pending(con: duckdb.DuckDBPyConnection) -> dict[str, list[ModelCalled]]:
-    """`pending_calls` as events; a role's calls after a gap in its numbering are left out
-    (they were stored against a call that is missing)."""
-    if "pending_calls" not in tables(con):
-        return {}
-    rows = con.execute(
-        "SELECT episode_id, idx, payload FROM pending_calls ORDER BY episode_id, role, idx"
-    ).fetchall()
-    found: dict[str, list[ModelCalled]] = {}
-    rebuilders: dict[str, CallRebuilder] = {}
-    last: dict[tuple[str, str], int] = {}
-    for episode_id, idx, payload in rows:
-        call = rebuilders.setdefault(episode_id, CallRebuilder()).call(payload)
-        key = (episode_id, call.role)
-        if last.get(key, -1) != idx - 1 or call_index(call) != idx:
-            last[key] = -2
-            continue
-        last[key] = idx
-        found.setdefault(episode_id, []).append(call)
-    return found
-
-
-def _by_episode(rows: list[tuple[Any, ...]]) -> dict[str, list[Event]]:
-    found: dict[str, list[Event]] = {}
-    rebuilders: dict[str, CallRebuilder] = {}
-    for episode_id, kind, payload in rows:
-        rebuild = rebuilders.setdefault(episode_id, CallRebuilder())
-        found.setdefault(episode_id, []).append(rebuild.event(kind, payload))
-    return found
-
-
-def _quoted(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def _whole_events(rows: list[tuple[Any, ...]]) -> pa.Table:
-    """Stored event rows with every payload rebuilt whole, as a table of the same columns."""
-    rebuilders: dict[str, CallRebuilder] = {}
-    payloads = [
-        rebuilders.setdefault(episode_id, CallRebuilder()).event(kind, payload).model_dump_json()
-        for _, episode_id, _, kind, _, payload in rows
-    ]
-    types = {"run_id": pa.string(), "episode_id": pa.string(), "seq": pa.int32()}
-    types |= {"kind": pa.string(), "turn": pa.int32()}
-    table = {
-        name: pa.array([row[i] for row in rows], kind)
-        for i, (name, kind) in enumerate(types.items())
-    }
-    return pa.table({**table, "payload": pa.array(payloads, pa.string())})
 
 
 def resolve_run_dir(run: str, runs_root: str | Path = "runs") -> Path:

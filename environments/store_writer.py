@@ -54,9 +54,9 @@ from clinsim.environments.run_store import (
     StoreError,
     connect,
     migrate,
-    read_pending,
 )
 from clinsim.environments.store_lock import ReaderGate
+from clinsim.environments.store_rows import read_pending
 
 POLL_S = 0.05
 """How often an idle writer looks for waiting readers."""

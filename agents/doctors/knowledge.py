@@ -27,6 +27,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +41,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from clinsim.environments.cache import cache_dir
+from clinsim.scenarios import text as text_module
 from clinsim.scenarios.text import singular, split_parentheses, terms, words
 
 KB_FILE = "baseline_kb.json"
@@ -121,6 +125,30 @@ class TfidfIndex:
         counts = np.bincount(term_ids, minlength=len(self.vocabulary))
         self.start = np.concatenate([[0], np.cumsum(counts)])
 
+    def save(self, file: Path) -> None:
+        """The index as arrays in an `.npz` file; `load` reads it back."""
+        np.savez(
+            file,
+            terms=np.array(list(self.vocabulary), dtype=np.str_),
+            idf=self.idf,
+            postings_doc=self.postings_doc,
+            postings_weight=self.postings_weight,
+            start=self.start,
+        )
+
+    @classmethod
+    def load(cls, file: Path, size: int) -> TfidfIndex:
+        """An index saved by `save` (no pickles); `size`: its number of documents."""
+        index = cls.__new__(cls)
+        index.size = size
+        with np.load(file, allow_pickle=False) as saved:
+            index.vocabulary = {term: i for i, term in enumerate(saved["terms"].tolist())}
+            index.idf = saved["idf"]
+            index.postings_doc = saved["postings_doc"]
+            index.postings_weight = saved["postings_weight"]
+            index.start = saved["start"]
+        return index
+
     def vector(self, doc: list[str]) -> tuple[npt.NDArray[np.int64], Vector]:
         """(term ids, weights) of a tokenised text; unknown terms are dropped."""
         counts = Counter(t for t in doc if t in self.vocabulary)
@@ -144,6 +172,31 @@ class TfidfIndex:
         return result.astype(np.float64)
 
 
+def cached_index(documents: Sequence[str]) -> TfidfIndex:
+    """The index of `documents`, read from the cache folder when these documents were indexed
+    before by this code (building it takes 0.3-0.7 s; reading it, a few milliseconds). Arrays
+    only (`.npz`, no pickles); a cache that cannot be written is skipped."""
+    digest = hashlib.sha256()
+    for module in (__file__, text_module.__file__):  # the tokeniser: this file and text.py
+        digest.update(Path(str(module)).read_bytes())
+    for document in documents:
+        digest.update(document.encode("utf-8", "surrogatepass") + b"\0")
+    path = cache_dir() / "baseline" / f"tfidf-{digest.hexdigest()[:16]}.npz"
+    try:
+        return TfidfIndex.load(path, len(documents))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # none, or damaged
+        pass
+    index = TfidfIndex(documents)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        index.save(partial)
+        partial.replace(path)
+    except OSError:
+        pass
+    return index
+
+
 class DiagnosisRanker:
     """Ranks the diagnoses of a knowledge base by similarity of their cases to a transcript."""
 
@@ -151,7 +204,7 @@ class DiagnosisRanker:
         if not cases:
             raise ValueError("the knowledge base has no cases")
         self.cases = list(cases)
-        self.index = TfidfIndex([c.text for c in self.cases])
+        self.index = cached_index([c.text for c in self.cases])
         keys = [diagnosis_key(c.diagnosis) for c in self.cases]
         groups = sorted(set(keys))
         number = {k: i for i, k in enumerate(groups)}

@@ -241,12 +241,13 @@ def _session(headers: dict[str, str], timeout: aiohttp.ClientTimeout, limit: int
 
 
 def _proxy_for(url: str) -> str | None:
-    """The proxy the environment names for `url` (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`),
-    looked up once: aiohttp's own lookup (`trust_env`) costs half a millisecond a request."""
+    """The proxy the environment names for `url` (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, as
+    `requests` reads them), looked up once: aiohttp's own lookup (`trust_env`) costs half a
+    millisecond a request."""
     parts = urllib.parse.urlsplit(url)
-    if urllib.request.proxy_bypass_environment(parts.hostname or ""):
+    if urllib.request.proxy_bypass(parts.hostname or ""):
         return None
-    return urllib.request.getproxies_environment().get(parts.scheme)
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _clean(value: Any, key: str | None) -> Any:

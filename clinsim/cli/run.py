@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import JsonValue
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from clinsim.agents.models.base import ModelError
@@ -21,6 +20,7 @@ from clinsim.cli import flags
 from clinsim.cli.errors import fail
 from clinsim.cli.flags import ModelFlags, key_values
 from clinsim.cli.options import folder, number
+from clinsim.cli.run_play import connect_executor, run_elsewhere, run_with_progress
 from clinsim.cli.terminal import terminal_responder
 from clinsim.components import Plan, resolve
 from clinsim.config import RunConfig
@@ -34,7 +34,7 @@ from clinsim.tools.base import builtin_tools
 
 if TYPE_CHECKING:  # the runner and the store load the encounter graph and DuckDB: on first use
     from clinsim.environments.run_store import EpisodeRecord, RunStore
-    from clinsim.experiment.execute import Executor, RunTask
+    from clinsim.experiment.execute import Executor
     from clinsim.runner import Runner
 
 Opt = typer.Option
@@ -209,29 +209,12 @@ def run(
         scenarios = scenarios[:limit]
     interactive = "human" in (doctor, patient)
     streamed = stream or interactive
-    player = _executor(executor, streamed)
+    player = connect_executor(executor, streamed)
     try:
         _execute(console, plan, scenarios, out, resume, streamed, interactive, unreadable, player)
     finally:
         if player is not None:
             player.close()
-
-
-def _executor(name: str, in_this_process: bool) -> Executor | None:
-    """The cluster executor `--executor` names, connected; None for the local one."""
-    from clinsim.experiment.execute import executor_for
-    from clinsim.experiment.spec import ExperimentError
-
-    try:
-        chosen = executor_for(name)
-        if chosen.name == "local":
-            return None
-        if in_this_process:
-            fail(f"--executor {name}: --stream and human roles play in this process (local)")
-        chosen.open()
-    except ExperimentError as exc:
-        fail(str(exc))
-    return chosen
 
 
 def _readable(config: RunConfig) -> tuple[list[Scenario], list[RecordError]]:
@@ -284,12 +267,12 @@ def _execute(
         except (StoreError, OSError) as exc:
             fail(str(exc))
         if executor is None:
-            played = _run_with_progress(console, runner, scenarios, skip, stream)
+            played = run_with_progress(console, runner, scenarios, skip, stream)
         else:
             from clinsim.experiment.execute import RunTask
 
             task = RunTask(run_id, plan, scenarios, store, skip)
-            played = _run_elsewhere(console, executor, task, runner.write_errors)
+            played = run_elsewhere(console, executor, task, runner.write_errors)
     _summarise(console, plan, store, scenarios, run_id, runner.write_errors)
     _fail_if_all_model_errors(played)
     problem = directory.final_problems(skipped, runner.write_errors, store.run_dir)
@@ -387,77 +370,3 @@ def _fail_if_all_model_errors(records: list[EpisodeRecord]) -> None:
     detail, count = details.most_common(1)[0]
     same = "" if count == len(records) else f" ({count} of them: the first below)"
     fail(f"every episode ({len(records)}) ended with a model error{same}: {detail}", code=1)
-
-
-def _run_elsewhere(
-    console: Console, executor: Executor, task: RunTask, write_errors: list[str]
-) -> list[EpisodeRecord]:
-    """Play the run with a cluster executor, the progress bar fed by the episodes it stores."""
-    from clinsim.experiment.spec import ExperimentError
-    from clinsim.runner import episode_jobs
-
-    played: list[EpisodeRecord] = []
-    jobs = episode_jobs(task.scenarios, task.plan.config.trials)
-    todo = sum(job.episode_id not in task.skip for job in jobs)
-    with Progress(*_COLUMNS, console=console) as progress:
-        bar = progress.add_task("episodes", total=todo, correct=0)
-
-        def done(record: EpisodeRecord) -> None:
-            played.append(record)
-            progress.update(bar, advance=1, correct=sum(r.correct for r in played))
-
-        try:
-            result = executor.run_cell(task, done)
-        except ExperimentError as exc:
-            fail(str(exc))
-        except KeyboardInterrupt:
-            console.print("[yellow]interrupted: finished episodes are stored (use --resume)[/]")
-            raise typer.Exit(130) from None
-    write_errors.extend(result.write_errors)
-    if result.replayed:
-        lost = f"{result.replayed} episode attempts lost with their worker, played again"
-        console.print(Text(lost, style="yellow"))
-    return sorted(played, key=lambda r: r.position)
-
-
-_COLUMNS = (
-    TextColumn("{task.description}"),
-    BarColumn(),
-    MofNCompleteColumn(),
-    TextColumn("correct {task.fields[correct]}"),
-    TimeElapsedColumn(),
-)
-
-
-def _run_with_progress(
-    console: Console,
-    runner: Runner,
-    scenarios: list[Scenario],
-    skip: set[str],
-    stream: bool,
-) -> list[EpisodeRecord]:
-    from clinsim.environments.run_store import StoreError
-    from clinsim.runner import episode_jobs, freeze_setup
-
-    with Progress(*_COLUMNS, console=console, disable=stream) as progress:
-        jobs = episode_jobs(scenarios, runner.config.trials)
-        todo = sum(job.episode_id not in skip for job in jobs)
-        task = progress.add_task("episodes", total=todo, correct=0)
-        correct = 0
-
-        def done(record: EpisodeRecord) -> None:
-            nonlocal correct
-            correct += record.correct
-            progress.update(task, advance=1, correct=correct)
-
-        freeze_setup()
-        try:
-            return asyncio.run(runner.run(scenarios, skip=skip, on_done=done))
-        except StoreError as exc:  # the store cannot be written: found before anything played
-            fail(str(exc))
-        except KeyboardInterrupt:
-            console.print(
-                "[yellow]interrupted: finished episodes and the model calls of the others are "
-                "stored (--resume completes the run without repeating them)[/]"
-            )
-            raise typer.Exit(130) from None

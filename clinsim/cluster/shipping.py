@@ -17,8 +17,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from clinsim.environments.cache import build_once
 from clinsim.environments.ehr.demo import (
-    build_once,
     default_ehr_for,
     demo_ehr_path,
     demo_ehr_target,

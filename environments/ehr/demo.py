@@ -8,13 +8,11 @@ runs build it once and never see a half-written file.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from clinsim.environments.cache import build_once, cache_dir
 from clinsim.environments.ehr.mimic_import import build_from_mimic
 from clinsim.environments.ehr.schema import SCHEMA_VERSION
 from clinsim.scenarios.model import Case, Scenario
@@ -28,11 +26,6 @@ DEMO_SOURCE = "MIMIC-IV Clinical Database Demo v2.2 (ODbL)"
 def demo_dir() -> Path:
     """Folder of the bundled demo tables (MIMIC-IV `hosp/`, `icu/` layout, plus `meds/`)."""
     return Path(str(resources.files("clinsim.environments.ehr").joinpath("data", DEMO_SET)))
-
-
-def cache_dir() -> Path:
-    configured = os.environ.get("CLINSIM_CACHE")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "clinsim"
 
 
 def _fingerprint() -> str:
@@ -54,23 +47,6 @@ def demo_ehr_path() -> Path:
     out = demo_ehr_target()
     build_once(out, lambda path: build_from_mimic(demo_dir(), path, source=DEMO_SOURCE))
     return out
-
-
-def build_once(path: Path, build: Callable[[Path], object]) -> bool:
-    """Make `path` with `build(path)` unless it exists, one process at a time (a lock file beside
-    it); returns whether this call built it."""
-    if path.is_file():
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with (path.parent / f"{path.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if path.is_file():  # another process built it while we waited
-                return False
-            build(path)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return True
 
 
 def is_demo_scenario(scenario: Scenario) -> bool:

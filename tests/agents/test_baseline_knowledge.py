@@ -11,8 +11,10 @@ from clinsim.agents.doctors.baseline import BaselineDoctor
 from clinsim.agents.doctors.knowledge import (
     Case,
     DiagnosisRanker,
+    cached_index,
     default_ranker,
     fingerprint,
+    load_cases,
 )
 from clinsim.components import resolve
 from clinsim.config import RunConfig
@@ -146,3 +148,35 @@ async def test_a_held_out_diagnosis_shared_by_other_cases_is_in_the_top_five(
     await Runner(resolve(config), store, "run").run([scenario])
     (verdict,) = [e for e in store.events(scenario_id) if isinstance(e, DiagnosisJudged)]
     assert verdict.rank is not None and verdict.rank <= 5, verdict.reason
+
+
+def test_the_index_read_from_the_cache_ranks_as_the_one_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLINSIM_CACHE", str(tmp_path))
+    documents = [case.text for case in load_cases()]
+    built = cached_index(documents)
+    [saved] = (tmp_path / "baseline").glob("tfidf-*.npz")
+    read = cached_index(documents)
+    assert read.vocabulary == built.vocabulary
+    for query in ("fever cough and pleuritic chest pain", "double vision worse in the evening"):
+        assert read.similarities(query).tolist() == built.similarities(query).tolist()
+    # other documents get an index of their own; a damaged file is built again and replaced
+    assert cached_index(documents[:10]).size == 10
+    assert len(list((tmp_path / "baseline").glob("tfidf-*.npz"))) == 2
+    whole = saved.read_bytes()
+    for damaged in (b"not an npz", whole[: len(whole) // 2]):
+        saved.write_bytes(damaged)
+        again = cached_index(documents)
+        assert again.similarities("fever").tolist() == built.similarities("fever").tolist()
+        assert saved.read_bytes() == whole
+
+
+def test_an_unwritable_cache_still_gives_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("CLINSIM_CACHE", str(blocker))  # a file where the folder would be
+    index = cached_index(["cough and fever", "rash on the arm"])
+    assert index.similarities("fever").argmax() == 0
