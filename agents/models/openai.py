@@ -11,8 +11,9 @@ The configured API key is replaced by `[api key]` in everything the backend retu
 (replies, error messages, retry lines), so a server that echoes it cannot get it stored.
 `check()` asks each endpoint for `/models` with a short timeout before a run.
 
-Requests go through one aiohttp session per model and event loop: its connection pool costs a
-tenth of the CPU per request of httpx's, which checks every pooled connection on each request.
+Requests go through one aiohttp session per model and event loop: 0.17 ms of CPU a request at 16
+at once, against 1.5 ms for httpx, whose pool checks every pooled connection on each request
+(`bench/bench_http.py`).
 """
 
 from __future__ import annotations
