@@ -234,7 +234,9 @@ def _json_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _session(headers: dict[str, str], timeout: aiohttp.ClientTimeout, limit: int = 0) -> Any:
+def _session(
+    headers: dict[str, str], timeout: aiohttp.ClientTimeout, limit: int = 0
+) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=limit, ssl=_tls_context())
     return aiohttp.ClientSession(
         headers=headers, timeout=timeout, connector=connector, cookie_jar=aiohttp.DummyCookieJar()
@@ -371,10 +373,9 @@ class OpenAIChatModel:
                     async with client.get(base + "/models", proxy=self._proxies[url]) as response:
                         reply = await _read(response)
                 except (aiohttp.ClientError, TimeoutError) as error:
-                    problem = _problem(error) or "timed out"
                     raise ModelError(
                         self._redact(
-                            f"{self.address}: cannot reach the server at {base}: {problem}"
+                            f"{self.address}: cannot reach the server at {base}: {_problem(error)}"
                         )
                     ) from None
                 if reply.status in (401, 403):
