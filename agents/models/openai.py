@@ -10,27 +10,19 @@ Every attempt of a call is one line in `retries` (or `ModelError.retries`), what
 The configured API key is replaced by `[api key]` in everything the backend returns or raises
 (replies, error messages, retry lines), so a server that echoes it cannot get it stored.
 `check()` asks each endpoint for `/models` with a short timeout before a run.
-
-Requests go through one aiohttp session per model and event loop: 0.17 ms of CPU a request at 16
-at once, against 1.5 ms for httpx, whose pool checks every pooled connection on each request
-(`bench/bench_http.py`).
+Requests go through `clinsim.agents.models.http` (aiohttp).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import json
-import ssl
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiohttp
-import certifi
 from pydantic import Field, JsonValue, SecretStr
 
 from clinsim.agents.models.base import (
@@ -41,6 +33,15 @@ from clinsim.agents.models.base import (
     ToolCall,
     Usage,
 )
+from clinsim.agents.models.http import (
+    Reply,
+    abandon,
+    json_bytes,
+    problem,
+    proxy_for,
+    read_reply,
+    session,
+)
 from clinsim.agents.models.images import image_data_uri
 from clinsim.agents.models.registry import backend
 from clinsim.agents.models.thinking import split_thinking
@@ -49,13 +50,6 @@ from clinsim.plugins import Config
 
 _MAX_BACKOFF_S = 30.0
 _CONNECT_TIMEOUT_S = 10.0
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """TLS verified against certifi's CA bundle, made once: reading the bundle takes 50-100 ms,
-    and every model role of a run (and every event loop) opens a session of its own."""
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 _CHECK_TIMEOUT_S = 5.0
@@ -196,61 +190,16 @@ def parse_completion(payload: Any, url: str) -> ChatResponse:
     )
 
 
-class _Reply(NamedTuple):
-    """An HTTP reply read whole: status, Retry-After header, body."""
-
-    status: int
-    retry_after: str
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-
-def _retry_after(reply: _Reply) -> float | None:
+def _retry_after(reply: Reply) -> float | None:
     try:
         return min(float(reply.retry_after), _MAX_BACKOFF_S)
     except ValueError:
         return None
 
 
-def _error_text(reply: _Reply, redact: Callable[[str], str]) -> str:
+def _error_text(reply: Reply, redact: Callable[[str], str]) -> str:
     text = redact(reply.text).strip().replace("\n", " ")
     return f"HTTP {reply.status}: {text[:300]}"
-
-
-def _abandon(session: aiohttp.ClientSession) -> None:
-    """Drop a session made in an event loop that has ended (`asyncio.run` once per call, as
-    `build-ehr-scenarios` does): close() can no longer be awaited there, and aiohttp would
-    otherwise report the session and its connector as unclosed when they are collected."""
-    connector = session.connector
-    session.detach()
-    if connector is not None:
-        connector._close()  # the synchronous part of close(); the loop to await the rest is gone
-
-
-def _json_bytes(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
-def _session(
-    headers: dict[str, str], timeout: aiohttp.ClientTimeout, limit: int = 0
-) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=limit, ssl=_tls_context())
-    return aiohttp.ClientSession(
-        headers=headers, timeout=timeout, connector=connector, cookie_jar=aiohttp.DummyCookieJar()
-    )
-
-
-def _proxy_for(url: str) -> str | None:
-    """The proxy the environment names for `url` (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, as
-    `requests` reads them), looked up once: aiohttp's own lookup (`trust_env`) costs half a
-    millisecond a request."""
-    parts = urllib.parse.urlsplit(url)
-    if urllib.request.proxy_bypass(parts.hostname or ""):
-        return None
-    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _clean(value: Any, key: str | None) -> Any:
@@ -282,7 +231,7 @@ class OpenAIChatModel:
         self.backoff_s = settings.retry_backoff_s  # bounds checked by OpenAIConfig
         self._key = settings.api_key.get_secret_value() if settings.api_key else None
         self._urls = [_completions_url(url) for url in settings.base_urls]
-        self._proxies = {url: _proxy_for(url) for url in self._urls}
+        self._proxies = {url: proxy_for(url) for url in self._urls}
         self._next_url = itertools.cycle(range(len(self._urls)))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots: asyncio.Semaphore | None = None
@@ -294,10 +243,10 @@ class OpenAIChatModel:
         loop = asyncio.get_running_loop()
         if self._client is None or self._slots is None or self._loop is not loop:
             if self._client is not None:
-                _abandon(self._client)
+                abandon(self._client)
             timeout = self.settings.timeout_s
             connect = min(timeout, _CONNECT_TIMEOUT_S)
-            self._client = _session(
+            self._client = session(
                 self._headers(),
                 aiohttp.ClientTimeout(total=timeout, connect=connect),
                 self.settings.max_concurrency,
@@ -309,7 +258,7 @@ class OpenAIChatModel:
     def __del__(self) -> None:
         # a model dropped without aclose() (a script, a test) closes its sockets quietly
         if self._client is not None and not self._client.closed:
-            _abandon(self._client)
+            abandon(self._client)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
@@ -317,7 +266,7 @@ class OpenAIChatModel:
             if self._loop is asyncio.get_running_loop():
                 await client.close()
             else:
-                _abandon(client)
+                abandon(client)
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         """One call; a failure is a ModelError with the key redacted and no chained exception
@@ -366,16 +315,16 @@ class OpenAIChatModel:
         """Ask every endpoint for its model list (one cheap GET, short timeout); ModelError with
         the server's address when one cannot be reached or refuses the API key."""
         timeout = aiohttp.ClientTimeout(total=_CHECK_TIMEOUT_S)
-        async with _session(self._headers(), timeout) as client:
+        async with session(self._headers(), timeout) as client:
             for url in dict.fromkeys(self._urls):
                 base = url.removesuffix("/chat/completions")
                 try:
                     async with client.get(base + "/models", proxy=self._proxies[url]) as response:
-                        reply = await _read(response)
+                        reply = await read_reply(response)
                 except (aiohttp.ClientError, TimeoutError) as error:
                     raise ModelError(
                         self._redact(
-                            f"{self.address}: cannot reach the server at {base}: {_problem(error)}"
+                            f"{self.address}: cannot reach the server at {base}: {problem(error)}"
                         )
                     ) from None
                 if reply.status in (401, 403):
@@ -395,13 +344,13 @@ class OpenAIChatModel:
         self, client: aiohttp.ClientSession, url: str, body: dict[str, Any]
     ) -> ChatResponse:
         try:
-            data, proxy = _json_bytes(body), self._proxies[url]
+            data, proxy = json_bytes(body), self._proxies[url]
             async with client.post(url, data=data, proxy=proxy) as response:
-                reply = await _read(response)
+                reply = await read_reply(response)
         except TimeoutError as error:
             raise _Retryable(f"timed out after {self.settings.timeout_s:g} s") from error
         except aiohttp.ClientError as error:
-            raise _Retryable(f"connection error: {_problem(error)}") from error
+            raise _Retryable(f"connection error: {problem(error)}") from error
         if reply.status == 429 or reply.status >= 500:
             raise _Retryable(_error_text(reply, self._redact), _retry_after(reply))
         if reply.status >= 400:
@@ -427,16 +376,6 @@ class OpenAIChatModel:
             prompt_tokens=self.usage_total.prompt_tokens + usage.prompt_tokens,
             completion_tokens=self.usage_total.completion_tokens + usage.completion_tokens,
         )
-
-
-async def _read(response: aiohttp.ClientResponse) -> _Reply:
-    body = await response.read()
-    return _Reply(response.status, response.headers.get("retry-after", ""), body)
-
-
-def _problem(error: BaseException) -> str:
-    """`ErrorType: message` for an error of the HTTP client."""
-    return f"{type(error).__name__}: {error}".rstrip(": ")
 
 
 def _completions_url(base_url: str) -> str:
