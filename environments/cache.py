@@ -14,6 +14,19 @@ def cache_dir() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "clinsim"
 
 
+def write_whole(path: Path, write: Callable[[Path], object]) -> None:
+    """`write(temporary)` beside `path`, then rename it into place: readers see the whole file or
+    none. The temporary is removed when writing fails; the error is raised."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        write(partial)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
 def build_once(path: Path, build: Callable[[Path], object]) -> bool:
     """Make `path` with `build(path)` unless it exists, one process at a time (a lock file beside
     it); returns whether this call built it."""

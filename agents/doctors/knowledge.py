@@ -24,10 +24,10 @@ normalisation) scores the best cosine among its visible cases.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
-import os
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from clinsim.environments.cache import cache_dir
+from clinsim.environments.cache import cache_dir, write_whole
 from clinsim.scenarios import text as text_module
 from clinsim.scenarios.text import singular, split_parentheses, terms, words
 
@@ -126,15 +126,16 @@ class TfidfIndex:
         self.start = np.concatenate([[0], np.cumsum(counts)])
 
     def save(self, file: Path) -> None:
-        """The index as arrays in an `.npz` file; `load` reads it back."""
-        np.savez(
-            file,
-            terms=np.array(list(self.vocabulary), dtype=np.str_),
-            idf=self.idf,
-            postings_doc=self.postings_doc,
-            postings_weight=self.postings_weight,
-            start=self.start,
-        )
+        """The index as arrays in an `.npz` file (whatever its name); `load` reads it back."""
+        with file.open("wb") as out:  # a path would get ".npz" added to its name
+            np.savez(
+                out,
+                terms=np.array(list(self.vocabulary), dtype=np.str_),
+                idf=self.idf,
+                postings_doc=self.postings_doc,
+                postings_weight=self.postings_weight,
+                start=self.start,
+            )
 
     @classmethod
     def load(cls, file: Path, size: int) -> TfidfIndex:
@@ -187,13 +188,8 @@ def cached_index(documents: Sequence[str]) -> TfidfIndex:
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # none, or damaged
         pass
     index = TfidfIndex(documents)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-        index.save(partial)
-        partial.replace(path)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):  # an unwritable cache: keep the index in memory only
+        write_whole(path, index.save)
     return index
 
 

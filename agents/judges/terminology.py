@@ -15,6 +15,7 @@ circumstances rather than diagnoses.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from clinsim.agents.judges import phenotypes
+from clinsim.environments.cache import write_whole
 
 FORMAT = 13
 SOURCE = "ICD-10-CM April 2026 (simple-icd-10-cm)"
@@ -368,11 +370,7 @@ def load_terminology(canon: Canon, signature: str, directory: Path | None = None
     except (OSError, ValueError, KeyError):
         pass
     data = build(canon)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        partial.replace(path)
-    except OSError:
-        pass  # a read-only home: keep the index in memory only
+    text = json.dumps(data, separators=(",", ":"))
+    with contextlib.suppress(OSError):  # a read-only home: keep the index in memory only
+        write_whole(path, lambda partial: partial.write_text(text, encoding="utf-8"))
     return Terminology(data)

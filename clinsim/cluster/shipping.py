@@ -10,19 +10,14 @@ cluster of several machines, give paths every node can read (a shared file syste
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from clinsim.environments.cache import build_once
-from clinsim.environments.ehr.demo import (
-    default_ehr_for,
-    demo_ehr_path,
-    demo_ehr_target,
-)
+from clinsim.environments.cache import build_once, write_whole
+from clinsim.environments.ehr.demo import default_ehr_for, demo_ehr_path, demo_ehr_target
 from clinsim.scenarios.model import Scenario
 
 
@@ -55,10 +50,4 @@ def demo_ehr_bytes() -> bytes:
 
 def _place(path: Path, contents: Callable[[], bytes]) -> bool:
     """Write `contents()` to `path` (whole or not at all) unless it is there already."""
-
-    def write(target: Path) -> None:
-        part = target.with_name(f".{target.name}.{os.getpid()}.part")
-        part.write_bytes(contents())
-        part.replace(target)
-
-    return build_once(path, write)
+    return build_once(path, lambda target: write_whole(target, lambda p: p.write_bytes(contents())))
