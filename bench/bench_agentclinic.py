@@ -45,6 +45,7 @@ import asyncio
 import contextlib
 import importlib.util
 import io
+import json
 import re
 import subprocess
 import sys
@@ -246,8 +247,6 @@ def run_floor(base_url: str, episodes: int, concurrency: int) -> Result:
 
 def case_objective(line: str) -> str:
     """A case's objective as the doctor's system prompt of either system states it."""
-    import json
-
     return str(json.loads(line)["OSCE_Examination"]["Objective_for_Doctor"]).rstrip(" .")
 
 

@@ -379,8 +379,7 @@ class RunStore:
     def export(self, out_dir: Path, fmt: ExportFormat) -> list[Path]:
         """Write the `episodes` and `events` tables to `out_dir` (DuckDB COPY), one file each;
         each event's payload is written whole (model calls with their full requests)."""
-        with self._reading() as con:
-            return export_tables(con, out_dir, fmt)
+        return export_tables(self._reading, out_dir, fmt)
 
     def model_calls(self) -> list[tuple[str, ModelCalled]]:
         """Every recorded model call as (episode id, event), in episode and event order."""

@@ -3,6 +3,8 @@ and the two tables `clinsim export` writes. The run store and its writer read th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,15 +19,24 @@ ExportFormat = Literal["parquet", "jsonl", "csv"]
 _COPY_FORMATS: dict[str, str] = {"parquet": "parquet", "jsonl": "json", "csv": "csv"}
 
 
-def export_tables(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: ExportFormat) -> list[Path]:
-    """Write the store's `episodes` and `events` tables to `out_dir`, one file each."""
+def export_tables(
+    reading: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+    out_dir: Path,
+    fmt: ExportFormat,
+) -> list[Path]:
+    """Write a store's `episodes` and `events` tables to `out_dir`, one file each; the store is
+    held (`reading()`) only while it is read, not while the whole events are written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     copy = f"(FORMAT {_COPY_FORMATS[fmt]})"
     episodes, events = out_dir / f"episodes.{fmt}", out_dir / f"events.{fmt}"
-    con.execute(f"COPY (SELECT * FROM episodes ORDER BY position) TO {_quoted(episodes)} {copy}")
-    rows = con.execute(
-        "SELECT run_id, episode_id, seq, kind, turn, payload FROM events ORDER BY episode_id, seq"
-    ).fetchall()
+    with reading() as con:
+        con.execute(
+            f"COPY (SELECT * FROM episodes ORDER BY position) TO {_quoted(episodes)} {copy}"
+        )
+        rows = con.execute(
+            "SELECT run_id, episode_id, seq, kind, turn, payload FROM events "
+            "ORDER BY episode_id, seq"
+        ).fetchall()
     with duckdb.connect() as out:
         out.register("whole_events", _whole_events(rows))
         out.execute(f"COPY whole_events TO {_quoted(events)} {copy}")
